@@ -1,0 +1,187 @@
+"""Tensor factories and the seeded random generator.
+
+One generator (``default_generator``) feeds every random op of the library (factories here, and the
+initialisers, dropout and data shuffling of ``nn``), so ``manual_seed(n)`` makes a whole run repeat.
+"""
+import numpy as np
+
+from . import dtypes
+from .ops._args import shape_arg
+from .tensor import Tensor, make_tensor
+
+
+class Generator:
+    """A seeded source of random numbers (numpy's PCG64 underneath)."""
+
+    def __init__(self, seed=None):
+        self.manual_seed(seed)
+
+    def manual_seed(self, seed):
+        self.initial_seed_value = seed
+        self.rng = np.random.default_rng(seed)
+        return self
+
+    def initial_seed(self):
+        return self.initial_seed_value
+
+    def get_state(self):
+        return self.rng.bit_generator.state
+
+    def set_state(self, state):
+        self.rng.bit_generator.state = state
+
+
+default_generator = Generator(0)
+
+
+def manual_seed(seed):
+    """Seed the generator behind every random op of numbagrad."""
+    return default_generator.manual_seed(int(seed))
+
+
+def _rng(generator):
+    return (generator or default_generator).rng
+
+
+def _new(array, dtype, requires_grad):
+    t = make_tensor(array, False, None, None)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _float_dtype(dtype, op):
+    dtype = dtypes.as_dtype(dtype) or dtypes.default_float
+    if dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating dtype, got {dtype}")
+    return dtype
+
+
+def tensor(data, dtype=None, requires_grad=False):
+    """A new tensor holding a copy of ``data`` (Python floats become float32, arrays keep float64)."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def as_tensor(data, dtype=None):
+    """Like ``tensor`` but shares memory with a numpy array when no conversion is needed."""
+    if isinstance(data, Tensor):
+        return data if dtype is None else data.to(dtype)
+    from .tensor import as_array
+    return make_tensor(as_array(data, dtype), False, None, None)
+
+
+from_numpy = as_tensor
+
+
+def zeros(*size, dtype=None, requires_grad=False):
+    dtype = dtypes.as_dtype(dtype) or dtypes.default_float
+    return _new(np.zeros(shape_arg(size, "zeros"), dtype), dtype, requires_grad)
+
+
+def ones(*size, dtype=None, requires_grad=False):
+    dtype = dtypes.as_dtype(dtype) or dtypes.default_float
+    return _new(np.ones(shape_arg(size, "ones"), dtype), dtype, requires_grad)
+
+
+def empty(*size, dtype=None, requires_grad=False):
+    dtype = dtypes.as_dtype(dtype) or dtypes.default_float
+    return _new(np.empty(shape_arg(size, "empty"), dtype), dtype, requires_grad)
+
+
+def full(size, fill_value, dtype=None, requires_grad=False):
+    """A tensor of ``size`` filled with ``fill_value`` (dtype inferred from it, as PyTorch)."""
+    if dtype is None:
+        dtype = dtypes.promote_with_scalar(dtypes.bool_, fill_value)
+    dtype = dtypes.as_dtype(dtype)
+    size = shape_arg((size,) if isinstance(size, (int, np.integer)) else (tuple(size),), "full")
+    return _new(np.full(size, fill_value, dtype), dtype, requires_grad)
+
+
+def zeros_like(input, dtype=None, requires_grad=False):
+    return zeros(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def ones_like(input, dtype=None, requires_grad=False):
+    return ones(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def empty_like(input, dtype=None, requires_grad=False):
+    return empty(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def full_like(input, fill_value, dtype=None, requires_grad=False):
+    return full(input.shape, fill_value, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, requires_grad=False):
+    """Values from ``start`` to ``end`` (exclusive) by ``step``; int64 unless a bound is a float."""
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise RuntimeError("arange: step must be nonzero")
+    if dtype is None:
+        is_float = any(isinstance(v, float) for v in (start, end, step))
+        dtype = dtypes.default_float if is_float else dtypes.int64
+    dtype = dtypes.as_dtype(dtype)
+    return _new(np.arange(start, end, step).astype(dtype), dtype, requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, requires_grad=False):
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
+    if steps < 0:
+        raise RuntimeError("linspace: number of steps must be non-negative")
+    dtype = dtypes.as_dtype(dtype) or dtypes.default_float
+    return _new(np.linspace(start, end, int(steps)).astype(dtype), dtype, requires_grad)
+
+
+def eye(n, m=None, dtype=None, requires_grad=False):
+    dtype = dtypes.as_dtype(dtype) or dtypes.default_float
+    return _new(np.eye(n, m, dtype=dtype), dtype, requires_grad)
+
+
+def rand(*size, generator=None, dtype=None, requires_grad=False):
+    """Uniform samples in [0, 1)."""
+    dtype = _float_dtype(dtype, "rand")
+    return _new(_rng(generator).random(shape_arg(size, "rand"), dtype=dtype), dtype, requires_grad)
+
+
+def randn(*size, generator=None, dtype=None, requires_grad=False):
+    """Standard normal samples."""
+    dtype = _float_dtype(dtype, "randn")
+    return _new(_rng(generator).standard_normal(shape_arg(size, "randn"), dtype=dtype), dtype, requires_grad)
+
+
+def randint(low, high=None, size=(), generator=None, dtype=None, requires_grad=False):
+    """Integers uniform in [low, high) (``randint(high, size)`` starts at 0)."""
+    if high is None:
+        low, high = 0, low
+    if low >= high:
+        raise RuntimeError(f"randint: expected low < high, got low={low}, high={high}")
+    dtype = dtypes.as_dtype(dtype) or dtypes.int64
+    size = (size,) if isinstance(size, (int, np.integer)) else tuple(size)
+    return _new(_rng(generator).integers(low, high, size).astype(dtype), dtype, requires_grad)
+
+
+def randperm(n, generator=None, dtype=None):
+    dtype = dtypes.as_dtype(dtype) or dtypes.int64
+    return _new(_rng(generator).permutation(n).astype(dtype), dtype, False)
+
+
+def rand_like(input, dtype=None, requires_grad=False, generator=None):
+    return rand(input.shape, generator=generator, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def randn_like(input, dtype=None, requires_grad=False, generator=None):
+    return randn(input.shape, generator=generator, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def normal(mean=0.0, std=1.0, size=(), generator=None, dtype=None, requires_grad=False):
+    dtype = _float_dtype(dtype, "normal")
+    size = (size,) if isinstance(size, (int, np.integer)) else tuple(size)
+    return _new(_rng(generator).normal(mean, std, size).astype(dtype), dtype, requires_grad)
+
+
+def bernoulli(input, generator=None):
+    """1 with probability ``input`` (elementwise), else 0, in ``input``'s dtype."""
+    probs = input._data if isinstance(input, Tensor) else np.asarray(input)
+    return _new((_rng(generator).random(probs.shape) < probs).astype(probs.dtype), probs.dtype, False)

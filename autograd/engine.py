@@ -1,0 +1,223 @@
+"""The backward engine: one iterative walk of the graph in reverse topological order.
+
+``Tensor.backward`` and ``autograd.grad`` both call :func:`run_backward`. Vertices of the walk are
+Nodes (recorded ops) and leaf Tensors. The walk
+
+1. orders the vertices reachable from the roots by an iterative depth-first search (no recursion, so a
+   chain of a million ops is fine), children after parents in the reversed post-order;
+2. visits them in that order, so a vertex's incoming gradient is complete (summed over every consumer)
+   before it is used;
+3. reduces each gradient that an op returns to the shape of the input it belongs to (broadcasting is
+   undone here, once, instead of in every op) and casts it to that input's dtype.
+
+Backward formulas are Tensor computations: with ``create_graph=False`` they run under ``no_grad``;
+with ``create_graph=True`` they are recorded, which is what gives higher-order gradients.
+"""
+import numpy as np
+
+from . import grad_mode
+from .function import Node
+
+
+def _children(vertex):
+    return vertex.next_edges if type(vertex) is Node else ()
+
+
+def topological_order(roots):
+    """Vertices reachable from ``roots``, each after every vertex that consumes it."""
+    post_order, visited = [], set()
+    for root in roots:
+        if id(root) in visited:
+            continue
+        visited.add(id(root))
+        stack = [(root, iter(_children(root)))]
+        while stack:
+            vertex, children = stack[-1]
+            for child in children:
+                if child is not None and id(child) not in visited:
+                    visited.add(id(child))
+                    stack.append((child, iter(_children(child))))
+                    break
+            else:
+                stack.pop()
+                post_order.append(vertex)
+    post_order.reverse()
+    return post_order
+
+
+def _vertex_of(tensor):
+    return tensor.grad_fn if tensor.grad_fn is not None else tensor
+
+
+def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None, allow_unused=False):
+    """Propagate ``grad_outputs`` from ``outputs``.
+
+    With ``inputs=None`` (``Tensor.backward``) gradients accumulate into the ``.grad`` of every leaf that
+    requires grad. Otherwise (``autograd.grad``) the gradients of ``inputs`` are returned and no
+    ``.grad`` is touched.
+    """
+    from .tensor import Tensor, make_tensor
+
+    roots = [_vertex_of(t) for t in outputs]
+    order = topological_order(roots)
+    pending = {}
+    for root, g in zip(roots, grad_outputs):
+        _add_pending(pending, root, g)
+
+    wanted = None
+    if inputs is not None:
+        wanted = {id(_vertex_of(t)) for t in inputs}
+        needed = _vertices_leading_to(order, wanted)
+        captured = {}
+
+    with grad_mode.set_grad_enabled(create_graph):
+        for vertex in order:
+            grad = pending.pop(id(vertex), None)
+            if type(vertex) is not Node:
+                if grad is None:
+                    continue
+                grad = _run_hooks(vertex._hooks, grad)
+                if wanted is not None:
+                    if id(vertex) in wanted:
+                        captured[id(vertex)] = grad
+                else:
+                    _accumulate(vertex, grad, create_graph)
+                continue
+
+            node = vertex
+            if wanted is not None and id(node) not in needed:
+                continue
+            if grad is None:
+                if not retain_graph:
+                    node.release()
+                continue
+            if node.tensor_hooks:
+                grad = _run_hooks(node.tensor_hooks, grad)
+            if node.retained is not None:
+                retained = node.retained()
+                if retained is not None and wanted is None:
+                    _accumulate(retained, grad, create_graph)
+            if wanted is not None and id(node) in wanted:
+                captured[id(node)] = grad
+                if not any(id(e) in needed for e in node.next_edges if e is not None):
+                    continue
+            input_grads = node.function.backward(node, grad)
+            if not retain_graph:
+                node.release()
+            if type(input_grads) is not tuple:
+                input_grads = (input_grads,)
+            if len(input_grads) != len(node.next_edges):
+                raise RuntimeError(f"{node.name()} returned {len(input_grads)} gradients but its forward "
+                                   f"took {len(node.next_edges)} arguments")
+            for edge, g, meta in zip(node.next_edges, input_grads, node.input_meta):
+                if edge is None or g is None:
+                    continue
+                if not isinstance(g, Tensor):
+                    g = make_tensor(np.asarray(g), False, None, None)
+                shape, dtype = meta
+                if g.shape != shape:
+                    g = sum_to_shape(g, shape, node)
+                if g.dtype != dtype:
+                    g = g.to(dtype)
+                if grad_mode._state.anomaly:
+                    _check_finite(node, g)
+                _add_pending(pending, edge, g)
+
+    if inputs is None:
+        return None
+    results = []
+    for t in inputs:
+        g = captured.get(id(_vertex_of(t)))
+        if g is None and not allow_unused:
+            raise RuntimeError("One of the differentiated Tensors appears to not have been used in the "
+                               "graph. Set allow_unused=True if this is the desired behavior.")
+        results.append(g)
+    return tuple(results)
+
+
+def _add_pending(pending, vertex, grad):
+    key = id(vertex)
+    previous = pending.get(key)
+    pending[key] = grad if previous is None else previous + grad
+
+
+def _vertices_leading_to(order, wanted):
+    """Ids of the vertices from which some wanted vertex is reachable (the rest need no backward)."""
+    needed = set()
+    for vertex in reversed(order):  # children before parents
+        if id(vertex) in wanted or any(id(e) in needed for e in _children(vertex) if e is not None):
+            needed.add(id(vertex))
+    return needed
+
+
+def _run_hooks(hooks, grad):
+    for hook in list(hooks or ()):
+        result = hook(grad)
+        if result is not None:
+            grad = result
+    return grad
+
+
+def _accumulate(tensor, grad, create_graph):
+    """``tensor.grad += grad``, in place unless the graph of the gradient itself is being recorded."""
+    from .tensor import make_tensor
+    if tensor.grad is None:
+        if create_graph:
+            tensor.grad = grad
+        else:
+            # A copy: the same gradient array may be handed to several inputs (add passes it through),
+            # and an in-place change of one .grad (clipping, accumulation) must not reach the others.
+            tensor.grad = make_tensor(np.array(grad._data, dtype=tensor.dtype), False, None, None)
+    elif create_graph or tensor.grad.requires_grad:
+        tensor.grad = tensor.grad + grad
+    else:
+        np.add(tensor.grad._data, grad._data, out=tensor.grad._data)
+        tensor.grad._version[0] += 1
+
+
+def _check_finite(node, grad):
+    data = grad._data
+    if data.dtype.kind == "f" and not np.isfinite(data).all():
+        kind = "nan" if np.isnan(data).any() else "inf"
+        where = "".join(node.forward_stack or ["(the forward stack was not recorded: the op ran before "
+                                                "detect_anomaly was enabled)\n"])
+        raise RuntimeError(f"Function '{node.name()}' returned {kind} values in its gradient.\n"
+                           f"Traceback of the forward call that created this node:\n{where}")
+
+
+def sum_to_shape(grad, shape, node=None):
+    """Sum ``grad`` over the axes that broadcasting added or stretched, so it has ``shape``."""
+    from .ops.shape import SumToShape
+    if grad.ndim < len(shape) or any(g != s and s != 1 for g, s in zip(grad.shape[grad.ndim - len(shape):], shape)):
+        op = node.name() if node is not None else "backward"
+        raise RuntimeError(f"{op}: gradient of shape {grad.shape} cannot be reduced to the input's shape {shape}")
+    return SumToShape.apply(grad, shape=tuple(shape))
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
+    """The gradients of ``outputs`` with respect to ``inputs``, returned instead of stored in ``.grad``.
+
+    Like ``torch.autograd.grad``: ``grad_outputs`` is the vector of the vector-Jacobian product (needed
+    for non-scalar outputs); ``create_graph=True`` records the computation of the gradients, so they can
+    be differentiated again (Hessian-vector products, gradient penalties).
+    """
+    from .tensor import Tensor, _initial_gradient
+    single_input = isinstance(inputs, Tensor)
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    inputs = [inputs] if single_input else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs] * len(outputs)
+    grad_outputs = list(grad_outputs)
+    if len(grad_outputs) != len(outputs):
+        raise RuntimeError(f"grad: got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+    for i, t in enumerate(inputs):
+        if not t.requires_grad:
+            raise RuntimeError(f"grad: input {i} does not require grad")
+    for i, t in enumerate(outputs):
+        if not t.requires_grad:
+            raise RuntimeError(f"grad: output {i} does not require grad and does not have a grad_fn")
+    grad_outputs = [_initial_gradient(o, g, "grad") for o, g in zip(outputs, grad_outputs)]
+    if retain_graph is None:
+        retain_graph = create_graph
+    return run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=inputs,
+                        allow_unused=allow_unused)

@@ -1,0 +1,239 @@
+"""The op contract: ``Function`` (forward on arrays, backward with Tensor ops) and its graph ``Node``.
+
+An op is a subclass of :class:`Function` with two static methods side by side::
+
+    class Exp(Function):
+        '''y = eˣ,  dy/dx = eˣ = y'''
+        @staticmethod
+        def forward(ctx, x):               # numpy arrays in, numpy array out
+            y = np.exp(x)
+            ctx.save_for_backward(y)
+            return y
+
+        @staticmethod
+        def backward(ctx, grad_output):    # Tensors in, one Tensor (or None) per forward argument out
+            (y,) = ctx.saved_tensors
+            return grad_output * y
+
+``Exp.apply(tensor)`` runs forward on the tensors' arrays and, when gradients are being recorded,
+attaches a :class:`Node` (the ``ctx``, PyTorch's ``grad_fn``) to the result. Because backward is written
+with Tensor operations, running it while recording (``create_graph=True``) records the gradient's
+own graph: higher-order gradients need no second code path.
+
+``save_for_backward`` takes arrays. An array that *is* one of the forward's input arrays is saved as
+that input Tensor, and the returned array as the output Tensor, so a double backward sees the graph;
+any other array is saved as a constant. Saved tensors carry the version they had when saved, and
+reading them after an in-place change raises instead of giving a wrong gradient.
+"""
+import traceback
+
+import numpy as np
+
+from . import grad_mode
+
+
+class Function:
+    """Base class of every differentiable op. Subclasses define ``forward`` and ``backward``."""
+
+    #: True when forward returns a view of its first input (reshape, transpose, basic indexing):
+    #: the output then shares that input's version counter, so in-place writes through either are seen.
+    is_view = False
+    #: True when the output never requires grad (comparisons, argmax).
+    differentiable = True
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        from .tensor import Tensor, make_tensor
+
+        arrays = [a._data if isinstance(a, Tensor) else a for a in args]
+        record = (cls.differentiable and grad_mode._state.grad_enabled
+                  and any(isinstance(a, Tensor) and a.requires_grad for a in args))
+        if not record:
+            out = cls.forward(_NULL_CTX, *arrays, **kwargs)
+            if type(out) is not np.ndarray:
+                out = np.asarray(out)
+            version = args[0]._version if cls.is_view else None
+            return make_tensor(out, False, None, version)
+
+        ctx = Node(cls, args)
+        out = cls.forward(ctx, *arrays, **kwargs)
+        returned = out
+        if type(out) is not np.ndarray:
+            out = np.asarray(out)
+        if out.dtype.kind != "f":
+            raise TypeError(f"{cls.__name__} produced a {out.dtype} result, which cannot carry a gradient")
+        version = args[0]._version if cls.is_view else None
+        result = make_tensor(out, True, ctx, version)
+        if ctx._to_save is not None:
+            ctx._pack(args, arrays, returned, result)
+        return result
+
+
+class _NullContext:
+    """The ctx handed to forward when nothing is recorded: it accepts attributes and drops saves."""
+
+    needs_input_grad = ()
+
+    def save_for_backward(self, *arrays):
+        pass
+
+    def __setattr__(self, name, value):
+        pass
+
+
+_NULL_CTX = _NullContext()
+
+
+class _SavedOutput:
+    """The saved output of a node, kept as data (not as the Tensor) so the node holds no cycle."""
+
+    __slots__ = ("data", "version_counter", "version")
+
+    def __init__(self, tensor):
+        self.data = tensor._data
+        self.version_counter = tensor._version
+        self.version = tensor._version[0]
+
+
+class Node:
+    """A recorded op application: the ``ctx`` of forward/backward and the ``grad_fn`` of its output.
+
+    ``next_edges[i]`` is where the gradient of forward argument ``i`` goes: the producing Node for a
+    non-leaf tensor, the Tensor itself for a leaf that requires grad, or None.
+    """
+
+    def __init__(self, function, args):
+        from .tensor import Tensor
+
+        self.function = function
+        edges, needs, shapes = [], [], []
+        for a in args:
+            if isinstance(a, Tensor) and a.requires_grad:
+                edges.append(a.grad_fn if a.grad_fn is not None else a)
+                needs.append(True)
+                shapes.append((a.shape, a.dtype))
+            else:
+                edges.append(None)
+                needs.append(False)
+                shapes.append(None)
+        self.next_edges = edges
+        self.needs_input_grad = tuple(needs)
+        self.input_meta = shapes
+        self._to_save = None
+        self._saved = ()
+        self._freed = False
+        self.tensor_hooks = None
+        self.retained = None
+        self.forward_stack = traceback.format_stack()[:-3] if grad_mode._state.anomaly else None
+
+    def name(self):
+        return self.function.__name__ + "Backward"
+
+    def __repr__(self):
+        return f"<{self.name()}>"
+
+    @property
+    def next_functions(self):
+        """PyTorch-style view of the edges: the producing node, ``AccumulateGrad`` for leaves, or None."""
+        from .tensor import Tensor
+        return tuple((e if not isinstance(e, Tensor) else _AccumulateGrad(e), 0) if e is not None
+                     else (None, 0) for e in self.next_edges)
+
+    def save_for_backward(self, *arrays):
+        self._to_save = arrays
+
+    def _pack(self, args, arrays, returned, result):
+        from .tensor import Tensor, make_tensor
+        saved = []
+        for item in self._to_save:
+            if item is None:
+                saved.append(None)
+                continue
+            if item is returned:
+                saved.append(_SavedOutput(result))
+                continue
+            for arg, arr in zip(args, arrays):
+                if item is arr and isinstance(arg, Tensor):
+                    saved.append((arg, arg._version[0]))
+                    break
+            else:
+                saved.append(make_tensor(np.asarray(item), False, None, None))
+        self._saved = tuple(saved)
+        self._to_save = None
+
+    @property
+    def saved_tensors(self):
+        """The saved Tensors, checked against in-place modification since they were saved."""
+        from .tensor import Tensor, make_tensor
+        if self._freed:
+            raise RuntimeError(
+                f"Trying to backward through the graph a second time (or to read the saved tensors of "
+                f"{self.name()} after they were freed). Saved tensors are freed after backward; "
+                f"call backward(retain_graph=True) the first time if you need to backward twice.")
+        out = []
+        for item in self._saved:
+            if isinstance(item, tuple):
+                tensor, version = item
+                if tensor._version[0] != version:
+                    raise self._modified_error(tensor.dtype, tensor.shape, tensor._version[0], version)
+                out.append(tensor)
+            elif isinstance(item, _SavedOutput):
+                if item.version_counter[0] != item.version:
+                    raise self._modified_error(item.data.dtype, item.data.shape,
+                                               item.version_counter[0], item.version)
+                out.append(make_tensor(item.data, True, self, item.version_counter))
+            else:
+                out.append(item)
+        return tuple(out)
+
+    def _modified_error(self, dtype, shape, now, expected):
+        return RuntimeError(
+            f"one of the variables needed for gradient computation has been modified by an inplace "
+            f"operation: [{dtype} {tuple(shape)}], which is input or output of {self.name()}, is at "
+            f"version {now}; expected version {expected} instead. Use an out-of-place operation "
+            f"(x = x + y instead of x += y) or clone the tensor before modifying it.")
+
+    def release(self):
+        """Free the saved tensors (done after backward unless ``retain_graph=True``)."""
+        self._saved = ()
+        self._freed = True
+
+    def register_hook(self, hook):
+        """Hook on the gradient flowing into this node's output (used by ``Tensor.register_hook``)."""
+        if self.tensor_hooks is None:
+            self.tensor_hooks = []
+        self.tensor_hooks.append(hook)
+        return _RemovableHandle(self.tensor_hooks, hook)
+
+
+class _AccumulateGrad:
+    """What ``next_functions`` shows for a leaf: the node that accumulates into ``variable.grad``."""
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    def name(self):
+        return "AccumulateGrad"
+
+    def __repr__(self):
+        return "<AccumulateGrad>"
+
+
+class _RemovableHandle:
+    """Returned by ``register_hook``; ``handle.remove()`` unregisters the hook."""
+
+    def __init__(self, hooks, hook):
+        self._hooks = hooks
+        self._hook = hook
+
+    def remove(self):
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)

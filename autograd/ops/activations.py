@@ -1,0 +1,288 @@
+"""Activations with fused Numba kernels: sigmoid tanh relu gelu softmax log_softmax.
+
+Each forward is one kernel pass. Each backward is itself a Function (``SigmoidBackward``...) whose
+forward is one fused kernel pass over (grad, saved value), and whose own backward is written with
+Tensor ops, so second derivatives come from the same mechanism as any other op.
+"""
+import math
+
+import numpy as np
+
+from ..function import Function
+from ..tensor import normalize_dim
+from ._args import floating
+
+
+def _kernels():
+    """The kernel module, imported on first use: ``import autograd`` must not wait for numba."""
+    from .. import kernels
+    return kernels
+
+
+def _along_last(kernel, dim, *arrays):
+    """Run a last-axis kernel along ``dim`` by moving that axis last and back."""
+    if dim == arrays[0].ndim - 1:
+        return kernel(*arrays)
+    moved = [np.moveaxis(a, dim, -1) for a in arrays]
+    return np.moveaxis(kernel(*moved), -1, dim)
+
+
+class Sigmoid(Function):
+    """y = σ(x) = 1/(1+e⁻ˣ) (stable for any x);  dx = dy·y(1−y)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = _kernels().sigmoid_forward(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (y,) = ctx.saved_tensors
+        return SigmoidBackward.apply(grad_output, y)
+
+
+class SigmoidBackward(Function):
+    """z = g·y(1−y) in one pass;  dg = dz·y(1−y),  dy = dz·g(1−2y)."""
+
+    @staticmethod
+    def forward(ctx, g, y):
+        ctx.save_for_backward(g, y)
+        return _kernels().sigmoid_backward(g, y)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        g, y = ctx.saved_tensors
+        dg = SigmoidBackward.apply(grad_output, y) if ctx.needs_input_grad[0] else None
+        dy = grad_output * g * (1.0 - y * 2.0) if ctx.needs_input_grad[1] else None
+        return dg, dy
+
+
+class Tanh(Function):
+    """y = tanh x;  dx = dy·(1−y²)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = _kernels().tanh_forward(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (y,) = ctx.saved_tensors
+        return TanhBackward.apply(grad_output, y)
+
+
+class TanhBackward(Function):
+    """z = g·(1−y²) in one pass;  dg = dz·(1−y²),  dy = −2·dz·g·y."""
+
+    @staticmethod
+    def forward(ctx, g, y):
+        ctx.save_for_backward(g, y)
+        return _kernels().tanh_backward(g, y)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        g, y = ctx.saved_tensors
+        dg = TanhBackward.apply(grad_output, y) if ctx.needs_input_grad[0] else None
+        dy = grad_output * g * y * -2.0 if ctx.needs_input_grad[1] else None
+        return dg, dy
+
+
+class Relu(Function):
+    """y = max(x, 0);  dx = dy where y > 0 (0 at x = 0, as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = _kernels().relu_forward(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (y,) = ctx.saved_tensors
+        return ReluBackward.apply(grad_output, y)
+
+
+class ReluBackward(Function):
+    """z = g where y > 0 in one pass;  dg = dz where y > 0,  dy = 0."""
+
+    @staticmethod
+    def forward(ctx, g, y):
+        ctx.save_for_backward(y)
+        return _kernels().relu_backward(g, y)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (y,) = ctx.saved_tensors
+        return ReluBackward.apply(grad_output, y), None
+
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_GELU_CUBIC = 0.044715
+
+
+class Gelu(Function):
+    """y = x·Φ(x) (exact, Φ the normal CDF) or 0.5x(1 + tanh(√(2/π)(x + 0.044715x³))) ('tanh');
+    dx = dy·GELU'(x)."""
+
+    @staticmethod
+    def forward(ctx, x, approximate):
+        ctx.save_for_backward(x)
+        ctx.approximate = approximate
+        return _kernels().gelu_forward(x, approximate)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return GeluBackward.apply(grad_output, x, ctx.approximate), None
+
+
+class GeluBackward(Function):
+    """z = g·GELU'(x) in one pass;  dg = dz·GELU'(x),  dx = dz·g·GELU''(x)."""
+
+    @staticmethod
+    def forward(ctx, g, x, approximate):
+        ctx.save_for_backward(g, x)
+        ctx.approximate = approximate
+        return _kernels().gelu_backward(g, x, approximate)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        g, x = ctx.saved_tensors
+        dg = GeluBackward.apply(grad_output, x, ctx.approximate) if ctx.needs_input_grad[0] else None
+        dx = grad_output * g * _gelu_second_derivative(x, ctx.approximate) if ctx.needs_input_grad[1] else None
+        return dg, dx, None
+
+
+def _gelu_second_derivative(x, approximate):
+    from .unary import exp
+    if approximate == "none":
+        # GELU'' = φ(x)(2 − x²), φ the normal density
+        return exp(x * x * -0.5) * (1.0 / math.sqrt(2.0 * math.pi)) * (2.0 - x * x)
+    u_prime = (1.0 + x * x * (3.0 * _GELU_CUBIC)) * _SQRT_2_OVER_PI
+    t = tanh(x * _SQRT_2_OVER_PI + x * x * x * (_GELU_CUBIC * _SQRT_2_OVER_PI))
+    sech2 = 1.0 - t * t
+    u_second = x * (6.0 * _GELU_CUBIC * _SQRT_2_OVER_PI)
+    return sech2 * u_prime + x * 0.5 * (sech2 * u_second - t * sech2 * u_prime * u_prime * 2.0)
+
+
+class Softmax(Function):
+    """yᵢ = e^(xᵢ−m) / Σⱼ e^(xⱼ−m) along ``dim`` (m the max, so nothing overflows);
+    dx = y ⊙ (dy − Σ dy ⊙ y)."""
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        y = _along_last(_kernels().softmax_forward, dim, x)
+        ctx.save_for_backward(y)
+        ctx.dim = dim
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (y,) = ctx.saved_tensors
+        return SoftmaxBackward.apply(grad_output, y, ctx.dim), None
+
+
+class SoftmaxBackward(Function):
+    """z = y ⊙ (g − Σ g⊙y) in one pass (J = diag(y) − yyᵀ is symmetric, so dg = J dz);
+    dy = dz ⊙ (g − Σ g⊙y) − g · Σ dz⊙y."""
+
+    @staticmethod
+    def forward(ctx, g, y, dim):
+        ctx.save_for_backward(g, y)
+        ctx.dim = dim
+        return _along_last(_kernels().softmax_backward, dim, g, y)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        from .reduction import sum as sum_
+        g, y = ctx.saved_tensors
+        dim = ctx.dim
+        dg = SoftmaxBackward.apply(grad_output, y, dim) if ctx.needs_input_grad[0] else None
+        dy = None
+        if ctx.needs_input_grad[1]:
+            dy = (grad_output * (g - sum_(g * y, dim, keepdim=True))
+                  - g * sum_(grad_output * y, dim, keepdim=True))
+        return dg, dy, None
+
+
+class LogSoftmax(Function):
+    """yᵢ = xᵢ − logΣⱼ eˣʲ along ``dim`` (stable);  dx = dy − eʸ Σ dy."""
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        y = _along_last(_kernels().log_softmax_forward, dim, x)
+        ctx.save_for_backward(y)
+        ctx.dim = dim
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (y,) = ctx.saved_tensors
+        return LogSoftmaxBackward.apply(grad_output, y, ctx.dim), None
+
+
+class LogSoftmaxBackward(Function):
+    """z = g − eʸ Σ g in one pass;  dg = dz − Σ dz⊙eʸ,  dy = −dz ⊙ eʸ Σ g."""
+
+    @staticmethod
+    def forward(ctx, g, y, dim):
+        ctx.save_for_backward(g, y)
+        ctx.dim = dim
+        return _along_last(_kernels().log_softmax_backward, dim, g, y)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        from .reduction import sum as sum_
+        from .unary import exp
+        g, y = ctx.saved_tensors
+        dim = ctx.dim
+        p = exp(y)
+        dg = grad_output - sum_(grad_output * p, dim, keepdim=True) if ctx.needs_input_grad[0] else None
+        dy = -grad_output * p * sum_(g, dim, keepdim=True) if ctx.needs_input_grad[1] else None
+        return dg, dy, None
+
+
+def sigmoid(input):
+    return Sigmoid.apply(floating(input))
+
+
+def tanh(input):
+    return Tanh.apply(floating(input))
+
+
+def relu(input):
+    if input.dtype.kind != "f":
+        from ._args import constant
+        return constant(np.maximum(input._data, 0), input.dtype)
+    return Relu.apply(input)
+
+
+def gelu(input, approximate="none"):
+    """GELU: exact (``approximate='none'``, x·Φ(x)) or the tanh approximation (``'tanh'``)."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return Gelu.apply(floating(input), approximate)
+
+
+def _dim_or_last(input, dim, op):
+    if dim is None:
+        dim = -1 if input.ndim != 0 else 0
+    return normalize_dim(dim, max(input.ndim, 1), op)
+
+
+def softmax(input, dim=None, *, dtype=None):
+    """Softmax along ``dim`` (the last dim when None), computed stably."""
+    input = floating(input if dtype is None else input.to(dtype))
+    if input.ndim == 0:
+        return input * 0.0 + 1.0
+    return Softmax.apply(input, _dim_or_last(input, dim, "softmax"))
+
+
+def log_softmax(input, dim=None, *, dtype=None):
+    """log(softmax(x)) along ``dim``, computed as x − logsumexp(x) without overflow or log(0)."""
+    input = floating(input if dtype is None else input.to(dtype))
+    if input.ndim == 0:
+        return input * 0.0
+    return LogSoftmax.apply(input, _dim_or_last(input, dim, "log_softmax"))

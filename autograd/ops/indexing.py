@@ -1,0 +1,112 @@
+"""Indexing: ``x[key]`` for ints, slices, None, Ellipsis, int arrays/tensors and bool masks.
+
+Basic indexing returns a view; advanced indexing a copy. The gradient is scattered back with
+``np.add.at``, so an index that appears several times receives the sum of its gradients.
+"""
+import numpy as np
+
+from ..function import Function
+from ..tensor import Tensor
+
+
+def normalize_key(key, shape):
+    """Tensors in a key become arrays; bool lists become bool arrays; the result is a tuple."""
+    if not isinstance(key, tuple):
+        key = (key,)
+    out = []
+    for k in key:
+        if isinstance(k, Tensor):
+            k = k._data
+        elif isinstance(k, list):
+            k = np.asarray(k)
+            if k.dtype.kind == "f":
+                raise IndexError("tensors used as indices must be long, int or bool")
+        if isinstance(k, np.ndarray) and k.dtype.kind not in "iub":
+            raise IndexError(f"tensors used as indices must be long, int or bool, got {k.dtype}")
+        out.append(k)
+    return tuple(out)
+
+
+def is_basic(key):
+    return all(k is None or k is Ellipsis or isinstance(k, (int, np.integer, slice)) and not isinstance(k, bool)
+               for k in key)
+
+
+class GetItem(Function):
+    """y = x[key];  dx = zeros with dy added at key (repeated indices accumulate)."""
+
+    @staticmethod
+    def forward(ctx, x, key):
+        ctx.key, ctx.input_shape = key, x.shape
+        try:
+            return x[key]
+        except IndexError as error:
+            raise IndexError(f"index {_show(key)} is invalid for a tensor of shape {x.shape}: {error}") from None
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return IndexAdd.apply(grad_output, ctx.key, ctx.input_shape), None
+
+
+class GetItemView(GetItem):
+    """Basic indexing: a view sharing memory (and the version counter) with its input."""
+    is_view = True
+
+
+class IndexAdd(Function):
+    """y = zeros(shape) with x added at key (the backward of indexing);  dx = dy[key]."""
+
+    @staticmethod
+    def forward(ctx, x, key, shape):
+        ctx.key = key
+        out = np.zeros(shape, dtype=x.dtype)
+        if is_basic(key):
+            out[key] = x
+        else:
+            np.add.at(out, key, x)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return getitem(grad_output, ctx.key), None, None
+
+
+class IndexPut(Function):
+    """y = x with y[key] = v;  dx = dy with zeros at key, dv = dy[key] (summed to v's shape)."""
+
+    @staticmethod
+    def forward(ctx, x, v, key):
+        ctx.key = key
+        out = x.copy()
+        out[key] = v
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        dx = IndexPut.apply(grad_output, _zero(grad_output), ctx.key) if ctx.needs_input_grad[0] else None
+        dv = getitem(grad_output, ctx.key) if ctx.needs_input_grad[1] else None
+        return dx, dv, None
+
+
+def _zero(like):
+    from ._args import constant
+    return constant(0, like.dtype)
+
+
+def _show(key):
+    return key[0] if len(key) == 1 else key
+
+
+def getitem(input, key):
+    key = normalize_key(key, input.shape)
+    if is_basic(key):
+        return GetItemView.apply(input, key)
+    return GetItem.apply(input, key)
+
+
+def index_put(input, key, value):
+    """Out-of-place ``input[key] = value`` (differentiable in both)."""
+    from ._args import as_tensor
+    key = normalize_key(key, input.shape)
+    value = as_tensor(value, input.dtype)
+    return IndexPut.apply(input, value, key)

@@ -1,0 +1,163 @@
+"""Linear algebra: matmul (1-D, 2-D, batched, broadcast), dot, outer, solve, inv."""
+import numpy as np
+
+from ..function import Function
+from ..tensor import Tensor
+from ._args import binary_operands
+
+
+def _mT(x):
+    from .shape import transpose
+    return transpose(x, -1, -2)
+
+
+class MatMul(Function):
+    """C = A @ B over the last two axes (leading axes broadcast);  dA = dC Bᵀ,  dB = Aᵀ dC."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        if a.ndim == 2 and b.ndim == 2:
+            from .. import kernels
+            return kernels.matmul(a, b)
+        return np.matmul(a, b)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        a, b = ctx.saved_tensors
+        da = MatMul.apply(grad_output, _mT(b)) if ctx.needs_input_grad[0] else None
+        db = MatMul.apply(_mT(a), grad_output) if ctx.needs_input_grad[1] else None
+        return da, db
+
+
+def matmul(input, other):
+    """Matrix product with numpy/PyTorch semantics: a 1-D operand is a vector (a row on the left, a
+    column on the right, its axis removed from the result); leading batch axes broadcast."""
+    from .shape import reshape, unsqueeze
+    a, b = binary_operands(input, other, "matmul")
+    if a.ndim == 0 or b.ndim == 0:
+        raise RuntimeError(f"matmul: both arguments need at least 1 dimension, got shapes {a.shape} and "
+                           f"{b.shape} (use * for scalars)")
+    if a.dtype.kind != "f":
+        return Tensor(np.matmul(a._data, b._data))
+    k_a = a.shape[-1]
+    k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if k_a != k_b:
+        raise RuntimeError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be multiplied "
+                           f"({k_a} != {k_b})")
+    try:
+        np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        raise RuntimeError(f"matmul: batch dimensions of {tuple(a.shape)} and {tuple(b.shape)} do not "
+                           f"broadcast") from None
+    vector_a, vector_b = a.ndim == 1, b.ndim == 1
+    if vector_a:
+        a = unsqueeze(a, 0)
+    if vector_b:
+        b = unsqueeze(b, -1)
+    out = MatMul.apply(a, b)
+    if vector_a or vector_b:
+        shape = out.shape[:-2] + (() if vector_a else out.shape[-2:-1]) + (() if vector_b else out.shape[-1:])
+        out = reshape(out, shape)
+    return out
+
+
+def mm(input, mat2):
+    if input.ndim != 2 or mat2.ndim != 2:
+        raise RuntimeError(f"mm: expected 2-D tensors, got shapes {input.shape} and {mat2.shape}")
+    return matmul(input, mat2)
+
+
+def dot(input, other):
+    """Inner product of two 1-D tensors of the same length."""
+    if input.ndim != 1 or other.ndim != 1:
+        raise RuntimeError(f"dot: 1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors")
+    if input.shape != other.shape:
+        raise RuntimeError(f"dot: inconsistent tensor size, expected tensor {input.shape} and src "
+                           f"{other.shape} to have the same number of elements")
+    return matmul(input, other)
+
+
+inner = dot
+
+
+def outer(input, vec2):
+    """Outer product uvᵀ of two 1-D tensors."""
+    from .shape import unsqueeze
+    if input.ndim != 1 or vec2.ndim != 1:
+        raise RuntimeError(f"outer: 1D tensors expected, got shapes {input.shape} and {vec2.shape}")
+    return unsqueeze(input, 1) * unsqueeze(vec2, 0)
+
+
+ger = outer
+
+
+def _linalg_error(op, error):
+    return RuntimeError(f"linalg.{op}: the input matrix is singular (or not square), so it has no "
+                        f"inverse: {error}")
+
+
+class Solve(Function):
+    """X = A⁻¹B (solving AX = B);  dB = A⁻ᵀ dX,  dA = −dB Xᵀ."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        try:
+            x = np.linalg.solve(a, b)
+        except np.linalg.LinAlgError as error:
+            raise _linalg_error("solve", error) from None
+        ctx.save_for_backward(a, x)
+        return x
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        a, x = ctx.saved_tensors
+        db = Solve.apply(_mT(a), grad_output)
+        da = -matmul(db, _mT(x)) if ctx.needs_input_grad[0] else None
+        return da, db
+
+
+def solve(A, B):
+    """The X with A X = B for square (batched) A; B is a vector (n,) or a matrix (..., n, k)."""
+    from .shape import reshape, unsqueeze
+    A, B = binary_operands(A, B, "linalg.solve", floating=True)
+    if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
+        raise RuntimeError(f"linalg.solve: A must be a batch of square matrices, got shape {A.shape}")
+    vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and B.shape == A.shape[:-1])
+    if vector:
+        B = unsqueeze(B, -1)
+    if B.shape[-2] != A.shape[-1]:
+        raise RuntimeError(f"linalg.solve: incompatible shapes of A {A.shape} and B {B.shape}")
+    batch = np.broadcast_shapes(A.shape[:-2], B.shape[:-2])
+    from .shape import broadcast_to
+    A = broadcast_to(A, batch + A.shape[-2:])
+    B = broadcast_to(B, batch + B.shape[-2:])
+    X = Solve.apply(A, B)
+    return reshape(X, X.shape[:-1]) if vector else X
+
+
+class Inv(Function):
+    """Y = A⁻¹;  dA = −Yᵀ dY Yᵀ."""
+
+    @staticmethod
+    def forward(ctx, a):
+        try:
+            y = np.linalg.inv(a)
+        except np.linalg.LinAlgError as error:
+            raise _linalg_error("inv", error) from None
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (y,) = ctx.saved_tensors
+        yt = _mT(y)
+        return -matmul(matmul(yt, grad_output), yt)
+
+
+def inv(A):
+    from ._args import floating
+    A = floating(A)
+    if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
+        raise RuntimeError(f"linalg.inv: A must be a batch of square matrices, got shape {A.shape}")
+    return Inv.apply(A)

@@ -1,0 +1,363 @@
+"""Reductions: sum mean amax amin max min argmax argmin prod var std logsumexp norm.
+
+Every reduction takes ``dim`` (None for all, an int, or a tuple; negative counts from the end) and
+``keepdim``; numpy's ``axis``/``keepdims`` are accepted as aliases. Backward formulas broadcast the
+gradient back over the reduced axes by reshaping it to the keepdim shape first.
+"""
+from collections import namedtuple
+
+import numpy as np
+
+from .. import dtypes
+from ..function import Function
+from ..tensor import Tensor, normalize_dim, normalize_dims
+from ._args import constant, dim_alias, floating
+from .shape import broadcast_to, reshape
+
+MaxMin = namedtuple("MaxMin", ["values", "indices"])
+
+
+def _keep_shape(shape, axes):
+    return tuple(1 if i in axes else s for i, s in enumerate(shape))
+
+
+def _expand_back(grad_output, input_shape, axes):
+    """The gradient of a reduced result broadcast back to the input's shape."""
+    return broadcast_to(reshape(grad_output, _keep_shape(input_shape, axes)), input_shape)
+
+
+class Sum(Function):
+    """y = Σ x over ``axes``;  dx = dy broadcast back."""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim):
+        ctx.input_shape, ctx.axes = x.shape, axes
+        return x.sum(axis=axes, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return _expand_back(grad_output, ctx.input_shape, ctx.axes), None, None
+
+
+class Mean(Function):
+    """y = (1/n) Σ x over ``axes``;  dx = dy/n broadcast back."""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim):
+        ctx.input_shape, ctx.axes = x.shape, axes
+        ctx.count = int(np.prod([x.shape[a] for a in axes])) if axes else 1
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return x.mean(axis=axes, keepdims=keepdim) if x.size else np.full(
+                np.sum(x, axis=axes, keepdims=keepdim).shape, np.nan, x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return _expand_back(grad_output / float(ctx.count), ctx.input_shape, ctx.axes), None, None
+
+
+class Amax(Function):
+    """y = max x over ``axes``;  dx = dy at the maximal elements, split evenly between ties."""
+
+    reduce = staticmethod(np.max)
+
+    @classmethod
+    def forward(cls, ctx, x, axes, keepdim):
+        if x.size == 0:
+            raise RuntimeError(f"{cls.__name__.lower()}: expected a non-empty tensor to reduce")
+        out = cls.reduce(x, axis=axes, keepdims=True)
+        is_extreme = x == out
+        share = is_extreme / is_extreme.sum(axis=axes, keepdims=True)
+        ctx.save_for_backward(share.astype(x.dtype, copy=False))
+        ctx.input_shape, ctx.axes = x.shape, axes
+        return out if keepdim else out.reshape(np.sum(x, axis=axes).shape)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (share,) = ctx.saved_tensors
+        return _expand_back(grad_output, ctx.input_shape, ctx.axes) * share, None, None
+
+
+class Amin(Amax):
+    """y = min x over ``axes``;  dx = dy at the minimal elements, split evenly between ties."""
+
+    reduce = staticmethod(np.min)
+
+
+class Gather(Function):
+    """y[i][j] = x[i][index[i][j]] along ``dim`` (torch.gather);  dx = dy scattered and summed back."""
+
+    @staticmethod
+    def forward(ctx, x, dim, index):
+        ctx.dim, ctx.index, ctx.input_shape = dim, index, x.shape
+        return np.take_along_axis(x, index, axis=dim)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return ScatterAdd.apply(grad_output, ctx.dim, ctx.index, ctx.input_shape), None, None
+
+
+class ScatterAdd(Function):
+    """y = zeros(shape) with src added at ``index`` along ``dim``;  dsrc = dy gathered at ``index``."""
+
+    @staticmethod
+    def forward(ctx, src, dim, index, shape):
+        ctx.dim, ctx.index = dim, index
+        out = np.zeros(shape, dtype=src.dtype)
+        full_index = list(np.indices(index.shape, sparse=True))
+        full_index[dim] = index
+        np.add.at(out, tuple(full_index), src)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return Gather.apply(grad_output, ctx.dim, ctx.index), None, None, None
+
+
+def gather(input, dim, index):
+    """Values of ``input`` at ``index`` along ``dim`` (``index`` has input's ndim; int64)."""
+    d = normalize_dim(dim, input.ndim, "gather")
+    idx = index._data if isinstance(index, Tensor) else np.asarray(index)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"gather: index must be an integer tensor, got {idx.dtype}")
+    if idx.ndim != input.ndim:
+        raise RuntimeError(f"gather: index has {idx.ndim} dims but input has {input.ndim}")
+    if idx.size and (idx.min() < -input.shape[d] or idx.max() >= input.shape[d]):
+        raise IndexError(f"gather: index out of range for dim {dim} of size {input.shape[d]}")
+    return Gather.apply(input, d, idx.astype(np.int64) % max(input.shape[d], 1))
+
+
+def scatter_add(input, dim, index, src):
+    """``input`` plus ``src`` added at ``index`` along ``dim`` (differentiable in input and src)."""
+    d = normalize_dim(dim, input.ndim, "scatter_add")
+    idx = (index._data if isinstance(index, Tensor) else np.asarray(index)).astype(np.int64)
+    if src.shape != idx.shape:
+        src = src[tuple(slice(0, s) for s in idx.shape)]
+    return input + ScatterAdd.apply(src, d, idx, input.shape)
+
+
+# ---------------------------------------------------------------------- functions
+def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
+    dim, keepdim = dim_alias(dim, keepdim, axis, keepdims)
+    if dtype is not None:
+        input = input.to(dtype)
+    elif input.dtype == dtypes.bool_:
+        input = input.to(dtypes.int64)
+    axes = normalize_dims(dim, input.ndim, "sum")
+    return Sum.apply(input, axes, keepdim)
+
+
+def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
+    dim, keepdim = dim_alias(dim, keepdim, axis, keepdims)
+    if dtype is not None:
+        input = input.to(dtype)
+    if input.dtype.kind != "f":
+        raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be floating point, "
+                           f"but got {input.dtype}; use x.float().mean() or mean(dtype=float32)")
+    axes = normalize_dims(dim, input.ndim, "mean")
+    return Mean.apply(input, axes, keepdim)
+
+
+def amax(input, dim=(), keepdim=False, *, axis=None, keepdims=None):
+    dim, keepdim = dim_alias(dim, keepdim, axis, keepdims)
+    axes = normalize_dims(None if dim == () else dim, input.ndim, "amax")
+    if input.dtype.kind != "f":
+        return constant(np.max(input._data, axis=axes, keepdims=keepdim), input.dtype)
+    return Amax.apply(input, axes, keepdim)
+
+
+def amin(input, dim=(), keepdim=False, *, axis=None, keepdims=None):
+    dim, keepdim = dim_alias(dim, keepdim, axis, keepdims)
+    axes = normalize_dims(None if dim == () else dim, input.ndim, "amin")
+    if input.dtype.kind != "f":
+        return constant(np.min(input._data, axis=axes, keepdims=keepdim), input.dtype)
+    return Amin.apply(input, axes, keepdim)
+
+
+def _arg_extreme(input, dim, keepdim, find, op):
+    if input.numel() == 0:
+        raise RuntimeError(f"{op}(): expected a non-empty tensor")
+    if dim is None:
+        index = find(input._data.reshape(-1))
+        return constant(np.asarray(index).reshape((1,) * input.ndim if keepdim else ()), np.int64)
+    d = normalize_dim(dim, input.ndim, op) if input.ndim else 0
+    data = input._data if input.ndim else input._data.reshape(1)
+    return constant(find(data, axis=d, keepdims=keepdim and input.ndim > 0), np.int64)
+
+
+def argmax(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    dim, keepdim = dim_alias(dim, keepdim, axis, keepdims)
+    return _arg_extreme(input, dim, keepdim, np.argmax, "argmax")
+
+
+def argmin(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    dim, keepdim = dim_alias(dim, keepdim, axis, keepdims)
+    return _arg_extreme(input, dim, keepdim, np.argmin, "argmin")
+
+
+def _max_min(input, dim, keepdim, axis, keepdims, reduce_all, find, op):
+    if isinstance(dim, Tensor):  # torch.max(a, b) is the elementwise maximum
+        from .arithmetic import maximum, minimum
+        return (maximum if op == "max" else minimum)(input, dim)
+    dim, keepdim = dim_alias(dim, keepdim, axis, keepdims)
+    if dim is None:
+        return reduce_all(input)
+    if isinstance(dim, (tuple, list)):
+        raise TypeError(f"{op}: dim must be an int (use amax/amin to reduce several dims)")
+    d = normalize_dim(dim, input.ndim, op) if input.ndim else 0
+    source = input if input.ndim else reshape(input, (1,))
+    if source.shape[d] == 0:
+        raise IndexError(f"{op}(): cannot reduce over a zero-size dimension {dim}")
+    index = find(source._data, axis=d, keepdims=True)
+    values = gather(source, d, index) if source.dtype.kind == "f" else constant(
+        np.take_along_axis(source._data, index, axis=d), source.dtype)
+    if not keepdim or not input.ndim:
+        values = reshape(values, values.shape[:d] + values.shape[d + 1:])
+        index = index.reshape(index.shape[:d] + index.shape[d + 1:])
+    return MaxMin(values, constant(index, np.int64))
+
+
+def max(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Without ``dim``: the largest value. With ``dim``: a named tuple ``(values, indices)``."""
+    return _max_min(input, dim, keepdim, axis, keepdims, amax, np.argmax, "max")
+
+
+def min(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Without ``dim``: the smallest value. With ``dim``: a named tuple ``(values, indices)``."""
+    return _max_min(input, dim, keepdim, axis, keepdims, amin, np.argmin, "min")
+
+
+class Prod(Function):
+    """y = Π x over ``axes``;  dx_i = dy·Π_{j≠i} x_j (computed without dividing, so zeros are fine)."""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim):
+        ctx.save_for_backward(x)
+        ctx.axes, ctx.keepdim = axes, keepdim
+        return x.prod(axis=axes, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        axes = ctx.axes
+        g = _expand_back(grad_output, x.shape, axes)
+        if not (x._data == 0).any():
+            return g * _expand_back(prod(x, axes, ctx.keepdim), x.shape, axes) / x, None, None
+        # With zeros, product of the others = prod of a copy where element i is replaced by 1, done by
+        # moving the reduced axes last and building an (n, n) matrix per row: O(n²), exact at any order.
+        return g * _product_of_others(x, axes), None, None
+
+
+def _product_of_others(x, axes):
+    """For each element, the product of the other elements of its reduction group, as Tensor ops."""
+    from .arithmetic import where
+    from .shape import permute
+    kept = tuple(a for a in range(x.ndim) if a not in axes)
+    order = kept + axes
+    moved = permute(x, order)
+    rows, n = moved.shape[:len(kept)], int(np.prod([x.shape[a] for a in axes]))
+    flat = reshape(moved, rows + (1, n))
+    square = broadcast_to(flat, rows + (n, n))
+    others = prod(where(constant(np.eye(n, dtype=bool), np.bool_), 1.0, square), -1)
+    return permute(reshape(others, moved.shape), tuple(np.argsort(order)))
+
+
+def prod(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
+    dim, keepdim = dim_alias(dim, keepdim, axis, keepdims)
+    if dtype is not None:
+        input = input.to(dtype)
+    axes = normalize_dims(dim, input.ndim, "prod")
+    if input.dtype.kind != "f":
+        return constant(input._data.prod(axis=axes, keepdims=keepdim), np.int64)
+    return Prod.apply(input, axes, keepdim)
+
+
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
+    """Σ(x − mean)² / (N − correction); ``correction=1`` (default) is the unbiased estimator."""
+    dim, keepdim = dim_alias(dim, keepdim, axis, keepdims)
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    elif unbiased is not None:
+        raise TypeError("var: pass either unbiased or correction, not both")
+    input = floating(input)
+    axes = normalize_dims(dim, input.ndim, "var")
+    count = int(np.prod([input.shape[a] for a in axes])) if axes else 1
+    centered = input - mean(input, axes, keepdim=True)
+    denominator = float(np.maximum(count - correction, 0))
+    return sum(centered * centered, axes, keepdim) / denominator
+
+
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
+    """√var: see ``var``."""
+    from .unary import sqrt
+    return sqrt(var(input, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims))
+
+
+class LogSumExp(Function):
+    """y = log Σ eˣ, computed as m + log Σ e^(x−m) with m = max x so nothing overflows;
+    dx = dy·e^(x−y) (the softmax)."""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim):
+        m = np.max(x, axis=axes, keepdims=True) if x.size else np.zeros(_keep_shape(x.shape, axes), x.dtype)
+        m = np.where(np.isfinite(m), m, 0).astype(x.dtype, copy=False)
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            out = np.log(np.exp(x - m).sum(axis=axes, keepdims=True)) + m
+        ctx.save_for_backward(x, out)
+        ctx.axes = axes
+        return out if keepdim else out.reshape(np.sum(x, axis=axes).shape)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        from .unary import exp
+        x, out = ctx.saved_tensors
+        shape = _keep_shape(x.shape, ctx.axes)
+        return reshape(grad_output, shape) * exp(x - reshape(out, shape)), None, None
+
+
+def logsumexp(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    dim, keepdim = dim_alias(dim, keepdim, axis, keepdims)
+    input = floating(input)
+    return LogSumExp.apply(input, normalize_dims(dim, input.ndim, "logsumexp"), keepdim)
+
+
+class Norm2(Function):
+    """y = √(Σ x²);  dx = dy·x / y, taken as 0 where y = 0 (PyTorch's subgradient at the origin)."""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim):
+        out = np.sqrt(np.sum(x * x, axis=axes, keepdims=True))
+        ctx.save_for_backward(x, out)
+        ctx.axes = axes
+        return out if keepdim else out.reshape(np.sum(x, axis=axes).shape)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        from .arithmetic import where
+        x, out = ctx.saved_tensors
+        shape = _keep_shape(x.shape, ctx.axes)
+        out = reshape(out, shape)
+        safe = where(out == 0, 1.0, out)
+        return where(out == 0, 0.0, reshape(grad_output, shape) * x / safe), None, None
+
+
+def norm(input, p=2, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Vector p-norm over ``dim`` (all elements when None): (Σ|x|ᵖ)^(1/p); p may be inf, -inf or 0."""
+    from .unary import abs as abs_
+    dim, keepdim = dim_alias(dim, keepdim, axis, keepdims)
+    if p == "fro":
+        p = 2
+    input = floating(input)
+    axes = normalize_dims(dim, input.ndim, "norm")
+    if p == 2:
+        return Norm2.apply(input, axes, keepdim)
+    if p == float("inf"):
+        return amax(abs_(input), axes, keepdim)
+    if p == float("-inf"):
+        return amin(abs_(input), axes, keepdim)
+    if p == 0:
+        return sum((input != 0).to(input.dtype), axes, keepdim)
+    if p == 1:
+        return sum(abs_(input), axes, keepdim)
+    if not isinstance(p, (int, float)):
+        raise TypeError(f"norm: p must be a number, inf, -inf or 'fro', got {p!r}")
+    return sum(abs_(input) ** p, axes, keepdim) ** (1.0 / p)

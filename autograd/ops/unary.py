@@ -1,0 +1,226 @@
+"""Elementwise math: exp log log1p expm1 sqrt rsqrt sin cos abs sign reciprocal.
+
+Integer inputs are converted to float32 first (``exp`` of an int64 tensor is a float32 tensor, as in
+PyTorch). Out-of-domain inputs give NaN/Inf silently, as in PyTorch, without numpy warnings.
+"""
+import numpy as np
+
+from ..function import Function
+from ._args import floating
+
+
+class Exp(Function):
+    """y = eˣ;  dx = dy·y."""
+
+    @staticmethod
+    def forward(ctx, x):
+        with np.errstate(over="ignore"):
+            y = np.exp(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (y,) = ctx.saved_tensors
+        return grad_output * y
+
+
+class Log(Function):
+    """y = ln x;  dx = dy / x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(x)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return grad_output / x
+
+
+class Log1p(Function):
+    """y = ln(1 + x), accurate for small x;  dx = dy / (1 + x)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log1p(x)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return grad_output / (x + 1.0)
+
+
+class Expm1(Function):
+    """y = eˣ − 1, accurate for small x;  dx = dy·(y + 1)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        with np.errstate(over="ignore"):
+            y = np.expm1(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (y,) = ctx.saved_tensors
+        return grad_output * (y + 1.0)
+
+
+class Sqrt(Function):
+    """y = √x;  dx = dy / (2y)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        with np.errstate(invalid="ignore"):
+            y = np.sqrt(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (y,) = ctx.saved_tensors
+        return grad_output / (y * 2.0)
+
+
+class Rsqrt(Function):
+    """y = 1/√x;  dx = −dy·y³/2."""
+
+    @staticmethod
+    def forward(ctx, x):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            y = 1.0 / np.sqrt(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (y,) = ctx.saved_tensors
+        return grad_output * (y * y * y) * -0.5
+
+
+class Reciprocal(Function):
+    """y = 1/x;  dx = −dy·y²."""
+
+    @staticmethod
+    def forward(ctx, x):
+        with np.errstate(divide="ignore"):
+            y = 1.0 / x
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (y,) = ctx.saved_tensors
+        return -grad_output * (y * y)
+
+
+class Sin(Function):
+    """y = sin x;  dx = dy·cos x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.sin(x)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return grad_output * cos(x)
+
+
+class Cos(Function):
+    """y = cos x;  dx = −dy·sin x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.cos(x)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return -grad_output * sin(x)
+
+
+class Abs(Function):
+    """y = |x|;  dx = dy·sign(x) (0 at x = 0, PyTorch's subgradient)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(np.sign(x))
+        return np.abs(x)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (sign_x,) = ctx.saved_tensors
+        return grad_output * sign_x
+
+
+class Sign(Function):
+    """y = sign(x);  dx = 0 everywhere it is defined."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return np.sign(x)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return grad_output * 0.0
+
+
+def exp(input):
+    return Exp.apply(floating(input))
+
+
+def log(input):
+    return Log.apply(floating(input))
+
+
+def log1p(input):
+    return Log1p.apply(floating(input))
+
+
+def expm1(input):
+    return Expm1.apply(floating(input))
+
+
+def sqrt(input):
+    return Sqrt.apply(floating(input))
+
+
+def rsqrt(input):
+    return Rsqrt.apply(floating(input))
+
+
+def reciprocal(input):
+    return Reciprocal.apply(floating(input))
+
+
+def sin(input):
+    return Sin.apply(floating(input))
+
+
+def cos(input):
+    return Cos.apply(floating(input))
+
+
+def abs(input):
+    if input.dtype.kind != "f":
+        from ._args import constant
+        return constant(np.abs(input._data), input.dtype)
+    return Abs.apply(input)
+
+
+def sign(input):
+    if input.dtype.kind != "f":
+        from ._args import constant
+        return constant(np.sign(input._data), input.dtype)
+    return Sign.apply(input)
+
+
+absolute = abs
