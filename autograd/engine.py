@@ -17,6 +17,7 @@ import numpy as np
 
 from . import grad_mode
 from .function import Node
+from .tensor import Tensor, _initial_gradient, make_tensor
 
 
 def _children(vertex):
@@ -56,8 +57,6 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
     requires grad. Otherwise (``autograd.grad``) the gradients of ``inputs`` are returned and no
     ``.grad`` is touched.
     """
-    from .tensor import Tensor, make_tensor
-
     roots = [_vertex_of(t) for t in outputs]
     order = topological_order(roots)
     pending = {}
@@ -160,7 +159,6 @@ def _run_hooks(hooks, grad):
 
 def _accumulate(tensor, grad, create_graph):
     """``tensor.grad += grad``, in place unless the graph of the gradient itself is being recorded."""
-    from .tensor import make_tensor
     if tensor.grad is None:
         if create_graph:
             tensor.grad = grad
@@ -201,7 +199,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     for non-scalar outputs); ``create_graph=True`` records the computation of the gradients, so they can
     be differentiated again (Hessian-vector products, gradient penalties).
     """
-    from .tensor import Tensor, _initial_gradient
     single_input = isinstance(inputs, Tensor)
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     inputs = [inputs] if single_input else list(inputs)

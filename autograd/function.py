@@ -30,6 +30,7 @@ import traceback
 import numpy as np
 
 from . import grad_mode
+from .tensor import Tensor, make_tensor
 
 
 class Function:
@@ -51,12 +52,15 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        from .tensor import Tensor, make_tensor
-
-        arrays = [a._data if isinstance(a, Tensor) else a for a in args]
-        record = (cls.differentiable and grad_mode._state.grad_enabled
-                  and any(isinstance(a, Tensor) and a.requires_grad for a in args))
-        if not record:
+        arrays = []
+        record = False
+        for a in args:
+            if isinstance(a, Tensor):
+                arrays.append(a._data)
+                record = record or a.requires_grad
+            else:
+                arrays.append(a)
+        if not (record and cls.differentiable and grad_mode._state.grad_enabled):
             out = cls.forward(_NULL_CTX, *arrays, **kwargs)
             if type(out) is not np.ndarray:
                 out = np.asarray(out)
@@ -110,29 +114,28 @@ class Node:
     non-leaf tensor, the Tensor itself for a leaf that requires grad, or None.
     """
 
-    def __init__(self, function, args):
-        from .tensor import Tensor
+    __slots__ = ("function", "next_edges", "needs_input_grad", "input_meta", "_to_save", "_saved", "_freed",
+                 "tensor_hooks", "retained", "forward_stack", "__dict__", "__weakref__")
 
+    def __init__(self, function, args):
         self.function = function
-        edges, needs, shapes = [], [], []
+        edges, shapes = [], []
         for a in args:
             if isinstance(a, Tensor) and a.requires_grad:
-                edges.append(a.grad_fn if a.grad_fn is not None else a)
-                needs.append(True)
-                shapes.append((a.shape, a.dtype))
+                edges.append(a.grad_fn or a)
+                shapes.append((a._data.shape, a._data.dtype))
             else:
                 edges.append(None)
-                needs.append(False)
                 shapes.append(None)
         self.next_edges = edges
-        self.needs_input_grad = tuple(needs)
+        self.needs_input_grad = tuple([e is not None for e in edges])
         self.input_meta = shapes
         self._to_save = None
         self._saved = ()
         self._freed = False
         self.tensor_hooks = None
         self.retained = None
-        self.forward_stack = traceback.format_stack()[:-3] if grad_mode._state.anomaly else None
+        self.forward_stack = traceback.format_stack(limit=12)[:-2] if grad_mode._state.anomaly else None
 
     def name(self):
         return self.function.__name__ + "Backward"
@@ -143,7 +146,6 @@ class Node:
     @property
     def next_functions(self):
         """PyTorch-style view of the edges: the producing node, ``AccumulateGrad`` for leaves, or None."""
-        from .tensor import Tensor
         return tuple((e if not isinstance(e, Tensor) else _AccumulateGrad(e), 0) if e is not None
                      else (None, 0) for e in self.next_edges)
 
@@ -151,7 +153,6 @@ class Node:
         self._to_save = arrays
 
     def _pack(self, args, arrays, returned, result):
-        from .tensor import Tensor, make_tensor
         saved = []
         for item in self._to_save:
             if item is None:
@@ -172,7 +173,6 @@ class Node:
     @property
     def saved_tensors(self):
         """The saved Tensors, checked against in-place modification since they were saved."""
-        from .tensor import Tensor, make_tensor
         if self._freed:
             raise RuntimeError(
                 f"Trying to backward through the graph a second time (or to read the saved tensors of "

@@ -23,7 +23,21 @@ def _keep_shape(shape, axes):
 
 def _expand_back(grad_output, input_shape, axes):
     """The gradient of a reduced result broadcast back to the input's shape."""
-    return broadcast_to(reshape(grad_output, _keep_shape(input_shape, axes)), input_shape)
+    return ExpandReduced.apply(grad_output, input_shape, axes)
+
+
+class ExpandReduced(Function):
+    """y = x (reduced over ``axes``, with or without keepdim) broadcast back to ``shape``;
+    dx = dy summed over ``axes``. The backward of every reduction, as one op."""
+
+    @staticmethod
+    def forward(ctx, x, shape, axes):
+        ctx.axes, ctx.keepdim = axes, x.ndim == len(shape)
+        return np.broadcast_to(x.reshape(_keep_shape(shape, axes)), shape)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return Sum.apply(grad_output, ctx.axes, ctx.keepdim), None, None
 
 
 class Sum(Function):

@@ -1,0 +1,791 @@
+"""Numba kernels for numbagrad: fused elementwise activations, softmax family, matmul.
+
+Every public function takes float32 or float64 numpy arrays of any shape and
+layout, never mutates its inputs and returns a new array of the same dtype.
+
+Design notes (all measured on the project's 2-core AVX2 machines, see
+benchmarks/bench_kernels.py and benchmarks/bench_matmul.py):
+
+* Kernels are module-level ``@njit(cache=True, error_model="numpy")`` functions
+  without explicit signatures, so importing this module compiles nothing; the
+  first call per dtype compiles (or loads the on-disk cache).  ``warm_up()``
+  pays that cost up front.
+* ``error_model="numpy"``: numba's default ("python") adds a zero-division
+  check to every division, which blocks vectorisation (~10x slower loops).
+* Outputs are allocated by numpy in the Python wrappers and passed in:
+  allocating a large array inside a kernel costs several times the kernel
+  itself (page faults in numba's allocator path).
+* Kernels are serial.  A ``parallel=True`` kernel launched right after a BLAS
+  product waits for the cores that OpenBLAS threads are still spinning on
+  (~8 ms), and below ~1e5 elements serial is faster anyway.
+* float32 transcendental functions are hand-written, branch-free polynomial /
+  rational approximations (exp: Cephes-style range reduction with 2**n built
+  from the exponent bits; tanh and erf: Eigen's rational approximations) so
+  LLVM can vectorise the loops.  ``math.exp``/``math.tanh``/``math.erf`` are
+  scalar libm calls in numba (no SVML here) and keep loops scalar (~3.5x
+  slower for sigmoid at 1e6 elements).
+* float64 kernels favour accuracy (gradcheck with eps=1e-6 runs in float64):
+  they use libm ``math.exp``/``math.tanh``/``math.erfc``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+__all__ = [
+    "sigmoid_forward",
+    "sigmoid_backward",
+    "tanh_forward",
+    "tanh_backward",
+    "relu_forward",
+    "relu_backward",
+    "gelu_forward",
+    "gelu_backward",
+    "softmax_forward",
+    "softmax_backward",
+    "log_softmax_forward",
+    "log_softmax_backward",
+    "logsumexp_lastdim",
+    "matmul",
+    "matmul_numba",
+    "warm_up",
+]
+
+_njit = numba.njit(cache=True, error_model="numpy", nogil=True)
+
+_F32 = np.dtype(np.float32)
+_F64 = np.dtype(np.float64)
+
+# ---------------------------------------------------------------------------
+# Constants.  Module-level numpy float32 scalars are frozen into the kernels
+# with their float32 type; a bare Python float literal would be float64 and
+# silently promote float32 arithmetic to float64 (slower, half the SIMD width).
+# Constants that are exact in float32 (0, 0.5, 1, 2, 3) are also used by the
+# dtype-generic kernels: float64 op float32-constant stays float64, exactly.
+# ---------------------------------------------------------------------------
+_f = np.float32
+_ZERO = _f(0.0)
+_HALF = _f(0.5)
+_ONE = _f(1.0)
+_TWO = _f(2.0)
+
+# exp (float32): x = n*ln2 + r, |r| <= ln2/2, Cephes expf polynomial for e^r.
+# ln2 is split in two (C1 has few mantissa bits, so n*C1 is exact).
+_EXP_HI = _f(88.8)  # e^88.8 > FLT_MAX: rounds to +inf through the scaling
+_EXP_LO = _f(-104.0)  # e^-104 < half the smallest subnormal: rounds to 0
+_LOG2E = _f(1.44269504088896341)
+_LN2_C1 = _f(0.693359375)
+_LN2_C2 = _f(-2.12194440e-4)
+_EP0 = _f(1.9875691500e-4)
+_EP1 = _f(1.3981999507e-3)
+_EP2 = _f(8.3334519073e-3)
+_EP3 = _f(4.1665795894e-2)
+_EP4 = _f(1.6666665459e-1)
+_EP5 = _f(5.0000001201e-1)
+_I127 = np.int32(127)
+_I23 = np.int32(23)
+_I1 = np.int32(1)
+
+# tanh (float32).  Eigen's 13/6 rational approximation was measured at up to
+# 6.6 ulp here (|x| in 4..8), so instead: |x| < 0.5625 -> x + x^3 P(x^2) with P
+# a degree-5 least-squares fit (0.79 ulp), else 1 - 2/(e^{2|x|}+1) (<= 1.8 ulp,
+# saturates to exactly ±1).
+_TANH_SPLIT = _f(0.5625)
+_TP0 = _f(-0.3333333270192715)
+_TP1 = _f(0.13333292522516113)
+_TP2 = _f(-0.053959416910206774)
+_TP3 = _f(0.021780845462316355)
+_TP4 = _f(-0.008406554055510102)
+_TP5 = _f(0.002385805189420745)
+
+# erfc (for GELU's Φ in float32 kernels, evaluated in float64 arithmetic):
+# Numerical Recipes' erfcc, erfc(z) ≈ t·exp(−z² + P(t)), t = 1/(1+z/2),
+# fractional error < 1.2e-7 for all z >= 0.  Unlike 1 + erf(x/√2) it keeps
+# full relative accuracy of Φ(x) in the left tail (Eigen's float erf gave
+# 850 ulp there at x = -2.85).
+_NR0 = -1.26551223
+_NR1 = 1.00002368
+_NR2 = 0.37409196
+_NR3 = 0.09678418
+_NR4 = -0.18628806
+_NR5 = 0.27886807
+_NR6 = -1.13520398
+_NR7 = 1.48851587
+_NR8 = -0.82215223
+_NR9 = 0.17087277
+_EXT_LO = -110.0
+
+# GELU constants (float64; the float32 GELU kernels compute in float64).
+_INV_SQRT2_64 = 0.7071067811865476
+_INV_SQRT_2PI_64 = 0.3989422804014327
+_GELU_K0_64 = 0.7978845608028654
+_GELU_K1_64 = 0.044715
+_GELU_3K1_64 = 3.0 * 0.044715
+# Beyond these |x| the derivative's x*pdf(x) term is exactly 0 in both
+# dtypes; clamping avoids inf*0 = NaN for |x| -> inf.
+_PHI_CLAMP_64 = 40.0
+_GELU_TANH_CLAMP_64 = 1.0e4
+
+
+# ---------------------------------------------------------------------------
+# float32 scalar helpers (inlined by LLVM into the loops, which vectorise).
+# ---------------------------------------------------------------------------
+@_njit
+def _exp_f32(x):
+    """e^x for float32, ~1 ulp, branch-free; exact 0 / inf saturation, NaN kept.
+
+    2**n is built as two exponent-field multiplies (2**(n>>1) * 2**(n-(n>>1)))
+    so subnormal results and the overflow to inf round correctly.
+    """
+    xc = x if x > _EXP_LO else _EXP_LO  # NaN -> LO here, restored below
+    xc = xc if xc < _EXP_HI else _EXP_HI
+    n = np.floor(xc * _LOG2E + _HALF)
+    r = xc - n * _LN2_C1
+    r = r - n * _LN2_C2
+    p = ((((_EP0 * r + _EP1) * r + _EP2) * r + _EP3) * r + _EP4) * r + _EP5
+    p = p * (r * r) + r + _ONE
+    ni = np.int32(n)
+    n1 = ni >> _I1
+    n2 = ni - n1
+    s1 = np.int32((n1 + _I127) << _I23).view(np.float32)
+    s2 = np.int32((n2 + _I127) << _I23).view(np.float32)
+    y = (p * s1) * s2
+    return y if x == x else x
+
+
+@_njit
+def _sigmoid_f32(x):
+    """σ(x) = 1/(1+e^-x) for x >= 0, e^x/(1+e^x) for x < 0 (no cancellation)."""
+    e = _exp_f32(-abs(x))
+    num = _ONE if x >= _ZERO else e
+    return num / (_ONE + e)
+
+
+@_njit
+def _tanh_f32(x):
+    """tanh(x) for float32: odd polynomial near 0, 1 − 2/(e^{2|x|}+1) elsewhere."""
+    a = abs(x)
+    x2 = x * x
+    p = ((((_TP5 * x2 + _TP4) * x2 + _TP3) * x2 + _TP2) * x2 + _TP1) * x2 + _TP0
+    small = x + x * (x2 * p)
+    big = _ONE - _TWO / (_exp_f32(_TWO * a) + _ONE)
+    big = big if x >= _ZERO else -big
+    y = small if a < _TANH_SPLIT else big
+    return y if x == x else x
+
+
+@_njit
+def _exp_ext(a):
+    """e^a for a float64 argument using the float32 exp, float64 result.
+
+    a = hi + lo with hi = float32(a): e^a = e^hi·(1+lo) to ~1 ulp of float32,
+    so large arguments computed in float64 (−x²/2, x − max) lose nothing to
+    rounding the argument to float32 first (that alone costs |a|·2^-24).
+    """
+    a = a if a > _EXT_LO else _EXT_LO
+    hi = np.float32(a)
+    lo = a - np.float64(hi)
+    return np.float64(_exp_f32(hi)) * (1.0 + lo)
+
+
+@_njit
+def _phi_ext(x):
+    """Φ(x) (standard normal CDF) in float64 arithmetic, ~1e-7 relative accuracy."""
+    xa = -abs(x)
+    xa = xa if xa > -15.0 else -15.0  # Φ(-15) ≈ 4e-51: 0 in float32
+    t = 1.0 / (1.0 - 0.5 * _INV_SQRT2_64 * xa)
+    p = _NR8 + t * _NR9
+    p = _NR7 + t * p
+    p = _NR6 + t * p
+    p = _NR5 + t * p
+    p = _NR4 + t * p
+    p = _NR3 + t * p
+    p = _NR2 + t * p
+    p = _NR1 + t * p
+    p = _NR0 + t * p
+    q = 0.5 * t * _exp_ext(-0.5 * xa * xa + p)  # Φ(−|x|) = erfc(|x|/√2)/2
+    return q if x < 0.0 else 1.0 - q
+
+
+@_njit
+def _sigmoid_ext(v):
+    """σ(v) for float64 v with the float32 exp (~1 ulp of float32)."""
+    e = _exp_ext(-abs(v))
+    num = 1.0 if v >= 0.0 else e
+    return num / (1.0 + e)
+
+
+@_njit
+def _sigmoid_f64(x):
+    e = math.exp(-abs(x))
+    num = 1.0 if x >= 0.0 else e
+    return num / (1.0 + e)
+
+
+# ---------------------------------------------------------------------------
+# Elementwise kernels on 1-D contiguous views: kernel(inputs..., out).
+# ---------------------------------------------------------------------------
+@_njit
+def _sigmoid_fwd_f32(x, out):
+    for i in range(x.size):
+        out[i] = _sigmoid_f32(x[i])
+
+
+@_njit
+def _sigmoid_fwd_f64(x, out):
+    for i in range(x.size):
+        out[i] = _sigmoid_f64(x[i])
+
+
+@_njit
+def _sigmoid_bwd(g, y, out):
+    for i in range(g.size):
+        yi = y[i]
+        out[i] = g[i] * (yi * (_ONE - yi))
+
+
+@_njit
+def _tanh_fwd_f32(x, out):
+    for i in range(x.size):
+        out[i] = _tanh_f32(x[i])
+
+
+@_njit
+def _tanh_fwd_f64(x, out):
+    for i in range(x.size):
+        out[i] = math.tanh(x[i])
+
+
+@_njit
+def _tanh_bwd(g, y, out):
+    for i in range(g.size):
+        yi = y[i]
+        # (1-y)(1+y) instead of 1-y*y: no cancellation when |y| -> 1.
+        out[i] = g[i] * ((_ONE - yi) * (_ONE + yi))
+
+
+@_njit
+def _relu_fwd(x, out):
+    for i in range(x.size):
+        xi = x[i]
+        out[i] = _ZERO if xi <= _ZERO else xi  # NaN propagates like torch.relu
+
+
+@_njit
+def _relu_bwd(g, y, out):
+    for i in range(g.size):
+        out[i] = g[i] if y[i] > _ZERO else _ZERO
+
+
+# The float32 GELU kernels do their arithmetic in float64 (x³, −x²/2 and the
+# Φ/σ combination would otherwise cost tens of ulp through argument rounding)
+# and only the exp runs in float32; the loops still vectorise (4 x f64).
+@_njit
+def _gelu_erf_fwd_f32(x, out):
+    for i in range(x.size):
+        xi = np.float64(x[i])
+        cdf = _phi_ext(xi)
+        r = xi * cdf if cdf != 0.0 else 0.0  # -inf * 0 -> 0
+        out[i] = r if xi == xi else xi
+
+
+@_njit
+def _gelu_erf_bwd_f32(g, x, out):
+    for i in range(x.size):
+        xi = np.float64(x[i])
+        cdf = _phi_ext(xi)
+        xc = min(max(xi, -_PHI_CLAMP_64), _PHI_CLAMP_64)
+        pdf = _INV_SQRT_2PI_64 * _exp_ext(-0.5 * xc * xc)
+        d = cdf + xc * pdf
+        d = d if xi == xi else xi
+        out[i] = g[i] * d
+
+
+@_njit
+def _gelu_erf_fwd_f64(x, out):
+    for i in range(x.size):
+        xi = x[i]
+        # Φ(x) = erfc(-x/√2)/2 stays accurate in the left tail, where
+        # 1 + erf(x/√2) would cancel.
+        cdf = 0.5 * math.erfc(-xi * _INV_SQRT2_64)
+        out[i] = xi * cdf if cdf != 0.0 else 0.0
+
+
+@_njit
+def _gelu_erf_bwd_f64(g, x, out):
+    for i in range(x.size):
+        xi = x[i]
+        cdf = 0.5 * math.erfc(-xi * _INV_SQRT2_64)
+        xc = min(max(xi, -_PHI_CLAMP_64), _PHI_CLAMP_64)
+        pdf = _INV_SQRT_2PI_64 * math.exp(-0.5 * xc * xc)
+        out[i] = g[i] * (cdf + xc * pdf)
+
+
+@_njit
+def _gelu_tanh_fwd_f32(x, out):
+    for i in range(x.size):
+        xi = np.float64(x[i])
+        # ½(1+tanh u) = σ(2u): the sigmoid form has no cancellation for x < 0.
+        u = _GELU_K0_64 * (xi + _GELU_K1_64 * xi * xi * xi)
+        s = _sigmoid_ext(2.0 * u)
+        r = xi * s if s != 0.0 else 0.0
+        out[i] = r if xi == xi else xi
+
+
+@_njit
+def _gelu_tanh_bwd_f32(g, x, out):
+    for i in range(x.size):
+        xi = np.float64(x[i])
+        u = _GELU_K0_64 * (xi + _GELU_K1_64 * xi * xi * xi)
+        s = _sigmoid_ext(2.0 * u)
+        xc = min(max(xi, -_GELU_TANH_CLAMP_64), _GELU_TANH_CLAMP_64)
+        du = _GELU_K0_64 * (1.0 + _GELU_3K1_64 * xc * xc)
+        d = s + 2.0 * xc * du * (s * (1.0 - s))
+        d = d if xi == xi else xi
+        out[i] = g[i] * d
+
+
+@_njit
+def _gelu_tanh_fwd_f64(x, out):
+    for i in range(x.size):
+        xi = x[i]
+        u = _GELU_K0_64 * (xi + _GELU_K1_64 * xi * xi * xi)
+        s = _sigmoid_f64(2.0 * u)
+        out[i] = xi * s if s != 0.0 else 0.0
+
+
+@_njit
+def _gelu_tanh_bwd_f64(g, x, out):
+    for i in range(x.size):
+        xi = x[i]
+        u = _GELU_K0_64 * (xi + _GELU_K1_64 * xi * xi * xi)
+        s = _sigmoid_f64(2.0 * u)
+        xc = min(max(xi, -_GELU_TANH_CLAMP_64), _GELU_TANH_CLAMP_64)
+        du = _GELU_K0_64 * (1.0 + _GELU_3K1_64 * xc * xc)
+        out[i] = g[i] * (s + 2.0 * xc * du * (s * (1.0 - s)))
+
+
+# ---------------------------------------------------------------------------
+# Row-wise kernels on 2-D contiguous (rows, n) views.  Reductions accumulate in
+# float64 (accuracy for float32 rows; the loops are latency-bound either way),
+# while the exp / scale passes stay separate loops so they vectorise.  float32
+# kernels form x − max in float64 and use _exp_ext: rounding x − max to float32
+# would cost |x − max|·2^-24 relative error in e^{x−max}.
+# ---------------------------------------------------------------------------
+@_njit
+def _row_max(row):
+    m = -np.inf
+    for j in range(row.shape[0]):
+        v = row[j]
+        if v > m:
+            m = v
+    return m
+
+
+@_njit
+def _softmax_f32(x, out):
+    n = x.shape[1]
+    for r in range(x.shape[0]):
+        xr = x[r]
+        orow = out[r]
+        m = _row_max(xr)
+        for j in range(n):
+            orow[j] = _exp_ext(xr[j] - m)
+        s = 0.0
+        for j in range(n):
+            s += orow[j]
+        inv = np.float32(1.0 / s)
+        for j in range(n):
+            orow[j] = orow[j] * inv
+
+
+@_njit
+def _softmax_f64(x, out):
+    n = x.shape[1]
+    for r in range(x.shape[0]):
+        xr = x[r]
+        orow = out[r]
+        m = _row_max(xr)
+        s = 0.0
+        for j in range(n):
+            e = math.exp(xr[j] - m)
+            orow[j] = e
+            s += e
+        inv = 1.0 / s
+        for j in range(n):
+            orow[j] = orow[j] * inv
+
+
+@_njit
+def _log_softmax_f32(x, out):
+    n = x.shape[1]
+    for r in range(x.shape[0]):
+        xr = x[r]
+        orow = out[r]
+        m = _row_max(xr)
+        for j in range(n):
+            orow[j] = _exp_ext(xr[j] - m)  # scratch: out is overwritten below
+        s = 0.0
+        for j in range(n):
+            s += orow[j]
+        lse = math.log(s)
+        for j in range(n):
+            orow[j] = (xr[j] - m) - lse
+
+
+@_njit
+def _log_softmax_f64(x, out):
+    n = x.shape[1]
+    for r in range(x.shape[0]):
+        xr = x[r]
+        orow = out[r]
+        m = _row_max(xr)
+        s = 0.0
+        for j in range(n):
+            s += math.exp(xr[j] - m)
+        lse = math.log(s)
+        for j in range(n):
+            orow[j] = (xr[j] - m) - lse
+
+
+@_njit
+def _logsumexp_f32(x, out):
+    n = x.shape[1]
+    for r in range(x.shape[0]):
+        xr = x[r]
+        m = _row_max(xr)
+        if math.isinf(m):  # all -inf (or empty) -> -inf; any +inf -> +inf
+            out[r] = m
+            continue
+        s = 0.0
+        for j in range(n):
+            s += _exp_ext(xr[j] - m)
+        out[r] = m + math.log(s)
+
+
+@_njit
+def _logsumexp_f64(x, out):
+    n = x.shape[1]
+    for r in range(x.shape[0]):
+        xr = x[r]
+        m = _row_max(xr)
+        if math.isinf(m):
+            out[r] = m
+            continue
+        s = 0.0
+        for j in range(n):
+            s += math.exp(xr[j] - m)
+        out[r] = m + math.log(s)
+
+
+@_njit
+def _softmax_bwd_f32(g, y, out):
+    n = g.shape[1]
+    for r in range(g.shape[0]):
+        gr = g[r]
+        yr = y[r]
+        orow = out[r]
+        d = 0.0
+        for j in range(n):
+            d += gr[j] * yr[j]
+        d32 = np.float32(d)  # keep the second loop in float32 (full SIMD width)
+        for j in range(n):
+            orow[j] = yr[j] * (gr[j] - d32)
+
+
+@_njit
+def _softmax_bwd_f64(g, y, out):
+    n = g.shape[1]
+    for r in range(g.shape[0]):
+        gr = g[r]
+        yr = y[r]
+        orow = out[r]
+        d = 0.0
+        for j in range(n):
+            d += gr[j] * yr[j]
+        for j in range(n):
+            orow[j] = yr[j] * (gr[j] - d)
+
+
+@_njit
+def _log_softmax_bwd_f32(g, y, out):
+    n = g.shape[1]
+    for r in range(g.shape[0]):
+        gr = g[r]
+        yr = y[r]
+        orow = out[r]
+        s = 0.0
+        for j in range(n):
+            s += gr[j]
+        for j in range(n):
+            orow[j] = gr[j] - _exp_ext(np.float64(yr[j])) * s
+
+
+@_njit
+def _log_softmax_bwd_f64(g, y, out):
+    n = g.shape[1]
+    for r in range(g.shape[0]):
+        gr = g[r]
+        yr = y[r]
+        orow = out[r]
+        s = 0.0
+        for j in range(n):
+            s += gr[j]
+        for j in range(n):
+            orow[j] = gr[j] - math.exp(yr[j]) * s
+
+
+# ---------------------------------------------------------------------------
+# Matmul kernel: i-p-j order so the inner loop streams contiguous rows of b and
+# out and vectorises; operands must be C-contiguous.
+# ---------------------------------------------------------------------------
+@_njit
+def _matmul_kernel(a, b, out):
+    m, k = a.shape
+    n = b.shape[1]
+    for i in range(m):
+        orow = out[i]
+        for j in range(n):
+            orow[j] = 0
+        for p in range(k):
+            aip = a[i, p]
+            brow = b[p]
+            for j in range(n):
+                orow[j] += aip * brow[j]
+
+
+# ---------------------------------------------------------------------------
+# Python wrappers.
+# ---------------------------------------------------------------------------
+def _check_float(x, name="x"):
+    x = np.asarray(x)
+    if x.dtype != _F32 and x.dtype != _F64:
+        raise TypeError(f"{name}: expected float32 or float64 array, got {x.dtype}")
+    return x
+
+
+def _c(x):
+    # np.ascontiguousarray would turn a 0-d array into shape (1,).
+    return x if x.flags.c_contiguous else np.array(x, order="C", copy=True)
+
+
+def _unary(x, k32, k64):
+    x = _c(_check_float(x))
+    out = np.empty_like(x)
+    (k32 if x.dtype == _F32 else k64)(x.reshape(-1), out.reshape(-1))
+    return out
+
+
+def _binary(g, y, k32, k64, yname="out"):
+    g = _check_float(g, "grad")
+    y = _check_float(y, yname)
+    if g.dtype != y.dtype:
+        raise TypeError(f"grad dtype {g.dtype} != {yname} dtype {y.dtype}")
+    if g.shape != y.shape:
+        raise ValueError(f"grad shape {g.shape} != {yname} shape {y.shape}")
+    g = _c(g)
+    y = _c(y)
+    out = np.empty_like(y)
+    (k32 if y.dtype == _F32 else k64)(g.reshape(-1), y.reshape(-1), out.reshape(-1))
+    return out
+
+
+def sigmoid_forward(x):
+    """σ(x) = 1/(1+e^{−x}); for x<0 computed as e^x/(1+e^x) (full relative accuracy)."""
+    return _unary(x, _sigmoid_fwd_f32, _sigmoid_fwd_f64)
+
+
+def sigmoid_backward(grad, out):
+    """grad·σ'(x) with σ'(x) = σ(x)(1−σ(x)), from the saved output in one pass."""
+    return _binary(grad, out, _sigmoid_bwd, _sigmoid_bwd)
+
+
+def tanh_forward(x):
+    """tanh(x)."""
+    return _unary(x, _tanh_fwd_f32, _tanh_fwd_f64)
+
+
+def tanh_backward(grad, out):
+    """grad·(1 − tanh²(x)) from the saved output, evaluated as (1−y)(1+y)."""
+    return _binary(grad, out, _tanh_bwd, _tanh_bwd)
+
+
+def relu_forward(x):
+    """max(x, 0) (NaN propagates)."""
+    return _unary(x, _relu_fwd, _relu_fwd)
+
+
+def relu_backward(grad, out):
+    """grad where out > 0 else 0 (subgradient 0 at x = 0)."""
+    return _binary(grad, out, _relu_bwd, _relu_bwd)
+
+
+def _gelu_kernels(approximate):
+    if approximate == "none":
+        return _gelu_erf_fwd_f32, _gelu_erf_fwd_f64, _gelu_erf_bwd_f32, _gelu_erf_bwd_f64
+    if approximate == "tanh":
+        return _gelu_tanh_fwd_f32, _gelu_tanh_fwd_f64, _gelu_tanh_bwd_f32, _gelu_tanh_bwd_f64
+    raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def gelu_forward(x, approximate="none"):
+    """GELU as in PyTorch.
+
+    "none": x·Φ(x), Φ(x) = ½(1 + erf(x/√2)).
+    "tanh": ½x(1 + tanh u), u = √(2/π)(x + 0.044715x³), evaluated as x·σ(2u).
+    """
+    f32, f64, _, _ = _gelu_kernels(approximate)
+    return _unary(x, f32, f64)
+
+
+def gelu_backward(grad, x, approximate="none"):
+    """grad·GELU'(x) from the saved INPUT x.
+
+    "none": Φ(x) + x·φ(x), φ(x) = e^{−x²/2}/√(2π).
+    "tanh": σ(2u) + 2x·u'(x)·σ(2u)(1−σ(2u)), u'(x) = √(2/π)(1 + 3·0.044715x²).
+    """
+    _, _, b32, b64 = _gelu_kernels(approximate)
+    return _binary(grad, x, b32, b64, yname="x")
+
+
+def _rows(x):
+    """(C-contiguous x, its (rows, n) view) for last-axis kernels."""
+    x = _c(_check_float(x))
+    if x.ndim == 0:
+        raise ValueError("last-axis reduction needs at least 1 dimension")
+    return x, x.reshape(-1, x.shape[-1]) if x.size else None
+
+
+def softmax_forward(x):
+    """softmax over the last axis: e^{x−max} / Σ e^{x−max}."""
+    x, x2 = _rows(x)
+    out = np.empty_like(x)
+    if x2 is not None:
+        (_softmax_f32 if x.dtype == _F32 else _softmax_f64)(x2, out.reshape(x2.shape))
+    return out
+
+
+def log_softmax_forward(x):
+    """log-softmax over the last axis: (x − max) − log Σ e^{x−max}."""
+    x, x2 = _rows(x)
+    out = np.empty_like(x)
+    if x2 is not None:
+        (_log_softmax_f32 if x.dtype == _F32 else _log_softmax_f64)(x2, out.reshape(x2.shape))
+    return out
+
+
+def logsumexp_lastdim(x):
+    """log Σ_j e^{x_j} over the last axis (max-shifted); returns shape x.shape[:-1].
+
+    An empty last axis gives −inf, like torch.logsumexp.
+    """
+    x, x2 = _rows(x)
+    out = np.empty(x.shape[:-1], dtype=x.dtype)
+    if x2 is not None:
+        (_logsumexp_f32 if x.dtype == _F32 else _logsumexp_f64)(x2, out.reshape(-1))
+    elif out.size:
+        out.fill(-np.inf)
+    return out
+
+
+def _row_binary(g, y, k32, k64):
+    g = _check_float(g, "grad")
+    y = _check_float(y, "out")
+    if g.dtype != y.dtype:
+        raise TypeError(f"grad dtype {g.dtype} != out dtype {y.dtype}")
+    if g.shape != y.shape:
+        raise ValueError(f"grad shape {g.shape} != out shape {y.shape}")
+    if y.ndim == 0:
+        raise ValueError("last-axis reduction needs at least 1 dimension")
+    g = _c(g)
+    y = _c(y)
+    out = np.empty_like(y)
+    if y.size:
+        shape2 = (-1, y.shape[-1])
+        (k32 if y.dtype == _F32 else k64)(g.reshape(shape2), y.reshape(shape2), out.reshape(shape2))
+    return out
+
+
+def softmax_backward(grad, out):
+    """out·(grad − Σ_j grad_j·out_j) over the last axis (out = saved softmax)."""
+    return _row_binary(grad, out, _softmax_bwd_f32, _softmax_bwd_f64)
+
+
+def log_softmax_backward(grad, out):
+    """grad − e^{out}·Σ_j grad_j over the last axis (out = saved log-softmax)."""
+    return _row_binary(grad, out, _log_softmax_bwd_f32, _log_softmax_bwd_f64)
+
+
+# Matmul dispatch, measured with benchmarks/bench_matmul.py --grid (float32,
+# median per call incl. wrapper, OpenBLAS 0.3.31 via numpy 2.4, 2 cores):
+#   k=1 (outer product):  m=n=16: numpy 1.6 us vs numba 2.0 us;  m=n=64: 7.25 vs
+#     2.61 us (2.8x);  256: 98.9 vs 10.8 us (9.2x);  512: 388 vs 36.9 us (10.5x).
+#   k=2: break-even (0.7x at 64, 0.99x at 256, 1.08x at 512).
+#   k>=4: BLAS wins everywhere (0.2x-0.7x), incl. tiny shapes (1x1x1: numpy
+#     1.18 us vs 1.97 us): numba's dispatch + the Python wrapper cost more
+#     than numpy's small-matrix path, and OpenBLAS's packed kernels win as soon
+#     as k grows (64x64x64: 8.65 vs 31.1 us; 64x784x128: ~124 vs ~450 us).
+# So the kernel is used only for k == 1 products with >= 4096 outputs (e.g. the
+# weight gradient x.T @ grad for batch size 1).
+_MM_MIN_OUTER = 4096
+
+
+def _use_numba_matmul(m, k, n):
+    """True where the Numba kernel measured faster than BLAS (see comment above)."""
+    return k == 1 and m * n >= _MM_MIN_OUTER
+
+
+def _check_mm(a, b):
+    a = _check_float(a, "a")
+    b = _check_float(b, "b")
+    if a.ndim != 2 or b.ndim != 2:
+        raise ValueError(f"matmul expects 2-D arrays, got {a.ndim}-D and {b.ndim}-D")
+    if a.shape[1] != b.shape[0]:
+        raise ValueError(f"matmul shape mismatch: {a.shape} @ {b.shape}")
+    if a.dtype != b.dtype:
+        raise TypeError(f"matmul dtype mismatch: {a.dtype} @ {b.dtype}")
+    return a, b
+
+
+def matmul_numba(a, b):
+    """a @ b always with the hand-written Numba kernel (benchmarks, tests)."""
+    a, b = _check_mm(a, b)
+    out = np.empty((a.shape[0], b.shape[1]), dtype=a.dtype)
+    _matmul_kernel(_c(a), _c(b), out)
+    return out
+
+
+def matmul(a, b):
+    """a @ b for 2-D float arrays of one dtype: Numba kernel where measured faster, else BLAS."""
+    a, b = _check_mm(a, b)
+    m, k = a.shape
+    n = b.shape[1]
+    if _use_numba_matmul(m, k, n):
+        out = np.empty((m, n), dtype=a.dtype)
+        _matmul_kernel(_c(a), _c(b), out)
+        return out
+    return a @ b
+
+
+def warm_up(dtypes=("float32",)):
+    """Compile (or load from numba's disk cache) every kernel for the given dtypes."""
+    for dt in dtypes:
+        dt = np.dtype(dt)
+        x = np.linspace(-3, 3, 12, dtype=dt).reshape(3, 4)
+        g = np.ones_like(x)
+        for fwd, bwd in (
+            (sigmoid_forward, sigmoid_backward),
+            (tanh_forward, tanh_backward),
+            (relu_forward, relu_backward),
+            (softmax_forward, softmax_backward),
+            (log_softmax_forward, log_softmax_backward),
+        ):
+            bwd(g, fwd(x))
+        for approx in ("none", "tanh"):
+            gelu_backward(g, x, approx)
+            gelu_forward(x, approx)
+        logsumexp_lastdim(x)
+        matmul_numba(x, x.T)

@@ -1,0 +1,1 @@
+"""numbagrad's optimizers and learning-rate schedules (their issue fills this package in)."""
