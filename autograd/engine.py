@@ -63,28 +63,28 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
     for root, g in zip(roots, grad_outputs):
         _add_pending(pending, root, g)
 
-    wanted = None
+    wanted = needed = None
+    captured = {}
     if inputs is not None:
         wanted = {id(_vertex_of(t)) for t in inputs}
         needed = _vertices_leading_to(order, wanted)
-        captured = {}
 
-    with grad_mode.set_grad_enabled(create_graph):
+    state = grad_mode._state
+    previous_mode, state.grad_enabled = state.grad_enabled, create_graph
+    check_anomaly = state.anomaly
+    try:
         for vertex in order:
             grad = pending.pop(id(vertex), None)
-            if type(vertex) is not Node:
-                if grad is None:
-                    continue
-                grad = _run_hooks(vertex._hooks, grad)
-                if wanted is not None:
-                    if id(vertex) in wanted:
+            if type(vertex) is not Node:  # a leaf
+                if grad is not None:
+                    grad = _run_hooks(vertex._hooks, grad)
+                    if wanted is None:
+                        _accumulate(vertex, grad, create_graph)
+                    elif id(vertex) in wanted:
                         captured[id(vertex)] = grad
-                else:
-                    _accumulate(vertex, grad, create_graph)
                 continue
-
             node = vertex
-            if wanted is not None and id(node) not in needed:
+            if needed is not None and id(node) not in needed:
                 continue
             if grad is None:
                 if not retain_graph:
@@ -92,35 +92,19 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 continue
             if node.tensor_hooks:
                 grad = _run_hooks(node.tensor_hooks, grad)
-            if node.retained is not None:
+            if node.retained is not None and wanted is None:
                 retained = node.retained()
-                if retained is not None and wanted is None:
+                if retained is not None:
                     _accumulate(retained, grad, create_graph)
             if wanted is not None and id(node) in wanted:
                 captured[id(node)] = grad
-                if not any(id(e) in needed for e in node.next_edges if e is not None):
+                if not any(e is not None and id(e) in needed for e in node.next_edges):
                     continue
-            input_grads = node.function.backward(node, grad)
+            _propagate(node, grad, pending, check_anomaly)
             if not retain_graph:
                 node.release()
-            if type(input_grads) is not tuple:
-                input_grads = (input_grads,)
-            if len(input_grads) != len(node.next_edges):
-                raise RuntimeError(f"{node.name()} returned {len(input_grads)} gradients but its forward "
-                                   f"took {len(node.next_edges)} arguments")
-            for edge, g, meta in zip(node.next_edges, input_grads, node.input_meta):
-                if edge is None or g is None:
-                    continue
-                if not isinstance(g, Tensor):
-                    g = make_tensor(np.asarray(g), False, None, None)
-                shape, dtype = meta
-                if g.shape != shape:
-                    g = sum_to_shape(g, shape, node)
-                if g.dtype != dtype:
-                    g = g.to(dtype)
-                if grad_mode._state.anomaly:
-                    _check_finite(node, g)
-                _add_pending(pending, edge, g)
+    finally:
+        state.grad_enabled = previous_mode
 
     if inputs is None:
         return None
@@ -132,6 +116,34 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                                "graph. Set allow_unused=True if this is the desired behavior.")
         results.append(g)
     return tuple(results)
+
+
+def _propagate(node, grad, pending, check_anomaly):
+    """Run one node's backward and add each input's gradient, reduced to that input's shape and dtype,
+    to what is pending for the vertex it goes to."""
+    input_grads = node.function.backward(node, grad)
+    if type(input_grads) is not tuple:
+        input_grads = (input_grads,)
+    edges = node.next_edges
+    if len(input_grads) != len(edges):
+        raise RuntimeError(f"{node.name()} returned {len(input_grads)} gradients but its forward "
+                           f"took {len(edges)} arguments")
+    for edge, g, meta in zip(edges, input_grads, node.input_meta):
+        if edge is None or g is None:
+            continue
+        if not isinstance(g, Tensor):
+            g = make_tensor(np.asarray(g), False, None, None)
+        shape, dtype = meta
+        data = g._data
+        if data.shape != shape:
+            g = sum_to_shape(g, shape, node)
+        if data.dtype != dtype:
+            g = g.to(dtype)
+        if check_anomaly:
+            _check_finite(node, g)
+        key = id(edge)
+        previous = pending.get(key)
+        pending[key] = g if previous is None else previous + g
 
 
 def _add_pending(pending, vertex, grad):

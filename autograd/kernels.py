@@ -18,10 +18,11 @@ benchmarks/bench_kernels.py and benchmarks/bench_matmul.py):
 * Kernels are serial.  A ``parallel=True`` kernel launched right after a BLAS
   product waits for the cores that OpenBLAS threads are still spinning on
   (~8 ms), and below ~1e5 elements serial is faster anyway.
-* float32 transcendental functions are hand-written, branch-free polynomial /
-  rational approximations (exp: Cephes-style range reduction with 2**n built
-  from the exponent bits; tanh and erf: Eigen's rational approximations) so
-  LLVM can vectorise the loops.  ``math.exp``/``math.tanh``/``math.erf`` are
+* float32 transcendental functions are hand-written, branch-free polynomial
+  approximations (exp: Cephes-style range reduction with 2**n built from the
+  exponent bits; tanh: odd polynomial near 0, 1 − 2/(e^{2|x|}+1) elsewhere;
+  Φ for GELU: Numerical Recipes' erfc form, in float64 arithmetic) so LLVM
+  can vectorise the loops.  ``math.exp``/``math.tanh``/``math.erf`` are
   scalar libm calls in numba (no SVML here) and keep loops scalar (~3.5x
   slower for sigmoid at 1e6 elements).
 * float64 kernels favour accuracy (gradcheck with eps=1e-6 runs in float64):
@@ -55,6 +56,10 @@ __all__ = [
 ]
 
 _njit = numba.njit(cache=True, error_model="numpy", nogil=True)
+# Scalar helpers are inlined at numba-IR level: left to LLVM's inliner, the
+# larger ones (tanh, Φ) stayed out-of-line calls, which kept the loop scalar
+# (tanh 14 ns/element instead of ~1 ns).
+_njit_inline = numba.njit(cache=True, error_model="numpy", nogil=True, inline="always")
 
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
@@ -116,7 +121,7 @@ _NR6 = -1.13520398
 _NR7 = 1.48851587
 _NR8 = -0.82215223
 _NR9 = 0.17087277
-_EXT_LO = -110.0
+_EXT_LO = -87.0  # e^-87 = 1.6e-38, just above FLT_MIN
 
 # GELU constants (float64; the float32 GELU kernels compute in float64).
 _INV_SQRT2_64 = 0.7071067811865476
@@ -133,7 +138,7 @@ _GELU_TANH_CLAMP_64 = 1.0e4
 # ---------------------------------------------------------------------------
 # float32 scalar helpers (inlined by LLVM into the loops, which vectorise).
 # ---------------------------------------------------------------------------
-@_njit
+@_njit_inline
 def _exp_f32(x):
     """e^x for float32, ~1 ulp, branch-free; exact 0 / inf saturation, NaN kept.
 
@@ -156,7 +161,7 @@ def _exp_f32(x):
     return y if x == x else x
 
 
-@_njit
+@_njit_inline
 def _sigmoid_f32(x):
     """σ(x) = 1/(1+e^-x) for x >= 0, e^x/(1+e^x) for x < 0 (no cancellation)."""
     e = _exp_f32(-abs(x))
@@ -164,7 +169,7 @@ def _sigmoid_f32(x):
     return num / (_ONE + e)
 
 
-@_njit
+@_njit_inline
 def _tanh_f32(x):
     """tanh(x) for float32: odd polynomial near 0, 1 − 2/(e^{2|x|}+1) elsewhere."""
     a = abs(x)
@@ -177,21 +182,26 @@ def _tanh_f32(x):
     return y if x == x else x
 
 
-@_njit
+@_njit_inline
 def _exp_ext(a):
     """e^a for a float64 argument using the float32 exp, float64 result.
 
     a = hi + lo with hi = float32(a): e^a = e^hi·(1+lo) to ~1 ulp of float32,
     so large arguments computed in float64 (−x²/2, x − max) lose nothing to
     rounding the argument to float32 first (that alone costs |a|·2^-24).
+    Results below ~1.6e-38 are flushed to 0; NaN propagates.
     """
-    a = a if a > _EXT_LO else _EXT_LO
-    hi = np.float32(a)
-    lo = a - np.float64(hi)
-    return np.float64(_exp_f32(hi)) * (1.0 + lo)
+    ac = a if a > _EXT_LO else _EXT_LO
+    hi = np.float32(ac)
+    lo = ac - np.float64(hi)
+    y = np.float64(_exp_f32(hi)) * (1.0 + lo)
+    # Flush below float32's normal range instead of producing subnormals,
+    # whose arithmetic is microcode-slow (gelu_erf was 1.8x slower on wide data).
+    y = y if a >= _EXT_LO else 0.0
+    return y if a == a else a
 
 
-@_njit
+@_njit_inline
 def _phi_ext(x):
     """Φ(x) (standard normal CDF) in float64 arithmetic, ~1e-7 relative accuracy."""
     xa = -abs(x)
@@ -210,7 +220,7 @@ def _phi_ext(x):
     return q if x < 0.0 else 1.0 - q
 
 
-@_njit
+@_njit_inline
 def _sigmoid_ext(v):
     """σ(v) for float64 v with the float32 exp (~1 ulp of float32)."""
     e = _exp_ext(-abs(v))
@@ -218,7 +228,7 @@ def _sigmoid_ext(v):
     return num / (1.0 + e)
 
 
-@_njit
+@_njit_inline
 def _sigmoid_f64(x):
     e = math.exp(-abs(x))
     num = 1.0 if x >= 0.0 else e
@@ -375,7 +385,7 @@ def _gelu_tanh_bwd_f64(g, x, out):
 # kernels form x − max in float64 and use _exp_ext: rounding x − max to float32
 # would cost |x − max|·2^-24 relative error in e^{x−max}.
 # ---------------------------------------------------------------------------
-@_njit
+@_njit_inline
 def _row_max(row):
     m = -np.inf
     for j in range(row.shape[0]):
@@ -760,7 +770,11 @@ def matmul_numba(a, b):
 
 def matmul(a, b):
     """a @ b for 2-D float arrays of one dtype: Numba kernel where measured faster, else BLAS."""
-    a, b = _check_mm(a, b)
+    # Validation fast path: this sits on every linear layer's critical path.
+    if not (type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2
+            and a.dtype == b.dtype and (a.dtype == _F32 or a.dtype == _F64)
+            and a.shape[1] == b.shape[0]):
+        a, b = _check_mm(a, b)
     m, k = a.shape
     n = b.shape[1]
     if _use_numba_matmul(m, k, n):

@@ -22,6 +22,8 @@ def binary_operands(a, b, op, floating=False):
     ``floating=True`` (division, pow with float exponents...) promotes integer results to float32.
     """
     a_is, b_is = isinstance(a, Tensor), isinstance(b, Tensor)
+    if a_is and b_is and a._data.dtype == b._data.dtype and (not floating or a._data.dtype.kind == "f"):
+        return a, b  # the common case, kept cheap: this runs for every binary op
     if a_is and b_is:
         dtype = dtypes.promote(a.dtype, b.dtype)
     elif a_is:

@@ -4,6 +4,7 @@ Every reduction takes ``dim`` (None for all, an int, or a tuple; negative counts
 ``keepdim``; numpy's ``axis``/``keepdims`` are accepted as aliases. Backward formulas broadcast the
 gradient back over the reduced axes by reshaping it to the keepdim shape first.
 """
+import math
 from collections import namedtuple
 
 import numpy as np
@@ -33,7 +34,12 @@ class ExpandReduced(Function):
     @staticmethod
     def forward(ctx, x, shape, axes):
         ctx.axes, ctx.keepdim = axes, x.ndim == len(shape)
-        return np.broadcast_to(x.reshape(_keep_shape(shape, axes)), shape)
+        kept = x.reshape(_keep_shape(shape, axes))
+        if math.prod(shape) > 65536:  # large: a read-only view saves a pass over memory
+            return np.broadcast_to(kept, shape)
+        out = np.empty(shape, x.dtype)  # small: filling beats np.broadcast_to's 4 µs of setup
+        out[...] = kept
+        return out
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -137,7 +143,7 @@ def gather(input, dim, index):
         raise RuntimeError(f"gather: index has {idx.ndim} dims but input has {input.ndim}")
     if idx.size and (idx.min() < -input.shape[d] or idx.max() >= input.shape[d]):
         raise IndexError(f"gather: index out of range for dim {dim} of size {input.shape[d]}")
-    return Gather.apply(input, d, idx.astype(np.int64) % max(input.shape[d], 1))
+    return Gather.apply(input, d, idx.astype(np.int64) % (input.shape[d] or 1))  # (the builtin max is shadowed here)
 
 
 def scatter_add(input, dim, index, src):
@@ -316,9 +322,10 @@ class LogSumExp(Function):
         m = np.where(np.isfinite(m), m, 0).astype(x.dtype, copy=False)
         with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
             out = np.log(np.exp(x - m).sum(axis=axes, keepdims=True)) + m
-        ctx.save_for_backward(x, out)
+        out = out if keepdim else out.reshape(np.sum(x, axis=axes).shape)
+        ctx.save_for_backward(x, out)  # the returned array itself, so double backward sees its graph
         ctx.axes = axes
-        return out if keepdim else out.reshape(np.sum(x, axis=axes).shape)
+        return out
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -339,10 +346,10 @@ class Norm2(Function):
 
     @staticmethod
     def forward(ctx, x, axes, keepdim):
-        out = np.sqrt(np.sum(x * x, axis=axes, keepdims=True))
-        ctx.save_for_backward(x, out)
+        out = np.sqrt(np.sum(x * x, axis=axes, keepdims=keepdim))
+        ctx.save_for_backward(x, out)  # the returned array itself, so double backward sees its graph
         ctx.axes = axes
-        return out if keepdim else out.reshape(np.sum(x, axis=axes).shape)
+        return out
 
     @staticmethod
     def backward(ctx, grad_output):

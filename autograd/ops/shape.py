@@ -62,7 +62,9 @@ class SumToShape(Function):
 
     @staticmethod
     def backward(ctx, grad_output):
-        return BroadcastTo.apply(grad_output, ctx.input_shape), None
+        grad = BroadcastTo.apply(grad_output, ctx.input_shape)
+        # callers pass ``shape`` as a keyword (not an edge of the graph): one gradient per positional arg
+        return grad if len(ctx.next_edges) == 1 else (grad, None)
 
 
 def _resolve_shape(numel, shape, op):

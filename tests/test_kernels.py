@@ -1,0 +1,350 @@
+"""Tests for autograd.kernels against float64 numpy references."""
+
+import math
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from autograd import kernels
+
+DTYPES = [np.float32, np.float64]
+EDGE = np.array([0.0, -0.0, 1e-8, -1e-8, 1.0, -1.0, 0.5, -0.5, 3.0, -3.0, 20.0, -20.0,
+                 80.0, -80.0, 100.0, -100.0, 1e4, -1e4, np.inf, -np.inf])
+SHAPES = [(), (1,), (7,), (5, 3), (2, 3, 4), (0,), (3, 0)]
+
+_erfc = np.frompyfunc(math.erfc, 1, 1)
+_SQ2 = math.sqrt(2.0)
+_K0 = math.sqrt(2.0 / math.pi)
+_K1 = 0.044715
+
+
+@pytest.fixture(autouse=True)
+def _warnings_are_errors():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        yield
+
+
+# ---- float64 references (computed from the exact input values) ------------
+def _sig(x):
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0, e) / (1.0 + e)
+
+
+def _phi(x):
+    return np.asarray(0.5 * _erfc(-x / _SQ2), dtype=np.float64)
+
+
+def ref_forward(name, x):
+    with np.errstate(all="ignore"):  # the reference itself may form inf*0
+        return _ref_forward(name, x.astype(np.float64))
+
+
+def _ref_forward(name, x):
+    if name == "sigmoid":
+        return _sig(x)
+    if name == "tanh":
+        return np.tanh(x)
+    if name == "relu":
+        return np.where(x > 0, x, 0.0)
+    if name == "gelu_none":
+        c = _phi(x)
+        return np.where(c == 0, 0.0, x * c)
+    if name == "gelu_tanh":
+        s = _sig(2 * _K0 * (x + _K1 * x**3))
+        return np.where(s == 0, 0.0, x * s)
+    raise AssertionError(name)
+
+
+def ref_gelu_grad(approx, x):
+    x = x.astype(np.float64)
+    with np.errstate(all="ignore"):
+        if approx == "none":
+            xc = np.clip(x, -40, 40)
+            return _phi(x) + xc * np.exp(-0.5 * xc * xc) / math.sqrt(2 * math.pi)
+        s = _sig(2 * _K0 * (x + _K1 * x**3))
+        xc = np.clip(x, -1e4, 1e4)
+        return s + 2 * xc * _K0 * (1 + 3 * _K1 * xc * xc) * s * (1 - s)
+
+
+def forward(name, x):
+    if name.startswith("gelu"):
+        return kernels.gelu_forward(x, name.split("_")[1])
+    return getattr(kernels, f"{name}_forward")(x)
+
+
+def tol(dtype):
+    # float32: a few ulp relative, plus an absolute floor for results near 0
+    # (cancellation in derivatives, flushed values below ~1e-37).
+    return dict(rtol=4e-7 * 4, atol=1e-7) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-300)
+
+
+def check(got, ref, dtype):
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got.astype(np.float64), ref, **tol(dtype))
+
+
+ACTS = ["sigmoid", "tanh", "relu", "gelu_none", "gelu_tanh"]
+
+
+# ---- elementwise forward ---------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ACTS)
+def test_forward_random_and_edges(name, dtype):
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.standard_normal(2000) * 4, EDGE, np.linspace(-12, 12, 2001)]).astype(dtype)
+    x_before = x.copy()
+    y = forward(name, x)
+    np.testing.assert_array_equal(x, x_before)  # input untouched
+    check(y, ref_forward(name, x), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ACTS)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_forward_shapes(name, dtype, shape):
+    x = np.random.default_rng(1).standard_normal(shape).astype(dtype)
+    y = forward(name, x)
+    assert y.shape == x.shape and y.dtype == x.dtype and y is not x
+    check(y, ref_forward(name, x), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ACTS)
+def test_forward_noncontiguous(name, dtype):
+    base = np.random.default_rng(2).standard_normal((6, 8)).astype(dtype)
+    for x in (base.T, base[::2, 1::3], base[:, ::-1]):
+        assert not x.flags.c_contiguous
+        check(forward(name, x), ref_forward(name, x), dtype)
+
+
+def test_saturation_and_relative_tails():
+    for dtype in DTYPES:
+        s = kernels.sigmoid_forward(np.array([1e4, -1e4, np.inf, -np.inf, 89.0], dtype))
+        assert s[0] == 1 and s[2] == 1 and s[4] == 1
+        assert 0 <= s[1] < 1e-37 and s[3] == 0
+        t = kernels.tanh_forward(np.array([1e4, -1e4, np.inf, -np.inf], dtype))
+        np.testing.assert_array_equal(t, [1, -1, 1, -1])
+        g = kernels.gelu_forward(np.array([np.inf, -np.inf, 1e4, -1e4], dtype), "none")
+        np.testing.assert_array_equal(g, [np.inf, 0, 1e4, 0])
+        g = kernels.gelu_forward(np.array([np.inf, -np.inf, 1e4, -1e4], dtype), "tanh")
+        np.testing.assert_array_equal(g, [np.inf, 0, 1e4, 0])
+    # Left tails keep full RELATIVE accuracy (no 1 - ... cancellation).
+    for x in (-20.0, -50.0, -80.0):
+        got = kernels.sigmoid_forward(np.array([x], np.float32))[0]
+        assert abs(got / _sig(np.array(x)) - 1) < 4 * 2.0**-24
+    for x in (-3.0, -5.0, -8.0):
+        got = kernels.gelu_forward(np.array([x], np.float32), "none")[0]
+        assert abs(got / ref_forward("gelu_none", np.array(x)) - 1) < 6 * 2.0**-24
+
+
+@pytest.mark.parametrize("name", ACTS)
+def test_nan_propagates(name):
+    for dtype in DTYPES:
+        assert np.isnan(forward(name, np.array([np.nan], dtype))[0])
+
+
+def test_float32_ulp_dense_grid():
+    """Max error in float32 ulp over a dense grid (few-ulp accuracy contract)."""
+    x = np.linspace(-30, 30, 600001).astype(np.float32)
+    limits = {"sigmoid": 3, "tanh": 2, "gelu_none": 4, "gelu_tanh": 3}
+    for name, lim in limits.items():
+        ref = ref_forward(name, x)
+        got = forward(name, x).astype(np.float64)
+        ulp = np.spacing(np.abs(ref).astype(np.float32)).astype(np.float64)
+        mask = np.abs(ref) > 1e-30  # exps below ~1.6e-38 are flushed to 0 (abs err < 1e-36)
+        err = (np.abs(got - ref) / ulp)[mask].max()
+        assert err <= lim, (name, err)
+
+
+# ---- elementwise backward --------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(), (9,), (4, 5), (2, 3, 4), (0, 3)])
+def test_backward_from_saved_output(dtype, shape):
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal(shape) * 3).astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    for name, ref in (
+        ("sigmoid", lambda g, y: g * y * (1 - y)),
+        ("tanh", lambda g, y: g * (1 - y) * (1 + y)),
+        ("relu", lambda g, y: np.where(y > 0, g, 0.0)),
+    ):
+        y = forward(name, x)
+        g0, y0 = g.copy(), y.copy()
+        gx = getattr(kernels, f"{name}_backward")(g, y)
+        np.testing.assert_array_equal(g, g0)
+        np.testing.assert_array_equal(y, y0)
+        check(gx, ref(g.astype(np.float64), y.astype(np.float64)), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("approx", ["none", "tanh"])
+def test_gelu_backward(dtype, approx):
+    rng = np.random.default_rng(4)
+    x = np.concatenate([rng.standard_normal(1000) * 4, EDGE]).astype(dtype)
+    g = rng.standard_normal(x.shape).astype(dtype)
+    got = kernels.gelu_backward(g, x, approx)
+    check(got, g.astype(np.float64) * ref_gelu_grad(approx, x), dtype)
+    # Non-contiguous and 3-D.
+    x3 = rng.standard_normal((3, 4, 5)).astype(dtype).transpose(2, 0, 1)
+    g3 = np.ones_like(x3)
+    check(kernels.gelu_backward(g3, x3, approx), ref_gelu_grad(approx, x3), dtype)
+
+
+@pytest.mark.parametrize("approx", ["none", "tanh"])
+def test_gelu_backward_matches_finite_difference_float64(approx):
+    x = np.linspace(-6, 6, 241)
+    h = 1e-6
+    fd = (kernels.gelu_forward(x + h, approx) - kernels.gelu_forward(x - h, approx)) / (2 * h)
+    np.testing.assert_allclose(kernels.gelu_backward(np.ones_like(x), x, approx), fd, atol=1e-8)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError):
+        kernels.gelu_forward(np.zeros(3), "fast")
+    with pytest.raises(TypeError):
+        kernels.sigmoid_forward(np.zeros(3, np.int64))
+    with pytest.raises(ValueError):
+        kernels.sigmoid_backward(np.zeros(3), np.zeros(4))
+    with pytest.raises(TypeError):
+        kernels.tanh_backward(np.zeros(3, np.float32), np.zeros(3))
+
+
+# ---- softmax family --------------------------------------------------------
+def ref_softmax(x):
+    x = x.astype(np.float64)
+    m = x.max(-1, keepdims=True)
+    e = np.exp(x - m)
+    return e / e.sum(-1, keepdims=True), (x - m) - np.log(e.sum(-1, keepdims=True))
+
+
+SM_TOL = {np.float32: dict(rtol=4e-7 * 4, atol=1e-7), np.float64: dict(rtol=1e-13, atol=1e-300)}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(5,), (4, 7), (2, 3, 10), (3, 1), (1, 200)])
+def test_softmax_log_softmax_logsumexp(dtype, shape):
+    rng = np.random.default_rng(5)
+    x = (rng.standard_normal(shape) * 5).astype(dtype)
+    sm, lsm = ref_softmax(x)
+    np.testing.assert_allclose(kernels.softmax_forward(x), sm, **SM_TOL[dtype])
+    np.testing.assert_allclose(kernels.log_softmax_forward(x), lsm, rtol=SM_TOL[dtype]["rtol"], atol=1e-6 if dtype == np.float32 else 1e-12)
+    lse = np.log(np.exp(x.astype(np.float64) - x.max(-1, keepdims=True)).sum(-1)) + x.max(-1)
+    got = kernels.logsumexp_lastdim(x)
+    assert got.shape == x.shape[:-1] and got.dtype == dtype
+    np.testing.assert_allclose(got, lse, rtol=SM_TOL[dtype]["rtol"], atol=1e-6 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softmax_extremes(dtype):
+    x = np.array([[1e4, 0.0, -1e4], [-1e4, -1e4 + 1, -1e4], [0.0, -np.inf, 1.0], [-np.inf, 5.0, -np.inf]], dtype)
+    sm, lsm = ref_softmax(x)  # numpy reference is finite here (no all -inf row)
+    np.testing.assert_allclose(kernels.softmax_forward(x), sm, **SM_TOL[dtype])
+    got = kernels.log_softmax_forward(x)
+    assert np.array_equal(np.isneginf(got), np.isneginf(lsm))
+    fin = np.isfinite(lsm)
+    np.testing.assert_allclose(got[fin], lsm[fin], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(kernels.logsumexp_lastdim(x), [1e4, -1e4 + 1 + math.log(1 + 2 * math.exp(-1)), 1 + math.log1p(math.exp(-1)), 5.0], rtol=1e-6)
+    # Non-contiguous input, empty arrays, all -inf row for logsumexp.
+    xt = np.random.default_rng(6).standard_normal((6, 4)).astype(dtype).T
+    np.testing.assert_allclose(kernels.softmax_forward(xt), ref_softmax(xt)[0], **SM_TOL[dtype])
+    assert kernels.softmax_forward(np.zeros((0, 3), dtype)).shape == (0, 3)
+    assert kernels.log_softmax_forward(np.zeros((2, 0), dtype)).shape == (2, 0)
+    np.testing.assert_array_equal(kernels.logsumexp_lastdim(np.zeros((2, 0), dtype)), [-np.inf, -np.inf])
+    np.testing.assert_array_equal(kernels.logsumexp_lastdim(np.full((1, 3), -np.inf, dtype)), [-np.inf])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(6,), (3, 5), (2, 2, 9), (0, 4)])
+def test_softmax_backwards(dtype, shape):
+    rng = np.random.default_rng(7)
+    x = (rng.standard_normal(shape) * 3).astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    y = kernels.softmax_forward(x)
+    y64, g64 = y.astype(np.float64), g.astype(np.float64)
+    ref = y64 * (g64 - (g64 * y64).sum(-1, keepdims=True))
+    atol = 1e-6 if dtype == np.float32 else 1e-14
+    np.testing.assert_allclose(kernels.softmax_backward(g, y), ref, rtol=1e-5, atol=atol)
+    ly = kernels.log_softmax_forward(x)
+    ref = g64 - np.exp(ly.astype(np.float64)) * g64.sum(-1, keepdims=True)
+    np.testing.assert_allclose(kernels.log_softmax_backward(g, ly), ref, rtol=1e-5, atol=atol)
+
+
+@settings(deadline=None, max_examples=40)
+@given(hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=6),
+                  elements=st.floats(-200, 200, allow_nan=False)))
+def test_softmax_hypothesis(x):
+    sm, lsm = ref_softmax(x)
+    np.testing.assert_allclose(kernels.softmax_forward(x), sm, rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(kernels.log_softmax_forward(x), lsm, rtol=1e-12, atol=1e-12)
+    x32 = x.astype(np.float32)
+    np.testing.assert_allclose(kernels.softmax_forward(x32), ref_softmax(x32)[0], rtol=2e-6, atol=1e-7)
+
+
+@settings(deadline=None, max_examples=60)
+@given(hnp.arrays(np.float32, hnp.array_shapes(min_dims=0, max_dims=3, max_side=5),
+                  elements=st.floats(-1e6, 1e6, width=32, allow_nan=False)),
+       st.sampled_from(ACTS))
+def test_activation_hypothesis_float32(x, name):
+    check(forward(name, x), ref_forward(name, x), np.float32)
+
+
+# ---- matmul -----------------------------------------------------------------
+MM_SHAPES = [(1, 1, 1), (1, 7, 5), (6, 7, 1), (5, 1, 4), (128, 1, 64), (64, 1, 64), (32, 2, 16),
+             (3, 0, 4), (0, 3, 4), (3, 4, 0), (17, 33, 9), (64, 100, 32)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("m,k,n", MM_SHAPES)
+def test_matmul(dtype, m, k, n):
+    rng = np.random.default_rng(8)
+    a = rng.standard_normal((m, k)).astype(dtype)
+    b = rng.standard_normal((k, n)).astype(dtype)
+    ref = a.astype(np.float64) @ b.astype(np.float64)
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    for f in (kernels.matmul, kernels.matmul_numba):
+        c = f(a, b)
+        assert c.shape == (m, n) and c.dtype == dtype
+        np.testing.assert_allclose(c, ref, rtol=rtol, atol=rtol * max(k, 1))
+    # Transposed (non-contiguous) operands.
+    at, bt = np.ascontiguousarray(a.T).T, np.ascontiguousarray(b.T).T
+    for f in (kernels.matmul, kernels.matmul_numba):
+        np.testing.assert_allclose(f(at, bt), ref, rtol=rtol, atol=rtol * max(k, 1))
+
+
+def test_matmul_dispatch_rule_and_errors():
+    assert kernels._use_numba_matmul(64, 1, 64)
+    assert not kernels._use_numba_matmul(16, 1, 16)
+    assert not kernels._use_numba_matmul(64, 784, 128)
+    with pytest.raises(ValueError):
+        kernels.matmul(np.zeros((2, 3)), np.zeros((4, 2)))
+    with pytest.raises(TypeError):
+        kernels.matmul(np.zeros((2, 3)), np.zeros((3, 2), np.float32))
+    with pytest.raises(ValueError):
+        kernels.matmul(np.zeros(3), np.zeros(3))
+
+
+# ---- import / warm-up ----------------------------------------------------------
+def test_import_is_lazy_and_fast():
+    code = (
+        "import time, numba, numpy\n"
+        "t = time.perf_counter()\n"
+        "from autograd import kernels\n"
+        "dt = time.perf_counter() - t\n"
+        "assert not any(d.signatures for d in vars(kernels).values() if hasattr(d, 'signatures')), 'compiled at import'\n"
+        "print(dt)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=__import__("os").path.dirname(__import__("os").path.dirname(__file__)))
+    assert float(out.stdout.strip()) < 0.2
+
+
+def test_warm_up():
+    kernels.warm_up(("float32", "float64"))
+    assert kernels._sigmoid_fwd_f32.signatures and kernels._sigmoid_fwd_f64.signatures
