@@ -12,6 +12,11 @@ Nodes (recorded ops) and leaf Tensors. The walk
 
 Backward formulas are Tensor computations: with ``create_graph=False`` they run under ``no_grad``;
 with ``create_graph=True`` they are recorded, which is what gives higher-order gradients.
+
+The walk is shared with ``autograd.Scalar`` through a small protocol (minitorch's ``Variable``): a vertex
+lists where its gradient goes in ``next_edges`` (a leaf Tensor has none). Scalars keep their gradient in
+``.grad`` and their local derivatives in ``local_grads``, so :func:`backpropagate` is the chain rule
+alone, over the same :func:`topological_order`.
 """
 import numpy as np
 
@@ -21,7 +26,9 @@ from .tensor import Tensor, _initial_gradient, make_tensor
 
 
 def _children(vertex):
-    return vertex.next_edges if type(vertex) is Node else ()
+    if type(vertex) is Node:
+        return vertex.next_edges
+    return getattr(vertex, "next_edges", ())  # a leaf Tensor: none; a Scalar: its inputs
 
 
 def topological_order(roots):
@@ -44,6 +51,23 @@ def topological_order(roots):
                 post_order.append(vertex)
     post_order.reverse()
     return post_order
+
+
+def backpropagate(root, gradient=1.0):
+    """The walk for vertices that carry their own gradient (``Scalar``): seed ``root.grad`` with
+    ``gradient``, then, consumers before producers, ``parent.grad += local × vertex.grad`` along every
+    edge. Leaves accumulate over calls; an interior vertex's gradient is recomputed by each call.
+    Returns the order walked."""
+    order = topological_order([root])
+    for vertex in order:
+        if vertex.next_edges:
+            vertex.grad = 0.0
+    root.grad += gradient
+    for vertex in order:
+        grad = vertex.grad
+        for parent, local in zip(vertex.next_edges, vertex.local_grads):
+            parent.grad += local * grad
+    return order
 
 
 def _vertex_of(tensor):
@@ -72,6 +96,10 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
     state = grad_mode._state
     previous_mode, state.grad_enabled = state.grad_enabled, create_graph
     check_anomaly = state.anomaly
+    # Backward formulas meet inf·0 and 0/0 (the derivative of sqrt at 0 times a zero gradient): like
+    # PyTorch, they give NaN silently; detect_anomaly is the tool that reports them.
+    numpy_errors = np.errstate(all="ignore")
+    numpy_errors.__enter__()
     try:
         for vertex in order:
             grad = pending.pop(id(vertex), None)
@@ -105,6 +133,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 node.release()
     finally:
         state.grad_enabled = previous_mode
+        numpy_errors.__exit__(None, None, None)
 
     if inputs is None:
         return None

@@ -29,8 +29,8 @@ def as_array(data, dtype=None):
     dtype = dtypes.as_dtype(dtype)
     if isinstance(data, Tensor):
         array = data._data
-    elif isinstance(data, np.ndarray):
-        array = data
+    elif isinstance(data, (np.ndarray, np.generic)):  # numpy arrays and scalars keep their dtype
+        array = np.asarray(data)
     else:
         array = np.asarray(data)
         if dtype is None and array.dtype.kind == "f":

@@ -178,16 +178,16 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None
 
 
 def amax(input, dim=(), keepdim=False, *, axis=None, keepdims=None):
-    dim, keepdim = dim_alias(dim, keepdim, axis, keepdims)
-    axes = normalize_dims(None if dim == () else dim, input.ndim, "amax")
+    dim, keepdim = dim_alias(None if dim == () else dim, keepdim, axis, keepdims)  # () = not given
+    axes = normalize_dims(dim, input.ndim, "amax")
     if input.dtype.kind != "f":
         return constant(np.max(input._data, axis=axes, keepdims=keepdim), input.dtype)
     return Amax.apply(input, axes, keepdim)
 
 
 def amin(input, dim=(), keepdim=False, *, axis=None, keepdims=None):
-    dim, keepdim = dim_alias(dim, keepdim, axis, keepdims)
-    axes = normalize_dims(None if dim == () else dim, input.ndim, "amin")
+    dim, keepdim = dim_alias(None if dim == () else dim, keepdim, axis, keepdims)  # () = not given
+    axes = normalize_dims(dim, input.ndim, "amin")
     if input.dtype.kind != "f":
         return constant(np.min(input._data, axis=axes, keepdims=keepdim), input.dtype)
     return Amin.apply(input, axes, keepdim)
