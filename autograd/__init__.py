@@ -23,9 +23,11 @@ from .gradcheck import GradcheckError, check_grad, gradcheck, numerical_grad
 from .ops.activations import gelu, log_softmax, relu, sigmoid, softmax, tanh
 from .ops.arithmetic import (add, clamp, clip, div, divide, maximum, minimum, mul, multiply, neg, negative, pow,
                              square, sub, subtract, true_divide, where)
+from .ops.conv import avg_pool2d, conv2d, max_pool2d
 from .ops.conversion import (allclose, clone, eq, equal, ge, gt, isclose, isfinite, isinf, isnan, le,
                              logical_and, logical_not, logical_or, logical_xor, lt, ne)
 from .ops.indexing import index_put
+from .ops.inplace import adam_step_, sgd_step_
 from .ops.join import cat, chunk, concat, concatenate, repeat, split, stack
 from .ops.join import pad as _pad
 from .ops.linalg import dot, inner, matmul, mm, outer
@@ -34,6 +36,7 @@ from .ops.reduction import (amax, amin, argmax, argmin, gather, logsumexp, max, 
 from .ops.shape import (broadcast_tensors, broadcast_to, expand, flatten, permute, reshape, squeeze, t,
                         transpose, unsqueeze, view)
 from .ops.unary import abs, absolute, cos, exp, expm1, log, log1p, reciprocal, rsqrt, sign, sin, sqrt
+from .scalar import Scalar
 from .tensor import Tensor
 from .tensor_methods import attach as _attach
 
@@ -44,3 +47,14 @@ long = int64
 int = int64  # noqa: A001
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # Drawing imports graphviz, so it loads on first use and `import autograd` stays fast.
+    if name in ("draw_graph", "GraphvizNotInstalledError"):
+        from . import draw
+        return getattr(draw, name)
+    if name in ("backward_steps", "BackwardSteps"):
+        from . import backprop_steps
+        return getattr(backprop_steps, name)
+    raise AttributeError(f"module 'autograd' has no attribute {name!r}")

@@ -26,31 +26,45 @@ from .tensor import Tensor, _initial_gradient, make_tensor
 
 
 def _children(vertex):
-    if type(vertex) is Node:
-        return vertex.next_edges
-    return getattr(vertex, "next_edges", ())  # a leaf Tensor: none; a Scalar: its inputs
+    return vertex.next_edges  # every vertex has them: a Node its inputs, a leaf Tensor none, a Scalar its inputs
 
 
 def topological_order(roots):
-    """Vertices reachable from ``roots``, each after every vertex that consumes it."""
-    post_order, visited = [], set()
-    for root in roots:
-        if id(root) in visited:
-            continue
-        visited.add(id(root))
-        stack = [(root, iter(_children(root)))]
-        while stack:
-            vertex, children = stack[-1]
-            for child in children:
-                if child is not None and id(child) not in visited:
-                    visited.add(id(child))
-                    stack.append((child, iter(_children(child))))
-                    break
-            else:
-                stack.pop()
-                post_order.append(vertex)
-    post_order.reverse()
-    return post_order
+    """Vertices reachable from ``roots``, each after every vertex that consumes it.
+
+    Kahn's algorithm with explicit stacks (no recursion): count the edges reaching each vertex, then
+    emit a vertex once all of its consumers have been emitted. Vertices are Nodes, leaf Tensors (no
+    edges) and Scalars, each listing where its gradient goes in ``next_edges``.
+    """
+    if len(roots) == 1:
+        starts = [roots[0]]
+        consumers = {starts[0]: 0}
+    else:
+        consumers = dict.fromkeys(roots, 0)
+        starts = list(consumers)
+    stack = starts[:]
+    while stack:
+        vertex = stack.pop()
+        for child in vertex.next_edges:
+            if child is not None:
+                count = consumers.get(child)
+                if count is None:
+                    consumers[child] = 1
+                    stack.append(child)
+                else:
+                    consumers[child] = count + 1
+    order = []
+    ready = starts if len(starts) == 1 else [root for root in starts if consumers[root] == 0]
+    while ready:
+        vertex = ready.pop()
+        order.append(vertex)
+        for child in vertex.next_edges:
+            if child is not None:
+                count = consumers[child] - 1
+                consumers[child] = count
+                if count == 0:
+                    ready.append(child)
+    return order
 
 
 def backpropagate(root, gradient=1.0):
@@ -64,9 +78,15 @@ def backpropagate(root, gradient=1.0):
             vertex.grad = 0.0
     root.grad += gradient
     for vertex in order:
-        grad = vertex.grad
-        for parent, local in zip(vertex.next_edges, vertex.local_grads):
-            parent.grad += local * grad
+        edges = vertex.next_edges
+        if len(edges) == 2:  # most ops are binary: unpacking beats a zip loop per vertex
+            (a, b), (local_a, local_b), grad = edges, vertex.local_grads, vertex.grad
+            a.grad += local_a * grad
+            b.grad += local_b * grad
+        elif edges:
+            grad = vertex.grad
+            for parent, local in zip(edges, vertex.local_grads):
+                parent.grad += local * grad
     return order
 
 

@@ -52,6 +52,13 @@ __all__ = [
     "logsumexp_lastdim",
     "matmul",
     "matmul_numba",
+    "im2col",
+    "col2im",
+    "max_pool2d_forward",
+    "plane_scatter_add",
+    "plane_gather",
+    "avg_pool2d_forward",
+    "avg_pool2d_adjoint",
     "warm_up",
 ]
 
@@ -803,3 +810,327 @@ def warm_up(dtypes=("float32",)):
             gelu_forward(x, approx)
         logsumexp_lastdim(x)
         matmul_numba(x, x.T)
+        image = x.reshape(1, 1, 3, 4)
+        col2im(im2col(image, 2, 2, 1, 1, 0, 0, 2, 3), image.shape, 2, 2, 1, 1, 0, 0, 2, 3)
+        pooled, idx = max_pool2d_forward(image, 2, 2, 1, 1, 0, 0, 2, 3)
+        plane_scatter_add(plane_gather(image, idx), idx, image.shape)
+
+
+# ---------------------------------------------------------------------------
+# Convolution and pooling (autograd/ops/conv.py).  Images are (N, C, H, W),
+# C-contiguous; the window geometry (kernel kh×kw, stride sh×sw, zero padding
+# ph×pw, output oh×ow) is computed by the caller.  Column matrices are
+# (C·kh·kw, N·oh·ow), so one BLAS product with the (O, C·kh·kw) weight matrix
+# makes the whole batch's convolution.  Measured (float32, 2 cores, median;
+# shapes N,C,H,O,k): im2col + BLAS beats a direct Numba convolution kernel
+# except at C=1 (64,1,28,8,3: 0.64 ms direct vs 0.53-0.89 ms; 64,8,13,16,3:
+# 3.3 ms vs 0.85 ms; 32,16,16,32,3: 7.8 ms vs 1.5 ms).  im2col itself is
+# kh·kw strided numpy slice copies: 2-3x faster than a Numba gather loop
+# (152 µs vs 450 µs at 64,1,28,3; 0.50 vs 1.6 ms at 32,16,16,3), whose short
+# rows (ow elements) don't vectorise.  col2im (a scatter-add) is a Numba
+# kernel: as fast as kh·kw numpy `+=` slices at C=1 and 30% faster from C=8.
+# ---------------------------------------------------------------------------
+@_njit
+def _col2im_kernel(cols, kh, kw, sh, sw, ph, pw, oh, ow, out):
+    # out must be zeroed: overlapping windows (stride < kernel) add up.
+    n_img, n_ch, h, w = out.shape
+    plane = oh * ow
+    for c in range(n_ch):
+        for i in range(kh):
+            for j in range(kw):
+                row = cols[(c * kh + i) * kw + j]
+                for n in range(n_img):
+                    base = n * plane
+                    for y in range(oh):
+                        hy = y * sh - ph + i
+                        if hy < 0 or hy >= h:
+                            continue
+                        dst = out[n, c, hy]
+                        start = base + y * ow
+                        for xo in range(ow):
+                            wx = xo * sw - pw + j
+                            if 0 <= wx < w:
+                                dst[wx] += row[start + xo]
+
+
+@_njit
+def _max_pool_kernel(x, kh, kw, sh, sw, ph, pw, oh, ow, out, idx):
+    # idx: flat position (hy·W + wx) of each window's maximum in its (H, W) plane.  As PyTorch:
+    # the first maximum wins ties and a NaN wins (the last NaN's position).  Window bounds are
+    # clipped once per window (padding is never selected), so the inner loops have no branches
+    # but the comparison.
+    n_img, n_ch, h, w = x.shape
+    for n in range(n_img):
+        for c in range(n_ch):
+            src = x[n, c]
+            for y in range(oh):
+                h0 = max(y * sh - ph, 0)
+                h1 = min(y * sh - ph + kh, h)
+                for xo in range(ow):
+                    w0 = max(xo * sw - pw, 0)
+                    w1 = min(xo * sw - pw + kw, w)
+                    best = src[h0, w0]
+                    best_at = h0 * w + w0
+                    for hy in range(h0, h1):
+                        row = src[hy]
+                        for wx in range(w0, w1):
+                            v = row[wx]
+                            if v > best or v != v:
+                                best = v
+                                best_at = hy * w + wx
+                    out[n, c, y, xo] = best
+                    idx[n, c, y, xo] = best_at
+
+
+@_njit
+def _plane_scatter_add_kernel(g, idx, out):
+    # out[p, idx[p, k]] += g[p, k]; out (planes, H·W) zeroed by the caller.
+    planes, m = g.shape
+    for p in range(planes):
+        for k in range(m):
+            out[p, idx[p, k]] += g[p, k]
+
+
+@_njit
+def _plane_gather_kernel(x, idx, out):
+    planes, m = idx.shape
+    for p in range(planes):
+        for k in range(m):
+            out[p, k] = x[p, idx[p, k]]
+
+
+def _check_window(x, name, kh, kw, sh, sw, ph, pw, oh, ow):
+    x = _check_float(x, name)
+    if x.ndim != 4:
+        raise ValueError(f"{name}: expected a 4-D (N, C, H, W) array, got shape {x.shape}")
+    if min(kh, kw, sh, sw, oh, ow) < 1 or min(ph, pw) < 0:
+        raise ValueError(f"invalid window: kernel {kh}x{kw}, stride {sh}x{sw}, padding {ph}x{pw}, "
+                         f"output {oh}x{ow}")
+    return _c(x)
+
+
+def im2col(x, kh, kw, sh, sw, ph, pw, oh, ow):
+    """The (C·kh·kw, N·oh·ow) column matrix of the zero-padded windows of x (N, C, H, W):
+    row (c, i, j), column (n, y, x) holds x[n, c, y·sh − ph + i, x·sw − pw + j] (0 outside)."""
+    x = _check_window(x, "x", kh, kw, sh, sw, ph, pw, oh, ow)
+    n, c, h, w = x.shape
+    if ph or pw:
+        padded = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
+        padded[:, :, ph:ph + h, pw:pw + w] = x
+        x = padded
+    cols = np.empty((c, kh, kw, n, oh, ow), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            window = x[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw]
+            cols[:, i, j] = window.transpose(1, 0, 2, 3)
+    return cols.reshape(c * kh * kw, n * oh * ow)
+
+
+def col2im(cols, shape, kh, kw, sh, sw, ph, pw, oh, ow):
+    """The adjoint of ``im2col``: each column entry added back at its pixel of an array of ``shape``
+    (N, C, H, W); entries that fell on padding are dropped."""
+    cols = _c(_check_float(cols, "cols"))
+    n, c, h, w = shape
+    if cols.shape != (c * kh * kw, n * oh * ow):
+        raise ValueError(f"cols shape {cols.shape} does not match image {shape} with kernel {kh}x{kw} "
+                         f"and output {oh}x{ow}")
+    out = np.zeros(shape, dtype=cols.dtype)
+    if cols.size:
+        _col2im_kernel(cols, kh, kw, sh, sw, ph, pw, oh, ow, out)
+    return out
+
+
+def max_pool2d_forward(x, kh, kw, sh, sw, ph, pw, oh, ow):
+    """(max over each window, flat int64 position of that maximum in its H×W plane)."""
+    x = _check_window(x, "x", kh, kw, sh, sw, ph, pw, oh, ow)
+    n, c = x.shape[:2]
+    out = np.empty((n, c, oh, ow), dtype=x.dtype)
+    idx = np.empty((n, c, oh, ow), dtype=np.int64)
+    if out.size:
+        _max_pool_kernel(x, kh, kw, sh, sw, ph, pw, oh, ow, out, idx)
+    return out, idx
+
+
+def plane_scatter_add(g, idx, shape):
+    """An array of ``shape`` (N, C, H, W), zero but for g (N, C, ...) added at the flat H×W
+    positions ``idx`` (same shape as g) of each plane."""
+    g = _c(_check_float(g, "grad"))
+    if g.shape != idx.shape:
+        raise ValueError(f"grad shape {g.shape} != index shape {idx.shape}")
+    planes = shape[0] * shape[1]
+    out = np.zeros(shape, dtype=g.dtype)
+    if g.size:
+        _plane_scatter_add_kernel(g.reshape(planes, -1), _c(idx).reshape(planes, -1), out.reshape(planes, -1))
+    return out
+
+
+def plane_gather(x, idx):
+    """x (N, C, H, W) read at the flat H×W positions ``idx`` (N, C, ...) of each plane."""
+    x = _c(_check_float(x, "x"))
+    planes = x.shape[0] * x.shape[1]
+    out = np.empty(idx.shape, dtype=x.dtype)
+    if out.size:
+        _plane_gather_kernel(x.reshape(planes, -1), _c(idx).reshape(planes, -1), out.reshape(planes, -1))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Optimizer kernels: in-place, one pass over memory (autograd/ops/inplace.py).
+# Arguments are 1-D contiguous arrays of one dtype and scalars already cast to
+# that dtype, so float32 updates stay float32 (as in PyTorch).  Each mirrors
+# the order of operations of PyTorch's single-tensor update so trajectories
+# agree to rounding.  Switches are loop-invariant: small ones are selects, the
+# Adam kernel has one loop per (amsgrad, eps_inside_sqrt) so each vectorises
+# (a branchy single loop measured 5.9 ms per 1e6 float32, now ~1.2 ms).
+# ---------------------------------------------------------------------------
+@_njit
+def _addcmul_kernel(x, a, b, value):
+    for i in range(x.size):
+        x[i] = x[i] + value * a[i] * b[i]
+
+
+@_njit
+def _addcdiv_kernel(x, a, b, value):
+    for i in range(x.size):
+        x[i] = x[i] + value * a[i] / b[i]
+
+
+@_njit
+def _lerp_kernel(x, end, weight):
+    # PyTorch's two-sided form: exact at weight 0 and at weight 1.
+    one = weight - weight + 1
+    if weight < 0.5:
+        for i in range(x.size):
+            x[i] = x[i] + weight * (end[i] - x[i])
+    else:
+        w1 = one - weight
+        for i in range(x.size):
+            x[i] = end[i] - (end[i] - x[i]) * w1
+
+
+@_njit
+def _axpy_kernel(x, y, alpha):
+    for i in range(x.size):
+        x[i] = x[i] + alpha * y[i]
+
+
+@_njit
+def _sgd_step_kernel(p, g, buf, neg_lr, momentum, one_minus_dampening, weight_decay, sign,
+                     use_momentum, first_step, nesterov):
+    for i in range(p.size):
+        gi = sign * g[i]
+        if weight_decay != 0:
+            gi = gi + weight_decay * p[i]
+        if use_momentum:
+            if first_step:
+                b = gi
+            else:
+                b = buf[i] * momentum + one_minus_dampening * gi
+            buf[i] = b
+            if nesterov:
+                gi = gi + momentum * b
+            else:
+                gi = b
+        p[i] = p[i] + neg_lr * gi
+
+
+@_njit_inline
+def _adam_moments(p, g, m, v, decay, weight_decay, has_weight_decay, lerp_weight, w1, small_weight, beta2,
+                  one_minus_beta2, sign):
+    # Selects, not branches, so the loop stays vectorised (measured 5.9 ms -> 1.1 ms at 1e6 float32).
+    pi = p * decay
+    gi = sign * g
+    gd = gi + weight_decay * pi
+    gi = gd if has_weight_decay else gi
+    lo = m + lerp_weight * (gi - m)
+    hi = gi - (gi - m) * w1
+    mi = lo if small_weight else hi
+    vi = v * beta2 + one_minus_beta2 * gi * gi
+    return pi, mi, vi
+
+
+@_njit_inline
+def _adam_loop(p, g, m, v, vmax, decay, weight_decay, has_weight_decay, lerp_weight, w1, small_weight, beta2,
+               one_minus_beta2, neg_step_size, bc2_sqrt, bias_correction2, eps, sign, amsgrad, eps_inside_sqrt):
+    for i in range(p.size):
+        pi, mi, vi = _adam_moments(p[i], g[i], m[i], v[i], decay, weight_decay, has_weight_decay,
+                                   lerp_weight, w1, small_weight, beta2, one_minus_beta2, sign)
+        m[i] = mi
+        v[i] = vi
+        if amsgrad:
+            vm = vmax[i]
+            vi = vm if vm >= vi else vi
+            vmax[i] = vi
+        if eps_inside_sqrt:
+            denom = np.sqrt(vi / bias_correction2 + eps)
+        else:
+            denom = np.sqrt(vi) / bc2_sqrt + eps
+        p[i] = pi + neg_step_size * mi / denom
+
+
+@_njit
+def _adam_step_kernel(p, g, m, v, vmax, decay, weight_decay, lerp_weight, beta2, one_minus_beta2,
+                      neg_step_size, bc2_sqrt, bias_correction2, eps, sign, amsgrad, eps_inside_sqrt):
+    one = lerp_weight - lerp_weight + 1
+    small_weight = lerp_weight < 0.5
+    w1 = one - lerp_weight
+    has_weight_decay = weight_decay != 0
+    # One loop per (amsgrad, eps_inside_sqrt): literal flags let LLVM drop the unused denominator.
+    if amsgrad:
+        if eps_inside_sqrt:
+            _adam_loop(p, g, m, v, vmax, decay, weight_decay, has_weight_decay, lerp_weight, w1, small_weight,
+                       beta2, one_minus_beta2, neg_step_size, bc2_sqrt, bias_correction2, eps, sign, True, True)
+        else:
+            _adam_loop(p, g, m, v, vmax, decay, weight_decay, has_weight_decay, lerp_weight, w1, small_weight,
+                       beta2, one_minus_beta2, neg_step_size, bc2_sqrt, bias_correction2, eps, sign, True, False)
+    elif eps_inside_sqrt:
+        _adam_loop(p, g, m, v, vmax, decay, weight_decay, has_weight_decay, lerp_weight, w1, small_weight,
+                   beta2, one_minus_beta2, neg_step_size, bc2_sqrt, bias_correction2, eps, sign, False, True)
+    else:
+        _adam_loop(p, g, m, v, vmax, decay, weight_decay, has_weight_decay, lerp_weight, w1, small_weight,
+                   beta2, one_minus_beta2, neg_step_size, bc2_sqrt, bias_correction2, eps, sign, False, False)
+
+
+# ---------------------------------------------------------------------------
+# Average pooling (autograd/ops/conv.py): kh·kw strided numpy slice additions,
+# vectorised by numpy, no gather needed.
+# ---------------------------------------------------------------------------
+def _avg_pool_divisor(h, w, kh, kw, sh, sw, ph, pw, oh, ow, count_include_pad, dtype):
+    """kh·kw, or per window (oh, ow) the number of its pixels inside the unpadded image."""
+    if count_include_pad or (ph == 0 and pw == 0):
+        return dtype.type(kh * kw)
+    rows = np.minimum(np.arange(oh) * sh - ph + kh, h) - np.maximum(np.arange(oh) * sh - ph, 0)
+    cols = np.minimum(np.arange(ow) * sw - pw + kw, w) - np.maximum(np.arange(ow) * sw - pw, 0)
+    return np.outer(rows, cols).astype(dtype)
+
+
+def avg_pool2d_forward(x, kh, kw, sh, sw, ph, pw, oh, ow, count_include_pad=True):
+    """Mean of each zero-padded window of x (N, C, H, W), divided by kh·kw or, when not
+    ``count_include_pad``, by the window's count of real pixels."""
+    x = _check_window(x, "x", kh, kw, sh, sw, ph, pw, oh, ow)
+    n, c, h, w = x.shape
+    if ph or pw:
+        padded = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
+        padded[:, :, ph:ph + h, pw:pw + w] = x
+        x = padded
+    out = np.zeros((n, c, oh, ow), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            out += x[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw]
+    out /= _avg_pool_divisor(h, w, kh, kw, sh, sw, ph, pw, oh, ow, count_include_pad, x.dtype)
+    return out
+
+
+def avg_pool2d_adjoint(g, shape, kh, kw, sh, sw, ph, pw, oh, ow, count_include_pad=True):
+    """The transpose of ``avg_pool2d_forward``: each g / divisor added over its window in an
+    array of ``shape`` (N, C, H, W); what falls on the padding is dropped."""
+    g = _check_float(g, "grad")
+    n, c, h, w = shape
+    if g.shape != (n, c, oh, ow):
+        raise ValueError(f"grad shape {g.shape} != pooled shape {(n, c, oh, ow)}")
+    share = g / _avg_pool_divisor(h, w, kh, kw, sh, sw, ph, pw, oh, ow, count_include_pad, g.dtype)
+    padded = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=g.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            padded[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw] += share
+    return np.ascontiguousarray(padded[:, :, ph:ph + h, pw:pw + w]) if ph or pw else padded

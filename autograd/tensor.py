@@ -53,6 +53,8 @@ class Tensor:
 
     __slots__ = ("_data", "requires_grad", "grad", "grad_fn", "_version", "_hooks", "name", "__weakref__")
     __array_priority__ = 1000  # numpy defers to Tensor's reflected operators: ndarray * Tensor -> Tensor
+    #: As a vertex of the backward walk a leaf has no edges (a non-leaf's vertex is its ``grad_fn``).
+    next_edges = ()
 
     def __init__(self, data, requires_grad=False, dtype=None, name=None):
         array = as_array(data, dtype)

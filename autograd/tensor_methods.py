@@ -58,6 +58,7 @@ METHODS = {
     "add_": inplace.add_, "sub_": inplace.sub_, "mul_": inplace.mul_, "div_": inplace.div_,
     "pow_": inplace.pow_, "clamp_": inplace.clamp_, "clip_": inplace.clamp_, "fill_": inplace.fill_,
     "zero_": inplace.zero_, "copy_": inplace.copy_,
+    "addcmul_": inplace.addcmul_, "addcdiv_": inplace.addcdiv_, "lerp_": inplace.lerp_,
 }
 
 OPERATORS = {

@@ -6,7 +6,7 @@
 import importlib
 import sys
 
-ALL = ["startup", "overhead", "elementwise", "kernels", "matmul", "mlp"]
+ALL = ["startup", "overhead", "elementwise", "kernels", "matmul", "mlp", "nn", "optim"]
 
 
 def main(names):

@@ -331,18 +331,19 @@ def test_matmul_dispatch_rule_and_errors():
 
 
 # ---- import / warm-up ----------------------------------------------------------
-def test_import_is_lazy_and_fast():
+def test_import_is_lazy():
+    """``import autograd`` must not load numba, and loading the kernels compiles nothing (the time it
+    takes is measured by benchmarks/bench_startup.py, not asserted here)."""
     code = (
-        "import time, numba, numpy\n"
-        "t = time.perf_counter()\n"
+        "import sys\n"
+        "import autograd\n"
+        "assert 'numba' not in sys.modules, 'import autograd loaded numba'\n"
         "from autograd import kernels\n"
-        "dt = time.perf_counter() - t\n"
-        "assert not any(d.signatures for d in vars(kernels).values() if hasattr(d, 'signatures')), 'compiled at import'\n"
-        "print(dt)\n"
+        "assert not any(d.signatures for d in vars(kernels).values() if hasattr(d, 'signatures')), "
+        "'compiled at import'\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=__import__("os").path.dirname(__import__("os").path.dirname(__file__)))
-    assert float(out.stdout.strip()) < 0.2
+    subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                   cwd=__import__("os").path.dirname(__import__("os").path.dirname(__file__)))
 
 
 def test_warm_up():

@@ -78,6 +78,11 @@ def _ufunc_inplace(target, other, ufunc, compute, op):
 
 def add_(self, other, alpha=1):
     from .arithmetic import add, mul
+    if alpha != 1 and not isinstance(alpha, Tensor) and not _recording(self, (other,)) \
+            and _fusable(self, other):  # one pass, no temporary for alpha·other
+        from .. import kernels
+        _run_fused(kernels._axpy_kernel, [self, other], [self], [float(alpha)])
+        return self
     if alpha != 1:
         other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
     return _ufunc_inplace(self, other, np.add, add, "add_")
@@ -116,30 +121,37 @@ clip_ = clamp_
 
 
 def fill_(self, value):
-    """Set every element to ``value`` (a number or a 0-d tensor)."""
-    from .arithmetic import where
-    from ._args import constant
-    if _recording(self, (value,)):
-        full = lambda x, v: where(constant(np.ones(self.shape, bool), np.bool_), v, x * 0.0)  # noqa: E731
-        return apply_inplace(self, "fill_", full, value)
-    if not self._data.flags.writeable:
-        _store(self, self._data, "fill_")
-    self._data[...] = value._data if isinstance(value, Tensor) else value
-    self._version[0] += 1
-    return self
+    """Set every element to ``value`` (a number or a 0-d tensor); differentiable in a tensor ``value``."""
+    return copy_(self, value)
 
 
 def zero_(self):
     return fill_(self, 0)
 
 
+def _overwrite(x, src):
+    """The value of ``x`` after ``x.copy_(src)``: src broadcast to x's shape, as a new node whose gradient
+    goes to ``src`` only (the old value of ``x`` is gone, so it gets none)."""
+    from .conversion import clone
+    from .shape import broadcast_to
+    return clone(broadcast_to(src.to(x.dtype), x.shape))
+
+
 def copy_(self, src):
     """Copy ``src`` (broadcast to this shape) into this tensor's memory; differentiable in ``src``."""
     from ._args import as_tensor
-    from .shape import broadcast_to
-    src = as_tensor(src)
-    return apply_inplace(self, "copy_", lambda x, s: broadcast_to(s.to(x.dtype), x.shape) + x * 0.0
-                         if x.dtype.kind == "f" else broadcast_to(s.to(x.dtype), x.shape), src)
+    src = as_tensor(src, self.dtype if not isinstance(src, Tensor) else None)
+    if _recording(self, (src,)):
+        return apply_inplace(self, "copy_", _overwrite, src)
+    if not self._data.flags.writeable:
+        _store(self, self._data, "copy_")
+    try:
+        np.copyto(self._data, np.broadcast_to(src._data, self.shape), casting="unsafe")
+    except ValueError:
+        raise RuntimeError(f"copy_: the source of shape {src.shape} cannot be broadcast to the tensor's "
+                           f"shape {self.shape}") from None
+    self._version[0] += 1
+    return self
 
 
 def setitem(self, key, value):
@@ -153,3 +165,161 @@ def setitem(self, key, value):
     self._data[key] = value._data if isinstance(value, Tensor) else value
     self._version[0] += 1
     return self
+
+
+# ---------------------------------------------------------------------------------------------------
+# Fused in-place updates (the optimizers' building blocks). Outside the graph each is one Numba pass
+# over memory (autograd/kernels.py) where the operands are same-shape, same-dtype float arrays; other
+# cases, and recording, go through the out-of-place ops like the ops above.
+# ---------------------------------------------------------------------------------------------------
+def _flat(array):
+    """A 1-D view of ``array``'s memory, or a contiguous copy (then write it back with ``copyto``)."""
+    if array.flags.c_contiguous:
+        return array.reshape(-1), False
+    return np.ascontiguousarray(array).reshape(-1), True
+
+
+def _fusable(target, *operands):
+    data = target._data
+    if data.dtype.kind != "f" or not data.flags.writeable:
+        return False
+    return all(isinstance(o, Tensor) and o._data.shape == data.shape and o._data.dtype == data.dtype
+               for o in operands)
+
+
+def _run_fused(kernel, arrays, written, scalars):
+    """``kernel(*flat arrays, *scalars)``, scalars cast to the arrays' dtype; bump written versions.
+
+    ``arrays`` are Tensors in the kernel's order (one may appear twice); ``written`` those it modifies.
+    """
+    dtype = arrays[0]._data.dtype.type
+    flats = {}
+    for tensor in arrays:
+        if id(tensor) not in flats:
+            flats[id(tensor)] = _flat(tensor._data)
+    kernel(*(flats[id(t)][0] for t in arrays),
+           *(dtype(s) if isinstance(s, float) else s for s in scalars))
+    for tensor in {id(t): t for t in written}.values():
+        flat, copied = flats[id(tensor)]
+        if copied:
+            np.copyto(tensor._data, flat.reshape(tensor.shape))
+        tensor._version[0] += 1
+
+
+def addcmul_(self, tensor1, tensor2, value=1):
+    """``self += value * tensor1 * tensor2`` in place (PyTorch's ``addcmul_``)."""
+    from . import arithmetic
+    if not _recording(self, (tensor1, tensor2)) and _fusable(self, tensor1, tensor2) \
+            and not isinstance(value, Tensor):
+        from .. import kernels
+        _run_fused(kernels._addcmul_kernel, [self, tensor1, tensor2], [self], [float(value)])
+        return self
+    return apply_inplace(self, "addcmul_",
+                         lambda x, a, b: arithmetic.add(x, arithmetic.mul(arithmetic.mul(a, value), b)),
+                         tensor1, tensor2)
+
+
+def addcdiv_(self, tensor1, tensor2, value=1):
+    """``self += value * tensor1 / tensor2`` in place (PyTorch's ``addcdiv_``)."""
+    from . import arithmetic
+    if not _recording(self, (tensor1, tensor2)) and _fusable(self, tensor1, tensor2) \
+            and not isinstance(value, Tensor):
+        from .. import kernels
+        _run_fused(kernels._addcdiv_kernel, [self, tensor1, tensor2], [self], [float(value)])
+        return self
+    return apply_inplace(self, "addcdiv_",
+                         lambda x, a, b: arithmetic.add(x, arithmetic.div(arithmetic.mul(a, value), b)),
+                         tensor1, tensor2)
+
+
+def lerp_(self, end, weight):
+    """``self += weight * (end - self)`` in place (PyTorch's ``lerp_``; ``weight`` a number or tensor).
+
+    Evaluated as ``end - (end - self)(1 - weight)`` when ``weight >= 0.5``, so weight 1 gives ``end``
+    exactly, as in PyTorch.
+    """
+    from . import arithmetic
+    if not _recording(self, (end, weight)) and _fusable(self, end) and not isinstance(weight, Tensor):
+        from .. import kernels
+        _run_fused(kernels._lerp_kernel, [self, end], [self], [float(weight)])
+        return self
+
+    def lerp(x, e, w):
+        if not isinstance(w, Tensor) and w >= 0.5:
+            return arithmetic.sub(e, arithmetic.mul(arithmetic.sub(e, x), 1 - w))
+        return arithmetic.add(x, arithmetic.mul(arithmetic.sub(e, x), w))
+    return apply_inplace(self, "lerp_", lerp, end, weight)
+
+
+def _check_update(op, tensors, names):
+    for tensor, name in zip(tensors, names):
+        if not isinstance(tensor, Tensor):
+            raise TypeError(f"{op}: {name} must be a Tensor, got {type(tensor).__name__}")
+        if tensor.shape != tensors[0].shape:
+            raise ValueError(f"{op}: {name} has shape {tensor.shape}, but param has shape {tensors[0].shape}")
+        if tensor.dtype.kind != "f":
+            raise TypeError(f"{op}: {name} must be a floating-point tensor, got {tensor.dtype}")
+    if grad_mode._state.grad_enabled and any(t.requires_grad for t in tensors):
+        raise RuntimeError(f"{op}: an optimizer update is not differentiable; run it under "
+                           f"autograd.no_grad() (Optimizer.step does)")
+
+
+def _as_dtype_of(tensor, like):
+    return tensor if tensor.dtype == like.dtype else make_tensor(tensor._data.astype(like.dtype), False, None, None)
+
+
+def sgd_step_(param, grad, momentum_buffer=None, *, lr, momentum=0.0, dampening=0.0, nesterov=False,
+              weight_decay=0.0, maximize=False, first_step=False):
+    """One SGD update of ``param`` in place, in one pass, exactly PyTorch's single-tensor SGD:
+
+    ``g = ±grad + weight_decay·param``; with momentum ``buf = g`` on the first step (``first_step``),
+    else ``buf = momentum·buf + (1 − dampening)·g``; ``d = g + momentum·buf`` (nesterov) or ``buf``;
+    ``param -= lr·d``. ``momentum_buffer`` is updated in place (needed when ``momentum != 0``).
+    """
+    from .. import kernels
+    use_momentum = momentum != 0
+    if use_momentum and momentum_buffer is None:
+        raise ValueError("sgd_step_: momentum != 0 needs a momentum_buffer tensor")
+    tensors = [param, grad] + ([momentum_buffer] if use_momentum else [])
+    _check_update("sgd_step_", tensors, ["param", "grad", "momentum_buffer"])
+    if not param._data.flags.writeable:
+        _store(param, param._data, "sgd_step_")
+    grad = _as_dtype_of(grad, param)
+    buf = momentum_buffer if use_momentum else param  # not touched by the kernel without momentum
+    _run_fused(kernels._sgd_step_kernel, [param, grad, buf], [param, buf],
+               [-float(lr), float(momentum), 1.0 - float(dampening), float(weight_decay),
+                -1.0 if maximize else 1.0, bool(use_momentum), bool(first_step), bool(nesterov)])
+    return param
+
+
+def adam_step_(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, *, step, lr, beta1, beta2, eps,
+               weight_decay=0.0, decoupled_weight_decay=False, amsgrad=False, maximize=False,
+               eps_inside_sqrt=False):
+    """One Adam/AdamW update of ``param`` in place, in one pass over memory (``step`` counts from 1).
+
+    PyTorch's single-tensor Adam: ``param *= 1 − lr·wd`` (decoupled, AdamW) or ``g += wd·param``;
+    ``m = lerp(m, g, 1 − β1)``; ``v = β2·v + (1 − β2)·g²``; ``v̂max = max(v̂max, v)`` (amsgrad);
+    ``param -= lr/(1 − β1^t) · m / (sqrt(v)/sqrt(1 − β2^t) + eps)``. With ``eps_inside_sqrt`` the
+    denominator is the course's ``sqrt(v/(1 − β2^t) + eps)``.
+    """
+    from .. import kernels
+    if amsgrad and max_exp_avg_sq is None:
+        raise ValueError("adam_step_: amsgrad=True needs a max_exp_avg_sq tensor")
+    if step < 1:
+        raise ValueError(f"adam_step_: step counts from 1, got {step}")
+    tensors = [param, grad, exp_avg, exp_avg_sq] + ([max_exp_avg_sq] if amsgrad else [])
+    _check_update("adam_step_", tensors, ["param", "grad", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"])
+    if not param._data.flags.writeable:
+        _store(param, param._data, "adam_step_")
+    grad = _as_dtype_of(grad, param)
+    bias_correction1 = 1 - beta1 ** step
+    bias_correction2 = 1 - beta2 ** step
+    decay = 1.0 - lr * weight_decay if decoupled_weight_decay else 1.0
+    coupled_decay = 0.0 if decoupled_weight_decay else float(weight_decay)
+    vmax = max_exp_avg_sq if amsgrad else exp_avg_sq  # not touched by the kernel without amsgrad
+    _run_fused(kernels._adam_step_kernel, [param, grad, exp_avg, exp_avg_sq, vmax],
+               [param, exp_avg, exp_avg_sq, vmax],
+               [float(decay), coupled_decay, float(1 - beta1), float(beta2), float(1 - beta2),
+                -float(lr / bias_correction1), float(bias_correction2 ** 0.5), float(bias_correction2),
+                float(eps), -1.0 if maximize else 1.0, bool(amsgrad), bool(eps_inside_sqrt)])
+    return param

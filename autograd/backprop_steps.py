@@ -1,0 +1,395 @@
+"""Backprop step by step: ``backward_steps(root)`` runs backward one vertex at a time and keeps every step.
+
+    >>> import autograd as ag
+    >>> x, w = ag.Scalar(2.0, label="x"), ag.Scalar(-3.0, label="w", param=True)
+    >>> y = x * w; y.label = "y"
+    >>> steps = ag.backward_steps(y)     # does the backward pass: x.grad, w.grad are filled in
+    >>> [s.name for s in steps]
+    ['y', 'w', 'x']
+    >>> print(steps[0].caption_lines[2])
+    w.grad += ∂y/∂w × y.grad = 2 × 1 = 2      [∂(a·b)/∂b = a]
+
+The vertices come in the order of the engine's walk (``autograd.engine.topological_order``: each after
+every vertex that consumes it, so its gradient is complete when its turn comes), and each step applies
+the chain rule exactly as ``backward()`` does. A step records the gradient that reached the vertex, what
+it passed to each input (for a Scalar, the local derivative ∂out/∂input it multiplied by), and every
+gradient known after it. ``steps.draw(i)`` draws the graph at step ``i``: the vertex processed in red,
+the gradients final so far in red, the partial sums marked "so far", the ones not reached yet as "?".
+In a notebook ``steps`` displays as a player (buttons and a slider); ``steps.save("backprop.html")``
+writes the same player as a page, ``steps.save("backprop.svg")`` an animated SVG (it plays in browsers
+and in a README), ``steps.render_frames(folder, format="png")`` one file per step.
+
+For Tensor graphs the pass is the engine's: each node's ``backward`` under ``no_grad``, the gradients
+summed to each input's shape, leaf ``.grad`` accumulated, hooks run. The graph is kept (as with
+``retain_graph=True``) so it can be drawn afterwards.
+"""
+import html
+import itertools
+import os
+import re
+import xml.etree.ElementTree as ET
+
+import numpy as np
+
+from . import grad_mode
+from .draw import COLORS, _draw, _Options, _preview_lines, format_number
+from .engine import _accumulate, _propagate, _run_hooks, topological_order
+from .function import Node
+from .scalar import Scalar
+from .tensor import Tensor, _initial_gradient
+
+__all__ = ["backward_steps", "BackwardStep", "BackwardSteps"]
+
+#: ∂out/∂input of each Scalar op, as the course writes it, in the order of the op's inputs.
+SCALAR_DERIVATIVES = {
+    "+": ("∂(a + b)/∂a = 1", "∂(a + b)/∂b = 1"), "-": ("∂(a - b)/∂a = 1", "∂(a - b)/∂b = -1"),
+    "*": ("∂(a·b)/∂a = b", "∂(a·b)/∂b = a"), "/": ("∂(a/b)/∂a = 1/b", "∂(a/b)/∂b = -a/b²"),
+    "**": ("∂aᵇ/∂a = b·aᵇ⁻¹", "∂aᵇ/∂b = aᵇ·ln a"), "neg": ("∂(-x)/∂x = -1",), "exp": ("∂eˣ/∂x = eˣ",),
+    "log": ("∂ln x/∂x = 1/x",), "sqrt": ("∂√x/∂x = 1/(2√x)",), "sin": ("∂sin x/∂x = cos x",),
+    "cos": ("∂cos x/∂x = -sin x",), "abs": ("∂|x|/∂x = sign x",), "tanh": ("∂tanh x/∂x = 1 - tanh²x",),
+    "sigmoid": ("∂σ(x)/∂x = σ(x)(1 - σ(x))",), "relu": ("∂relu(x)/∂x = 1 if x > 0 else 0",),
+    "leaky_relu": ("∂leaky_relu(x)/∂x = 1 if x > 0 else slope",),
+    "elu": ("∂elu(x)/∂x = 1 if x > 0 else α·eˣ",), "softplus": ("∂softplus(x)/∂x = σ(x)",),
+}
+_INFIX = {"+", "-", "*", "/", "**"}
+
+_player_ids = itertools.count()
+
+
+def backward_steps(root, gradient=None, max_steps=400):
+    """Run backward from ``root`` (a Scalar or a Tensor) one vertex at a time; return the steps.
+
+    ``gradient`` seeds ``root``'s gradient (1 by default; required for a non-scalar tensor, as in
+    ``backward``). ``max_steps`` guards against stepping through a huge graph by mistake.
+    """
+    if isinstance(root, Scalar):
+        return _scalar_steps(root, 1.0 if gradient is None else float(gradient), max_steps)
+    if isinstance(root, Tensor):
+        return _tensor_steps(root, gradient, max_steps)
+    raise TypeError(f"backward_steps: expected a Tensor or a Scalar, got {type(root).__name__}")
+
+
+def _check_size(order, max_steps):
+    if len(order) > max_steps:
+        raise ValueError(f"backward_steps: the graph has {len(order)} vertices, more than max_steps="
+                         f"{max_steps}; step through a smaller graph, or raise max_steps")
+
+
+class BackwardStep:
+    """One step of the walk: ``vertex`` received ``grad`` and passed ``contributions`` on.
+
+    ``contributions``: ``(input vertex, local derivative or None, gradient passed)`` per input edge
+    (the local derivative is a number for Scalars, None for Tensor ops). ``grads``: every gradient
+    known after this step, by ``id(vertex)``; ``done``: ids of the vertices processed so far.
+    """
+
+    def __init__(self, steps, index, vertex, grad, contributions, grads, done, caption_lines):
+        self.steps, self.index, self.vertex, self.grad = steps, index, vertex, grad
+        self.contributions, self.grads, self.done = contributions, grads, done
+        self.caption_lines = caption_lines
+
+    @property
+    def vertex_key(self):
+        return id(self.vertex)
+
+    @property
+    def name(self):
+        return self.steps.names.get(id(self.vertex))
+
+    def draw(self, **options):
+        return self.steps.draw(self.index, **options)
+
+    def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
+        return self.draw()._repr_mimebundle_(include, exclude, **kwargs)
+
+    def __repr__(self):
+        return f"<BackwardStep {self.index + 1}/{len(self.steps)}: {self.caption_lines[0]}>"
+
+    # used by autograd.draw while drawing this step
+    def apply(self, model):
+        for key, value in model.values.items():
+            if key in self.done:
+                value.grad_state = "final"
+                value.grad = self.grads.get(key, value.grad)
+            elif key in self.grads:
+                value.grad_state = "partial"
+                value.grad = self.grads[key]
+            else:
+                value.grad_state = "unknown"
+            if value.name is None and key in self.steps.names and self.steps.is_scalar:
+                value.name = self.steps.names[key]
+
+    def edge_attrs(self, info):
+        parent, child, index = info
+        if child is not self.vertex:
+            return {}
+        local, passed = self.contributions[index][1], self.contributions[index][2]
+        if local is not None:
+            text = f"×{format_number(local)} = {format_number(passed)}"
+        else:
+            lines = _preview_lines(passed, self.steps.options)
+            text = lines[0] if len(lines) == 1 and len(lines[0]) < 28 else f"grad {tuple(np.shape(passed))}"
+        return {"color": COLORS["highlight"], "penwidth": "2.5", "fontcolor": "#b00000", "label": text,
+                "dir": "back", "arrowtail": "normal"}
+
+
+class BackwardSteps:
+    """The steps of one backward pass, in walk order (a sequence of :class:`BackwardStep`)."""
+
+    def __init__(self, root, is_scalar):
+        self.root, self.is_scalar = root, is_scalar
+        self.steps = []
+        self.names = {}
+        self.options = _Options(True, True, "LR", True, True, 10 ** 9, 12, 4, True, None)
+
+    def __len__(self):
+        return len(self.steps)
+
+    def __getitem__(self, index):
+        return self.steps[index]
+
+    def __iter__(self):
+        return iter(self.steps)
+
+    def __repr__(self):
+        return f"<BackwardSteps: {len(self)} steps of the backward pass from {type(self.root).__name__}>"
+
+    @property
+    def order(self):
+        """The vertices in the order they were processed."""
+        return [s.vertex for s in self.steps]
+
+    def draw(self, index, rankdir="LR", show_data=True, precision=4, legend=True):
+        """The graph as it is after step ``index`` (a ``graphviz.Digraph``)."""
+        options = _Options(show_data, True, rankdir, True, True, 10 ** 9, 12, precision, legend, None)
+        return _draw(self.root, options, frame=self.steps[index])
+
+    def frames(self, **options):
+        return [self.draw(i, **options) for i in range(len(self))]
+
+    def render_frames(self, directory, format="png", **options):
+        """Write one file per step (``step_001.png`` ...) into ``directory``; returns their paths."""
+        os.makedirs(directory, exist_ok=True)
+        paths = []
+        for i, frame in enumerate(self.frames(**options)):
+            stem = os.path.join(directory, f"step_{i + 1:03d}")
+            paths.append(frame.render(stem, format=format, cleanup=True))
+        return paths
+
+    def svgs(self, **options):
+        return [frame.pipe(format="svg").decode("utf-8") for frame in self.frames(**options)]
+
+    def save(self, path, interval=1.5, **options):
+        """``.html``: a page with the step player; ``.svg``: an animated SVG (``interval`` seconds a step,
+        the last held three times longer, looping). Returns ``path``."""
+        extension = os.path.splitext(path)[1].lower()
+        if extension in (".html", ".htm"):
+            text = ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>backprop step by step"
+                    "</title></head><body style=\"font-family: sans-serif\">\n"
+                    + self._player_html(interval, **options) + "\n</body></html>\n")
+        elif extension == ".svg":
+            text = animated_svg(self.svgs(**options), interval)
+        else:
+            raise ValueError(f"BackwardSteps.save: write .html (a player) or .svg (animated), got {path!r}; "
+                             f"render_frames(folder, format=...) writes one file per step")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        return path
+
+    def _repr_html_(self):
+        return self._player_html(1.5)
+
+    def _player_html(self, interval, **options):
+        uid = f"ngsteps{next(_player_ids)}"
+        frames = []
+        for i, svg in enumerate(self.svgs(**options)):
+            svg = svg[svg.index("<svg"):]
+            display = "block" if i == 0 else "none"
+            frames.append(f'<div class="frame" style="display:{display}">{svg}</div>')
+        captions = [html.escape(" — ".join(s.caption_lines[:1])) for s in self.steps]
+        return f"""<div id="{uid}">
+<div style="margin:4px 0">
+<button data-act="first">⏮</button> <button data-act="prev">◀ step</button>
+<button data-act="play">▶ play</button> <button data-act="next">step ▶</button>
+<input type="range" min="0" max="{len(self) - 1}" value="0" style="width:240px;vertical-align:middle">
+<span class="count"></span></div>
+{''.join(frames)}
+</div>
+<script>
+(function() {{
+  var root = document.getElementById("{uid}"), frames = root.querySelectorAll(".frame"),
+      slider = root.querySelector("input"), count = root.querySelector(".count"),
+      captions = {captions!r}, i = 0, timer = null;
+  function show(k) {{
+    i = Math.max(0, Math.min(frames.length - 1, k));
+    frames.forEach(function(f, j) {{ f.style.display = j === i ? "block" : "none"; }});
+    slider.value = i; count.textContent = "step " + (i + 1) + " of " + frames.length + ": " + captions[i];
+  }}
+  root.querySelectorAll("button").forEach(function(b) {{
+    b.onclick = function() {{
+      var act = b.getAttribute("data-act");
+      if (act === "first") show(0); else if (act === "prev") show(i - 1); else if (act === "next") show(i + 1);
+      else if (timer) {{ clearInterval(timer); timer = null; b.textContent = "▶ play"; }}
+      else {{ if (i === frames.length - 1) show(0); b.textContent = "❚❚ pause";
+        timer = setInterval(function() {{ if (i === frames.length - 1) {{ clearInterval(timer); timer = null;
+          b.textContent = "▶ play"; }} else show(i + 1); }}, {int(interval * 1000)}); }}
+    }};
+  }});
+  slider.oninput = function() {{ show(parseInt(slider.value, 10)); }};
+  show(0);
+}})();
+</script>"""
+
+
+def animated_svg(svgs, interval=1.5):
+    """One SVG that shows the given SVG documents in turn (SMIL, looping); without SMIL, the last."""
+    svg_ns, xlink_ns = "http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"
+    ET.register_namespace("", svg_ns)
+    ET.register_namespace("xlink", xlink_ns)
+    parsed = [ET.fromstring(re.sub(r"<!DOCTYPE[^>]*>", "", s[s.index("<svg"):])) for s in svgs]
+    sizes = [(_points(e.get("width")), _points(e.get("height"))) for e in parsed]
+    width, height = max(w for w, _ in sizes), max(h for _, h in sizes)
+    durations = [interval] * (len(parsed) - 1) + [3 * interval]
+    total = sum(durations)
+    out = ET.Element(f"{{{svg_ns}}}svg", {"width": f"{width}pt", "height": f"{height}pt",
+                                          "viewBox": f"0 0 {width} {height}", "version": "1.1"})
+    ET.SubElement(out, f"{{{svg_ns}}}rect", {"width": "100%", "height": "100%", "fill": "white"})
+    start = 0.0
+    for i, (frame, duration) in enumerate(zip(parsed, durations)):
+        for element in frame.iter():
+            if element.get("id"):
+                element.set("id", f"step{i}_{element.get('id')}")
+        last = i == len(parsed) - 1
+        frame.set("visibility", "visible" if last else "hidden")
+        if len(parsed) > 1:
+            begin, end = start / total, (start + duration) / total
+            if i == 0:
+                values, times = "visible;hidden", f"0;{end:.6f}"
+            elif last:
+                values, times = "hidden;visible", f"0;{begin:.6f}"
+            else:
+                values, times = "hidden;visible;hidden", f"0;{begin:.6f};{end:.6f}"
+            ET.SubElement(frame, f"{{{svg_ns}}}animate", {
+                "attributeName": "visibility", "values": values, "keyTimes": times, "calcMode": "discrete",
+                "dur": f"{total:g}s", "repeatCount": "indefinite"})
+        out.append(frame)
+        start += duration
+    return '<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n' + ET.tostring(out, encoding="unicode")
+
+
+def _points(length):
+    return float(re.match(r"[0-9.]+", length).group(0))
+
+
+# ---------------------------------------------------------------------------- Scalar graphs
+def _scalar_steps(root, gradient, max_steps):
+    order = topological_order([root])
+    _check_size(order, max_steps)
+    steps = BackwardSteps(root, True)
+    for n, vertex in enumerate(order):
+        steps.names[id(vertex)] = vertex.label if vertex.label else f"#{n + 1}"
+    name = steps.names
+    # the same chain rule as engine.backpropagate, one vertex at a time
+    for vertex in order:
+        if vertex.next_edges:
+            vertex.grad = 0.0
+    root.grad += gradient
+    reached = {id(root): root.grad}
+    done = set()
+    for index, vertex in enumerate(order):
+        grad = vertex.grad
+        contributions = []
+        out = name[id(vertex)]
+        caption = []
+        if vertex.next_edges:
+            inputs = [name[id(p)] for p in vertex.next_edges]
+            expression = (f" {vertex.op} ".join(inputs) if vertex.op in _INFIX and len(inputs) == 2
+                          else f"{vertex.op}({', '.join(inputs)})")
+            caption.append(f"step {index + 1}/{len(order)}: {out} = {expression} = "
+                           f"{format_number(vertex.data)},  {out}.grad = {format_number(grad)}")
+            formulas = SCALAR_DERIVATIVES.get(vertex.op, ())
+            for i, (parent, local) in enumerate(zip(vertex.next_edges, vertex.local_grads)):
+                passed = local * grad
+                parent.grad += passed
+                reached[id(parent)] = parent.grad
+                contributions.append((parent, local, passed))
+                formula = f"      [{formulas[i]}]" if i < len(formulas) else ""
+                caption.append(f"{name[id(parent)]}.grad += ∂{out}/∂{name[id(parent)]} × {out}.grad = "
+                               f"{format_number(local)} × {format_number(grad)} = {format_number(passed)}"
+                               f"{formula}")
+        else:
+            kind = "parameter" if vertex.is_param else "constant" if vertex.is_param is None else "leaf"
+            caption.append(f"step {index + 1}/{len(order)}: {out} is a {kind}: its gradient is complete, "
+                           f"{out}.grad = {format_number(grad)}")
+        done = done | {id(vertex)}
+        reached[id(vertex)] = vertex.grad
+        steps.steps.append(BackwardStep(steps, index, vertex, grad, contributions, dict(reached), done,
+                                        caption))
+    return steps
+
+
+# ---------------------------------------------------------------------------- Tensor graphs
+def _tensor_steps(root, gradient, max_steps):
+    if not root.requires_grad:
+        raise RuntimeError("backward_steps: the tensor does not require grad (create the inputs with "
+                           "requires_grad=True)")
+    seed = _initial_gradient(root, gradient, "backward_steps")
+    root_vertex = root.grad_fn if root.grad_fn is not None else root
+    order = topological_order([root_vertex])
+    _check_size(order, max_steps)
+    steps = BackwardSteps(root, False)
+    for vertex in order:
+        steps.names[id(vertex)] = vertex.name() if type(vertex) is Node else (vertex.name or "leaf")
+    pending = {id(root_vertex): seed}
+    known, done = {}, set()
+    state = grad_mode._state
+    previous_mode, state.grad_enabled = state.grad_enabled, False
+    try:
+        for index, vertex in enumerate(order):
+            grad = pending.pop(id(vertex), None)
+            contributions, caption = [], []
+            head = f"step {index + 1}/{len(order)}: "
+            if type(vertex) is Node:
+                node = vertex
+                if grad is not None:
+                    if node.tensor_hooks:
+                        grad = _run_hooks(node.tensor_hooks, grad)
+                    if node.retained is not None:
+                        retained = node.retained()
+                        if retained is not None:
+                            _accumulate(retained, grad, False)
+                    passed = {}
+                    _propagate(node, grad, passed, False)
+                    for edge in node.next_edges:
+                        if edge is not None and id(edge) in passed:
+                            g = passed[id(edge)]
+                            contributions.append((edge, None, g._data))
+                            previous = pending.get(id(edge))
+                            pending[id(edge)] = g if previous is None else previous + g
+                        else:
+                            contributions.append((edge, None, None))
+                    formula = (node.function.__doc__ or "").replace("``", "").strip().splitlines()
+                    caption.append(head + f"{node.name()} receives the gradient of its output "
+                                   f"{tuple(grad.shape)} and passes one to each input")
+                    if formula:
+                        caption.append(f"{node.function.__name__}: {formula[0]}")
+                else:
+                    caption.append(head + f"{node.name()} receives no gradient")
+            else:
+                if grad is not None:
+                    grad = _run_hooks(vertex._hooks, grad)
+                    _accumulate(vertex, grad, False)
+                    grad = vertex.grad
+                label = vertex.name or ("parameter" if type(vertex).__name__ == "Parameter" else "leaf")
+                caption.append(head + f"{label} {tuple(vertex.shape)}: .grad accumulated (AccumulateGrad)")
+            if grad is not None:
+                known[id(vertex)] = np.array(grad._data)
+            done = done | {id(vertex)}
+            grads = dict(known)
+            for key, g in pending.items():
+                grads[key] = g._data
+            steps.steps.append(BackwardStep(steps, index, vertex, None if grad is None else grad._data,
+                                            contributions, grads, done, caption))
+    finally:
+        state.grad_enabled = previous_mode
+    return steps

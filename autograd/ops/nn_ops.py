@@ -1,0 +1,113 @@
+"""Neural-net ops whose composition from other ops would overflow or warn: ``softplus``,
+``log_sigmoid``, ``elu`` and ``binary_cross_entropy`` (BCE with its log clamped at −100).
+
+Forwards are numpy passes in their stable form; backwards are Tensor computations, so second
+derivatives come from the same mechanism as any other op.
+"""
+import numpy as np
+
+from ..function import Function
+from ._args import floating
+
+
+def _stable_softplus(z):
+    """log(1 + eᶻ) = max(z, 0) + log1p(e^−|z|): no overflow for any z."""
+    return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
+
+
+class Softplus(Function):
+    """y = (1/β)·log(1 + e^(βx)), and y = x where βx > threshold (PyTorch's linear region);
+    dx = dy·σ(βx) (1 in the linear region)."""
+
+    @staticmethod
+    def forward(ctx, x, beta, threshold):
+        ctx.save_for_backward(x)
+        ctx.beta, ctx.threshold = beta, threshold
+        z = x * beta
+        y = _stable_softplus(z) / beta
+        return np.where(z > threshold, x, y).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        from .activations import sigmoid
+        from .arithmetic import where
+        (x,) = ctx.saved_tensors
+        z = x * ctx.beta
+        slope = where(z > ctx.threshold, 1.0, sigmoid(z))
+        return grad_output * slope, None, None
+
+
+class Elu(Function):
+    """y = x (x > 0), α(eˣ − 1) (x ≤ 0), scaled by ``scale`` (SELU);  dx = dy·scale·(1 or αeˣ)."""
+
+    @staticmethod
+    def forward(ctx, x, alpha, scale):
+        ctx.save_for_backward(x)
+        ctx.alpha, ctx.scale = alpha, scale
+        negative = alpha * np.expm1(np.minimum(x, 0))
+        return (scale * np.where(x > 0, x, negative)).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        from .arithmetic import clamp, where
+        from .unary import exp
+        (x,) = ctx.saved_tensors
+        slope = where(x > 0, ctx.scale, exp(clamp(x, max=0.0)) * (ctx.alpha * ctx.scale))
+        return grad_output * slope, None, None
+
+
+class BinaryCrossEntropy(Function):
+    """ℓ = −(y·max(log p, −100) + (1−y)·max(log(1−p), −100)), elementwise (PyTorch's clamp keeps
+    ℓ finite at p ∈ {0, 1});  dp = dℓ·(p − y)/max(p(1−p), 1e−12),  dy = dℓ·(log(1−p) − log p)."""
+
+    @staticmethod
+    def forward(ctx, p, y):
+        ctx.save_for_backward(p, y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_p = np.maximum(np.log(p), -100.0)
+            log_q = np.maximum(np.log1p(-p), -100.0)
+        return -(y * log_p + (1 - y) * log_q)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        from .arithmetic import clamp
+        p, y = ctx.saved_tensors
+        dp = dy = None
+        if ctx.needs_input_grad[0]:
+            dp = grad_output * (p - y) / clamp(p * (1.0 - p), min=1e-12)
+        if ctx.needs_input_grad[1]:
+            dy = grad_output * (_clamped_log(1.0 - p) - _clamped_log(p))
+        return dp, dy
+
+
+def _clamped_log(x):
+    from .arithmetic import clamp
+    from .unary import log
+    return clamp(log(clamp(x, min=1e-300)), min=-100.0)
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    """(1/β)·log(1 + e^(βx)), linear above ``threshold``; finite for any x, with no warnings."""
+    if beta == 0:
+        raise ValueError("softplus: beta must be nonzero")
+    return Softplus.apply(floating(input), float(beta), float(threshold))
+
+
+def log_sigmoid(input):
+    """log σ(x) = −softplus(−x), stable for any x."""
+    return -Softplus.apply(-floating(input), 1.0, float("inf"))
+
+
+def elu(input, alpha=1.0, scale=1.0):
+    """ELU: x for x > 0, α(eˣ − 1) otherwise (times ``scale``; SELU is scale·ELU with fixed α)."""
+    return Elu.apply(floating(input), float(alpha), float(scale))
+
+
+def binary_cross_entropy(input, target):
+    """Elementwise −(y log p + (1−y) log(1−p)) with both logs clamped at −100 (no reduction)."""
+    from ._args import binary_operands
+    p, y = binary_operands(floating(input), target, "binary_cross_entropy", floating=True)
+    if p.shape != y.shape:
+        raise ValueError(f"binary_cross_entropy: target shape {tuple(y.shape)} must equal input shape "
+                         f"{tuple(p.shape)}")
+    return BinaryCrossEntropy.apply(p, y)

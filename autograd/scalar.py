@@ -1,0 +1,301 @@
+"""``Scalar``: one Python float per graph vertex, for learning backpropagation by hand (micrograd-style).
+
+    >>> from autograd import Scalar
+    >>> x, w, b = Scalar(2.0, label="x"), Scalar(-3.0, label="w"), Scalar(1.0, label="b")
+    >>> y = (x * w + b).tanh()
+    >>> y.backward()
+    >>> round(w.grad, 6)            # dy/dw = (1 - y²)·x
+    1.8e-05
+
+Every op computes its value *and* its local derivatives ∂out/∂input at once and stores them on the new
+Scalar (``local_grads``, one per entry of ``next_edges``). Backward is then the chain rule and nothing
+else, ``parent.grad += local × out.grad`` for every edge, in the reverse topological order computed by the
+same iterative walk as the Tensor engine (:func:`autograd.engine.backpropagate`), so a chain of a million
+ops backpropagates without a recursion limit. Because the local derivatives are kept, the graph drawing
+(:func:`autograd.draw_graph`) and the step-by-step walk (:func:`autograd.backward_steps`) can show the
+exact numbers each step multiplies.
+
+Gradient semantics follow PyTorch: a leaf's ``.grad`` accumulates over ``backward()`` calls (reset it
+with :meth:`Scalar.zero_grad` or :func:`zero_grad`); an interior Scalar's ``.grad`` holds d(root)/d(it)
+from the latest backward that went through it.
+"""
+import math
+import numbers
+
+from .engine import backpropagate, topological_order
+
+__all__ = ["Scalar", "zero_grad"]
+
+_exp, _log, _tanh, _sqrt, _sin, _cos = math.exp, math.log, math.tanh, math.sqrt, math.sin, math.cos
+
+
+class Scalar:
+    """A float that records the operations applied to it.
+
+    ``Scalar(value, label=None, param=False)``: ``label`` names it in reprs and drawings; ``param=True``
+    marks a learnable parameter (drawn differently from an input; a number used in an op becomes a
+    leaf with ``is_param=None``, drawn as a constant). Attributes: ``data`` (float),
+    ``grad`` (float, d(root)/d(self) after ``backward``), ``op`` (the op that made it, ``""`` for a
+    leaf), ``next_edges`` (its inputs), ``local_grads`` (∂self/∂input for each input).
+    """
+
+    __slots__ = ("data", "grad", "next_edges", "local_grads", "op", "label", "is_param")
+
+    def __init__(self, data, label=None, param=False, _edges=(), _local_grads=(), _op=""):
+        self.data = data if type(data) is float else _as_float(data)
+        self.grad = 0.0
+        self.next_edges = _edges
+        self.local_grads = _local_grads
+        self.op = _op
+        self.label = label
+        self.is_param = param
+
+    # ------------------------------------------------------------------ arithmetic
+    # Each op: the value, then its local derivatives in the same order as its inputs.
+    def __add__(self, other):
+        if type(other) is not Scalar:
+            other = _constant(other, "+")
+        return Scalar(self.data + other.data, None, False, (self, other), (1.0, 1.0), "+")
+
+    def __radd__(self, other):  # other + self
+        return _constant(other, "+").__add__(self)
+
+    def __sub__(self, other):
+        if type(other) is not Scalar:
+            other = _constant(other, "-")
+        return Scalar(self.data - other.data, None, False, (self, other), (1.0, -1.0), "-")
+
+    def __rsub__(self, other):  # other - self
+        return _constant(other, "-").__sub__(self)
+
+    def __mul__(self, other):
+        """d(ab)/da = b, d(ab)/db = a"""
+        if type(other) is not Scalar:
+            other = _constant(other, "*")
+        return Scalar(self.data * other.data, None, False, (self, other), (other.data, self.data), "*")
+
+    def __rmul__(self, other):  # other * self
+        return _constant(other, "*").__mul__(self)
+
+    def __truediv__(self, other):
+        """d(a/b)/da = 1/b, d(a/b)/db = -a/b²"""
+        if type(other) is not Scalar:
+            other = _constant(other, "/")
+        b = other.data
+        if b == 0.0:
+            raise ZeroDivisionError(f"Scalar division: {self.data!r} / 0.0")
+        out = self.data / b
+        return Scalar(out, None, False, (self, other), (1.0 / b, -out / b), "/")
+
+    def __rtruediv__(self, other):  # other / self
+        return _constant(other, "/").__truediv__(self)
+
+    def __pow__(self, other):
+        """d(aᵇ)/da = b·aᵇ⁻¹, d(aᵇ)/db = aᵇ·ln a (a Scalar exponent is differentiable too)"""
+        if type(other) is not Scalar:
+            other = _constant(other, "**")
+        a, b = self.data, other.data
+        if a < 0.0 and not b.is_integer():
+            raise ValueError(f"Scalar **: a negative base ({a!r}) with a non-integer exponent ({b!r}) has "
+                             f"no real value")
+        if a == 0.0 and b < 0.0:
+            raise ZeroDivisionError(f"Scalar **: 0.0 raised to the negative power {b!r}")
+        out = a ** b
+        d_base = b * a ** (b - 1.0) if b != 0.0 else 0.0
+        # NOTE: aᵇ·ln a is undefined for a ≤ 0; PyTorch's convention is 0 at a = 0 (the limit as b > 0)
+        # and we keep it for a < 0 too, where the exponent is an integer and the function is not smooth in b.
+        d_exponent = out * _log(a) if a > 0.0 else 0.0
+        return Scalar(out, None, False, (self, other), (d_base, d_exponent), "**")
+
+    def __rpow__(self, other):  # other ** self
+        return _constant(other, "**").__pow__(self)
+
+    def __neg__(self):
+        return Scalar(-self.data, None, False, (self,), (-1.0,), "neg")
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return self.abs()
+
+    # ------------------------------------------------------------------ math and activations
+    def exp(self):
+        """d eˣ/dx = eˣ"""
+        out = _exp(self.data)
+        return Scalar(out, None, False, (self,), (out,), "exp")
+
+    def log(self):
+        """d ln x/dx = 1/x"""
+        x = self.data
+        if x <= 0.0:
+            raise ValueError(f"Scalar.log: the natural log is defined for x > 0, got {x!r}")
+        return Scalar(_log(x), None, False, (self,), (1.0 / x,), "log")
+
+    def sqrt(self):
+        """d √x/dx = 1/(2√x)"""
+        x = self.data
+        if x < 0.0:
+            raise ValueError(f"Scalar.sqrt: defined for x ≥ 0, got {x!r}")
+        out = _sqrt(x)
+        return Scalar(out, None, False, (self,), (0.5 / out if out > 0.0 else math.inf,), "sqrt")
+
+    def sin(self):
+        """d sin x/dx = cos x"""
+        return Scalar(_sin(self.data), None, False, (self,), (_cos(self.data),), "sin")
+
+    def cos(self):
+        """d cos x/dx = -sin x"""
+        return Scalar(_cos(self.data), None, False, (self,), (-_sin(self.data),), "cos")
+
+    def abs(self):
+        """d|x|/dx = sign(x) (0 at x = 0, as in PyTorch)"""
+        x = self.data
+        return Scalar(abs(x), None, False, (self,), (1.0 if x > 0.0 else -1.0 if x < 0.0 else 0.0,), "abs")
+
+    def tanh(self):
+        """d tanh x/dx = 1 - tanh²x"""
+        t = _tanh(self.data)
+        return Scalar(t, None, False, (self,), (1.0 - t * t,), "tanh")
+
+    def sigmoid(self):
+        """σ(x) = 1/(1 + e⁻ˣ), dσ/dx = σ(1 - σ)"""
+        x = self.data
+        # NOTE: the two branches keep e^(±x) ≤ 1, so no overflow for large |x|.
+        if x >= 0.0:
+            s = 1.0 / (1.0 + _exp(-x))
+        else:
+            e = _exp(x)
+            s = e / (1.0 + e)
+        return Scalar(s, None, False, (self,), (s * (1.0 - s),), "sigmoid")
+
+    def relu(self):
+        """max(0, x); derivative 1 for x > 0, else 0"""
+        x = self.data
+        return Scalar(x if x > 0.0 else 0.0, None, False, (self,), (1.0 if x > 0.0 else 0.0,), "relu")
+
+    def leaky_relu(self, negative_slope=0.01):
+        """x for x > 0, else slope·x; derivative 1 or slope"""
+        x = self.data
+        if x > 0.0:
+            return Scalar(x, None, False, (self,), (1.0,), "leaky_relu")
+        return Scalar(negative_slope * x, None, False, (self,), (float(negative_slope),), "leaky_relu")
+
+    def elu(self, alpha=1.0):
+        """x for x > 0, else α(eˣ - 1); derivative 1 or αeˣ"""
+        x = self.data
+        if x > 0.0:
+            return Scalar(x, None, False, (self,), (1.0,), "elu")
+        e = _exp(x)
+        return Scalar(alpha * (e - 1.0), None, False, (self,), (alpha * e,), "elu")
+
+    def softplus(self):
+        """ln(1 + eˣ), derivative σ(x)"""
+        x = self.data
+        # NOTE: stable form max(x, 0) + ln(1 + e^(-|x|)).
+        out = (x if x > 0.0 else 0.0) + math.log1p(_exp(-abs(x)))
+        s = 1.0 / (1.0 + _exp(-x)) if x >= 0.0 else _exp(x) / (1.0 + _exp(x))
+        return Scalar(out, None, False, (self,), (s,), "softplus")
+
+    # ------------------------------------------------------------------ comparisons (values, no graph)
+    def __lt__(self, other):
+        return self.data < _value(other)
+
+    def __le__(self, other):
+        return self.data <= _value(other)
+
+    def __gt__(self, other):
+        return self.data > _value(other)
+
+    def __ge__(self, other):
+        return self.data >= _value(other)
+
+    def __eq__(self, other):
+        if isinstance(other, (Scalar, int, float)):
+            return self.data == _value(other)
+        return NotImplemented
+
+    def __ne__(self, other):
+        if isinstance(other, (Scalar, int, float)):
+            return self.data != _value(other)
+        return NotImplemented
+
+    # Hash by identity (like a Tensor), so Scalars can key dicts and sets even though == compares values.
+    __hash__ = object.__hash__
+
+    def __float__(self):
+        return self.data
+
+    def __bool__(self):
+        return self.data != 0.0
+
+    # ------------------------------------------------------------------ autograd
+    @property
+    def is_leaf(self):
+        return not self.next_edges
+
+    @property
+    def name(self):
+        """Alias of ``label`` (a Tensor's equivalent is ``name``)."""
+        return self.label
+
+    @name.setter
+    def name(self, value):
+        self.label = value
+
+    def item(self):
+        return self.data
+
+    def backward(self, gradient=1.0):
+        """Fill ``.grad`` of every Scalar this one depends on with d(self)/d(it), times ``gradient``."""
+        backpropagate(self, _as_float(gradient))
+
+    def zero_grad(self, graph=False):
+        """Reset ``self.grad`` to 0 (``graph=True``: of every Scalar this one depends on, too)."""
+        if graph:
+            for vertex in topological_order([self]):
+                vertex.grad = 0.0
+        else:
+            self.grad = 0.0
+        return self
+
+    def detach(self):
+        """A new leaf with the same value, outside the graph."""
+        return Scalar(self.data, self.label, self.is_param)
+
+    # ------------------------------------------------------------------ display
+    def __repr__(self):
+        parts = [f"data={self.data:.6g}", f"grad={self.grad:.6g}"]
+        if self.label is not None:
+            parts.append(f"label={self.label!r}")
+        if self.op:
+            parts.append(f"op={self.op!r}")
+        elif self.is_param:
+            parts.append("param=True")
+        return "Scalar(" + ", ".join(parts) + ")"
+
+
+def zero_grad(scalars):
+    """Reset ``.grad`` to 0 on every Scalar of ``scalars`` (e.g. a model's parameters before a step)."""
+    for s in scalars:
+        s.grad = 0.0
+
+
+def _as_float(value):
+    if isinstance(value, Scalar):
+        return value.data
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    raise TypeError(f"Scalar holds a real number, got {type(value).__name__} ({value!r})")
+
+
+def _constant(value, op):
+    """A number used in an op, as a leaf Scalar (it shows in drawings, like micrograd's constants)."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return Scalar(float(value), None, None)  # is_param None: a constant of the expression
+    raise TypeError(f"Scalar {op}: unsupported operand of type {type(value).__name__} ({value!r}); use a "
+                    f"Scalar or a Python number")
+
+
+def _value(other):
+    return other.data if type(other) is Scalar else other
