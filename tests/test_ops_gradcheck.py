@@ -290,6 +290,21 @@ CASES = [
     # through float32 and back: finite differences need a large step (the op is linear, so exact)
     G("to[float32->float64]", lambda x: x.to(ag.float32).to(F64), uni(2, 3), eps=1e-2, atol=1e-4, second=False),
     G("to[float32]", lambda x: x.float() * 2.0, uni(2, 3), eps=1e-2, atol=1e-4, second=False),
+    # ------------------------------------------------------------------ neural-net primitives
+    G("conv2d", lambda x, w, b: ag.conv2d(x, w, b), uni(2, 2, 5, 5), uni(3, 2, 3, 3), uni(3)),
+    G("conv2d[stride,padding]", lambda x, w: ag.conv2d(x, w, stride=2, padding=1), uni(1, 2, 5, 4), uni(2, 2, 3, 2)),
+    G("conv2d[unbatched]", lambda x, w: ag.conv2d(x, w), uni(1, 4, 4), uni(2, 1, 2, 2)),
+    G("max_pool2d", lambda x: ag.max_pool2d(x, 2), distinct(2, 2, 4, 4, low=-8.0, high=8.0)),
+    G("max_pool2d[stride,padding]", lambda x: ag.max_pool2d(x, 3, stride=2, padding=1), distinct(1, 1, 5, 5)),
+    G("avg_pool2d", lambda x: ag.avg_pool2d(x, 2), uni(2, 2, 4, 4)),
+    G("avg_pool2d[padding]", lambda x: ag.avg_pool2d(x, 3, stride=2, padding=1), uni(1, 2, 5, 5)),
+    G("softplus", lambda x: F.softplus(x), uni(3, 4, low=-3.0, high=3.0)),
+    G("softplus[beta]", lambda x: F.softplus(x, beta=2.0), uni(3, 4, low=-3.0, high=3.0)),
+    G("elu", lambda x: F.elu(x, alpha=0.7), signed(3, 4)),
+    G("selu", lambda x: F.selu(x), signed(3, 4)),
+    G("log_sigmoid", lambda x: F.logsigmoid(x), uni(3, 4, low=-4.0, high=4.0)),
+    G("binary_cross_entropy", lambda p, y: F.binary_cross_entropy(p, y),
+      uni(3, 4, low=0.1, high=0.9), uni(3, 4, low=0.0, high=1.0)),
 ]
 
 _names = [c.name for c in CASES]
