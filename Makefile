@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench graph graphviz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,13 +14,37 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP)
+setup: $(STAMP) graphviz
 
-demo: $(STAMP)
+demo: $(STAMP) graphviz
 	$(BIN)/python demo.py
 
-test: $(STAMP)
+test: $(STAMP) graphviz
 	$(BIN)/python -m pytest -q
+
+# Graphviz's `dot` renders the backprop drawings (autograd.draw_graph). Install Debian's package where
+# we can (as root or with passwordless sudo); elsewhere say how and go on: only rendering needs it.
+graphviz:
+	@command -v dot >/dev/null 2>&1 || { \
+	  SUDO=none; \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; fi; \
+	  fi; \
+	  if [ "$$SUDO" != none ]; then \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    $$SUDO apt-get install -y -qq graphviz >/dev/null 2>&1 || \
+	    { $$SUDO apt-get update -qq >/dev/null 2>&1 && $$SUDO apt-get install -y -qq graphviz >/dev/null 2>&1; }; \
+	  fi; \
+	  if command -v dot >/dev/null 2>&1; then echo "installed Graphviz (dot), which renders the graph drawings"; \
+	  else echo "note: Graphviz's dot is not installed: drawings build but cannot render (install the system" \
+	    "package: sudo apt-get install graphviz, brew install graphviz, or conda install graphviz)"; fi; \
+	}
+
+# The README's drawings, made with the project's own command (python -m autograd.draw --help).
+graph: $(STAMP) graphviz
+	mkdir -p docs/images
+	$(BIN)/python -m autograd.draw neuron -o docs/images/neuron.svg --steps docs/images/neuron_backprop.svg
+	$(BIN)/python -m autograd.draw mlp -o docs/images/mlp.svg --rankdir TB
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -287,7 +287,12 @@ def _scalar_steps(root, gradient, max_steps):
     _check_size(order, max_steps)
     steps = BackwardSteps(root, True)
     for n, vertex in enumerate(order):
-        steps.names[id(vertex)] = vertex.label if vertex.label else f"#{n + 1}"
+        if vertex.label:
+            steps.names[id(vertex)] = vertex.label
+        elif vertex.is_param is None:  # a constant: its value says what it is
+            steps.names[id(vertex)] = format_number(vertex.data)
+        else:
+            steps.names[id(vertex)] = f"#{n + 1}"
     name = steps.names
     # the same chain rule as engine.backpropagate, one vertex at a time
     for vertex in order:

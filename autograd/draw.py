@@ -5,7 +5,7 @@
     >>> y = (x * w).tanh(); y.label = "y"
     >>> y.backward()
     >>> dot = ag.draw_graph(y)          # a graphviz.Digraph: displays inline in Jupyter
-    >>> dot.render("y", format="svg")   # doctest: +SKIP  (writes y.svg; needs Graphviz's `dot`)
+    >>> dot.render("y", format="svg")   # writes y.svg (needs Graphviz's `dot`)  # doctest: +SKIP
 
 One box per value (its name, shape and dtype for tensors, a preview of its data and of its gradient) and
 one small ellipse per op, drawn micrograd-style from inputs to output. Inputs, parameters (instances of a
@@ -47,7 +47,7 @@ COLORS = {
     "parameter": "#ffe08a",  # a learnable leaf (nn.Parameter, Scalar(param=True))
     "value": "#ffffff",      # an intermediate result
     "output": "#c8efc8",     # the root the drawing starts from
-    "constant": "#eeeeee",   # a number used in a Scalar expression (x * 2: the 2)
+    "constant": "#eadcf5",   # a number used in a Scalar expression (x * 2: the 2)
     "op": "#e8e8e8",
     "cut": "#fde2e2",
     "highlight": "#ff5a5a",  # step-by-step: the vertex being processed and the edges it feeds
@@ -276,7 +276,7 @@ def _preview_lines(value, options):
     if array.ndim == 0:
         return [format_number(array.item(), options.precision)]
     if array.size <= options.max_elements:
-        with np.printoptions(precision=options.precision, suppress=True, floatmode="maxprec",
+        with np.printoptions(precision=options.precision, suppress=False, floatmode="maxprec",
                              linewidth=72):
             return np.array2string(array, separator=", ").splitlines()
     data = array.astype(np.float64, copy=False)

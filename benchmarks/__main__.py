@@ -6,7 +6,7 @@
 import importlib
 import sys
 
-ALL = ["startup", "overhead", "elementwise", "kernels", "matmul", "mlp", "nn", "optim"]
+ALL = ["startup", "overhead", "elementwise", "kernels", "matmul", "mlp", "nn", "optim", "scalar"]
 
 
 def main(names):

@@ -1,0 +1,30 @@
+"""The notebooks run top to bottom (each has its own checks: gradients against the chain rule by hand,
+Scalars against Tensors). They draw graphs, so they need Graphviz's `dot`, which `make test` installs."""
+import os
+import pathlib
+import shutil
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+pytest.importorskip("ipykernel")
+
+FOLDER = pathlib.Path(__file__).resolve().parent.parent / "notebooks"
+# Listed, not globbed: each notebook added here must keep the suite's time budget (a few seconds each).
+NOTEBOOKS = [FOLDER / name for name in ("01_backprop_by_hand.ipynb",)]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_runs_top_to_bottom(path):
+    if shutil.which("dot") is None:
+        if os.environ.get("CI"):  # CI's setup installs Graphviz: its absence there is a failure
+            pytest.fail("Graphviz's dot is missing in CI: `make test` should have installed it")
+        pytest.skip("Graphviz's dot is not installed (make test installs it)")
+    notebook = nbformat.read(path, as_version=4)
+    client = nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3",
+                                     resources={"metadata": {"path": str(path.parent)}})
+    client.execute()   # raises CellExecutionError, with the failing cell and its traceback
+    errors = [output for cell in notebook.cells if cell.cell_type == "code"
+              for output in cell.outputs if output.output_type == "error"]
+    assert not errors
