@@ -4,6 +4,7 @@ written on autograd Tensors (see DEVELOPERS.md: no arrays or kernels here except
 Count a model's parameters with ``model.num_parameters()`` (or ``sum(p.numel() for p in model.parameters())``).
 """
 from . import functional, init, regularizers, utils  # noqa: F401
+from . import data, metrics, training  # noqa: F401  (numpy-based helpers; plots load matplotlib lazily)
 from .activation import (CELU, ELU, GELU, SELU, Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax, PReLU,  # noqa: F401
                          ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softplus, Softsign, Tanh)
 from .containers import ModuleDict, ModuleList, Sequential  # noqa: F401
