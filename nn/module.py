@@ -32,6 +32,14 @@ class _IncompatibleKeys(tuple):
             f"_IncompatibleKeys(missing_keys={self[0]}, unexpected_keys={self[1]})"
 
 
+def _auto_name(param, name):
+    """Name ``param`` by its path in the module it was last registered into, re-done as a model is
+    assembled (``weight`` -> ``fc1.weight`` -> ``body.fc1.weight``); a name the user set stays."""
+    if param.name is None or param.name == param.__dict__.get("_auto_name"):
+        param.name = name
+        param.__dict__["_auto_name"] = name
+
+
 class Module:
     """Base class of every layer and model: subclass it, assign layers and Parameters in ``__init__``
     and write ``forward``; call the module (``model(x)``) to run it.
@@ -75,6 +83,7 @@ class Module:
             self._check_initialised("parameter")
             self._remove_from(name, keep="_parameters")
             self._parameters[name] = value
+            _auto_name(value, name)
         elif params is not None and name in params:
             if value is not None:
                 raise TypeError(f"cannot assign '{type(value).__name__}' as parameter '{name}' of "
@@ -84,6 +93,7 @@ class Module:
             self._check_initialised("module")
             self._remove_from(name, keep="_modules")
             self._modules[name] = value
+            value._name_parameters(name)
         elif self.__dict__.get("_modules") is not None and name in self._modules:
             if value is not None:
                 raise TypeError(f"cannot assign '{type(value).__name__}' as child module '{name}' of "
@@ -141,6 +151,8 @@ class Module:
                             f"(nn.Parameter or None expected)")
         self._remove_from(name, keep="_parameters")
         self._parameters[name] = param
+        if param is not None:
+            _auto_name(param, name)
 
     def register_buffer(self, name, tensor, persistent=True):
         """Register non-learned state (a Tensor or None); persistent buffers appear in ``state_dict``."""
@@ -163,8 +175,16 @@ class Module:
             raise KeyError(f"module name can't be empty or contain '.', got {name!r}")
         self._remove_from(name, keep="_modules")
         self._modules[name] = module
+        if module is not None:
+            module._name_parameters(name)
 
     register_module = add_module
+
+    def _name_parameters(self, prefix):
+        """Name this module's parameters by their dotted path under ``prefix`` (``fc1.weight``), so that
+        draw_graph and error messages can say which parameter a value is."""
+        for name, param in self.named_parameters():
+            _auto_name(param, f"{prefix}.{name}")
 
     def get_submodule(self, target):
         """The submodule at dotted path ``target`` ('' is this module)."""

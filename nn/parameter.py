@@ -30,5 +30,7 @@ class Parameter(Tensor):
 
     def __deepcopy__(self, memo):
         copy = Parameter(self.detach().clone(), self.requires_grad)
+        copy.name = self.name
+        copy.__dict__.update(self.__dict__)
         memo[id(self)] = copy
         return copy
