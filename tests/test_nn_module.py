@@ -352,3 +352,23 @@ def test_torch_weights_through_numpy_give_identical_outputs(tmp_path):
                                torch.nn.Linear(8, 3), torch.nn.LogSoftmax(1)).double()
     ref2.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in nn.load(tmp_path / "w.npz").items()})
     assert torch.equal(ref2(torch.tensor(x)), ref(torch.tensor(x)))
+
+
+def test_parameters_are_named_by_their_dotted_path():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Sequential(nn.Linear(2, 3), nn.ReLU())
+            self.head = nn.Linear(3, 1)
+
+        def forward(self, x):
+            return self.head(self.body(x))
+
+    net = Net()
+    assert [(k, p.name) for k, p in net.named_parameters()] == [(k, k) for k, _ in net.named_parameters()]
+    assert net.head.weight.name == "head.weight" and net.body[0].bias.name == "body.0.bias"
+    own = nn.Parameter(ag.zeros(2))
+    own.name = "my_vector"
+    net.extra = own
+    assert net.extra.name == "my_vector"          # a name the user chose is kept
+    assert "head.weight" in ag.draw_graph(net(ag.randn(4, 2)).sum()).source
