@@ -10,6 +10,7 @@
 Every op is both a function here (``ag.exp(x)``) and a Tensor method (``x.exp()``). The Numba kernels
 (``autograd.kernels``) are imported and compiled on first use, so this import stays fast.
 """
+from . import allocator as _allocator
 from . import linalg
 from .creation import (Generator, arange, as_tensor, bernoulli, default_generator, empty, empty_like, eye,
                        from_numpy, full, full_like, linspace, manual_seed, normal, ones, ones_like, rand,
@@ -41,6 +42,7 @@ from .tensor import Tensor
 from .tensor_methods import attach as _attach
 
 _attach()
+_allocator.tune_malloc()
 float = float32  # noqa: A001  (torch.float)
 double = float64
 long = int64
