@@ -11,7 +11,54 @@ def _index(idx, n, name):
     return idx % n
 
 
-class Sequential(Module):
+class _ModuleSequence(Module):
+    """What Sequential and ModuleList share: numbered children, list-like access and editing."""
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def _key(self, idx):
+        keys = list(self._modules)
+        return keys[_index(idx, len(keys), type(self).__name__)]
+
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):
+            return self._from_items(list(self._modules.items())[idx])
+        return self._modules[self._key(idx)]
+
+    def __setitem__(self, idx, module):
+        self.add_module(self._key(idx), module)
+
+    def __delitem__(self, idx):
+        modules = list(self._modules.values())
+        del modules[idx if isinstance(idx, slice) else _index(idx, len(modules), type(self).__name__)]
+        self._renumber(modules)
+
+    def _renumber(self, modules):
+        self._modules.clear()
+        for i, module in enumerate(modules):
+            self.add_module(str(i), module)
+
+    def append(self, module):
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules):
+        for module in modules:
+            self.append(module)
+        return self
+
+    def insert(self, index, module):
+        modules = list(self._modules.values())
+        modules.insert(index, module)
+        self._renumber(modules)
+        return self
+
+
+class Sequential(_ModuleSequence):
     """Modules applied in order: ``Sequential(Linear(2, 8), ReLU(), Linear(8, 1))``, or from an
     ``OrderedDict`` of names to modules. Supports ``len``, indexing, slicing, iteration and ``append``."""
 
@@ -24,52 +71,16 @@ class Sequential(Module):
             for i, module in enumerate(args):
                 self.add_module(str(i), module)
 
+    def _from_items(self, items):
+        return Sequential(OrderedDict(items))  # (a subclass such as MLP has its own __init__)
+
     def forward(self, input):
         for module in self._modules.values():
             input = module(input)
         return input
 
-    def __len__(self):
-        return len(self._modules)
 
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def __getitem__(self, idx):
-        if isinstance(idx, slice):
-            return type(self)(OrderedDict(list(self._modules.items())[idx]))
-        keys = list(self._modules)
-        return self._modules[keys[_index(idx, len(keys), "Sequential")]]
-
-    def __setitem__(self, idx, module):
-        keys = list(self._modules)
-        setattr(self, keys[_index(idx, len(keys), "Sequential")], module)
-
-    def __delitem__(self, idx):
-        keys = list(self._modules)
-        targets = keys[idx] if isinstance(idx, slice) else [keys[_index(idx, len(keys), "Sequential")]]
-        for key in targets:
-            del self._modules[key]
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules):
-        for module in modules:
-            self.append(module)
-        return self
-
-    def insert(self, index, module):
-        modules = list(self._modules.values())
-        modules.insert(index, module)
-        self._modules.clear()
-        for i, m in enumerate(modules):
-            self.add_module(str(i), m)
-        return self
-
-
-class ModuleList(Module):
+class ModuleList(_ModuleSequence):
     """A list of modules whose parameters are registered (a plain Python list would hide them)."""
 
     def __init__(self, modules=None):
@@ -77,44 +88,8 @@ class ModuleList(Module):
         if modules is not None:
             self.extend(modules)
 
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def __getitem__(self, idx):
-        if isinstance(idx, slice):
-            return type(self)(list(self._modules.values())[idx])
-        keys = list(self._modules)
-        return self._modules[keys[_index(idx, len(keys), "ModuleList")]]
-
-    def __setitem__(self, idx, module):
-        keys = list(self._modules)
-        self.add_module(keys[_index(idx, len(keys), "ModuleList")], module)
-
-    def __delitem__(self, idx):
-        modules = list(self._modules.values())
-        del modules[idx]
-        self._modules.clear()
-        for i, m in enumerate(modules):
-            self.add_module(str(i), m)
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules):
-        for module in modules:
-            self.append(module)
-        return self
-
-    def insert(self, index, module):
-        modules = list(self._modules.values())
-        modules.insert(index, module)
-        self._modules.clear()
-        for i, m in enumerate(modules):
-            self.add_module(str(i), m)
+    def _from_items(self, items):
+        return type(self)([module for _, module in items])
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleList has no forward(); iterate over it in your own forward")
