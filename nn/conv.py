@@ -1,5 +1,4 @@
 """``Conv2d``: a learned 2-D convolution layer (the engine's ``conv2d`` op with its parameters)."""
-import math
 
 import autograd as ag
 
@@ -52,11 +51,7 @@ class Conv2d(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
-            bound = 1.0 / math.sqrt(fan_in)
-            init.uniform_(self.bias, -bound, bound)
+        init.default_layer_init_(self.weight, self.bias)
 
     def output_shape(self, height, width):
         """(out_channels, oh, ow) for an input of ``height`` × ``width``: the course's formula."""

@@ -132,3 +132,13 @@ def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", gen
 
 
 # PyTorch's deprecated names without the underscore are not provided: they fill in place too.
+
+
+def default_layer_init_(weight, bias=None):
+    """PyTorch's default for Linear and Conv layers: weight ~ kaiming_uniform(a=√5), i.e.
+    U(±1/√fan_in), and bias ~ U(±1/√fan_in) with fan_in = the weight's inputs per output."""
+    kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in, _ = _calculate_fan_in_and_fan_out(weight)
+        bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+        uniform_(bias, -bound, bound)
