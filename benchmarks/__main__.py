@@ -6,7 +6,7 @@
 import importlib
 import sys
 
-ALL = ["startup", "overhead", "elementwise", "kernels", "matmul", "mlp", "nn", "optim", "scalar"]
+ALL = ["startup", "overhead", "elementwise", "kernels", "matmul", "mlp", "nn", "optim", "scalar", "targets"]
 
 
 def main(names):

@@ -46,8 +46,9 @@ def fmt_ratio(x):
     return "-" if x is None or x != x else f"{x:.2f}x"
 
 
-def print_table(title, headers, rows):
-    """Print an aligned plain-text table (cells are str()-ed)."""
+def print_table(title, headers, rows, left=0):
+    """Print an aligned plain-text table (cells are str()-ed); the first ``left`` columns are left-aligned,
+    the others right-aligned."""
     rows = [[str(c) for c in r] for r in rows]
     headers = [str(h) for h in headers]
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
@@ -58,7 +59,7 @@ def print_table(title, headers, rows):
     print("  ".join(h.ljust(w) for h, w in zip(headers, widths)))
     print(line)
     for r in rows:
-        print("  ".join(c.rjust(w) for c, w in zip(r, widths)))
+        print("  ".join(c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
     print(line, flush=True)
 
 
@@ -69,3 +70,59 @@ def torch_or_none():
     except Exception:  # ImportError, or a broken install
         return None
     return torch
+
+
+def interleaved_times(fns, repeat=11, min_time=0.01, setup=None):
+    """Per-call seconds of each ``fns[name]()``, one sample per repetition, the implementations interleaved.
+
+    Each repetition runs every implementation once (a batch of calls lasting about ``min_time`` s, the
+    batch size fixed per implementation after one warm-up call), in forward order on even repetitions
+    and reversed on odd ones, so a slow patch of the machine hits all of them alike and no side always
+    runs first. ``setup()`` (if given) runs untimed before every batch, e.g. ``gc.collect``. A value of
+    None in ``fns`` is skipped and gets an empty list. Returns ``{name: [seconds per call, ...]}``.
+    """
+    names = [n for n, fn in fns.items() if fn is not None]
+    numbers = {}
+    for name in names:
+        if setup is not None:
+            setup()
+        t0 = time.perf_counter()
+        fns[name]()  # warm-up: compilation, cache loading, first-touch of buffers
+        single = max(time.perf_counter() - t0, 1e-7)
+        if setup is not None:
+            setup()
+        t0 = time.perf_counter()
+        fns[name]()
+        single = min(single, max(time.perf_counter() - t0, 1e-7))
+        numbers[name] = max(1, min(1 << 20, int(min_time / single) + 1)) if single < min_time else 1
+    times = {name: [] for name in fns}
+    for rep in range(repeat):
+        for name in (names if rep % 2 == 0 else names[::-1]):
+            fn, number = fns[name], numbers[name]
+            if setup is not None:
+                setup()
+            t0 = time.perf_counter()
+            for _ in range(number):
+                fn()
+            times[name].append((time.perf_counter() - t0) / number)
+    return times
+
+
+def paired(times, ours, reference):
+    """(median of ours, median of reference, median of the per-repetition ratios ours/reference); NaN
+    where the reference was not measured."""
+    nan = float("nan")
+    a, b = times.get(ours) or [], times.get(reference) or []
+    if not a or not b:
+        return (statistics.median(a) if a else nan), nan, nan
+    return statistics.median(a), statistics.median(b), statistics.median(x / y for x, y in zip(a, b))
+
+
+def fmt_bytes(n):
+    """Human-readable size (binary units)."""
+    if n is None or n != n:
+        return "-"
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n:.0f} B"
