@@ -34,14 +34,14 @@ def chain(cls, length):
     return y
 
 
-def mlp(cls, sizes, batch):
-    """Σ over a batch of relu-MLP outputs squared: wide and shallow, like a training step."""
-    rng = random.Random(0)
+def relu_mlp(cls, sizes, rng):
+    """A relu MLP of micrograd-like scalars (weights U(-1, 1) from ``rng``, zero biases): returns its
+    parameters and ``forward(inputs) -> output``. Shared by this benchmark and bench_targets."""
     layers = [[([cls(rng.uniform(-1, 1)) for _ in range(n_in)], cls(0.0)) for _ in range(n_out)]
               for n_in, n_out in zip(sizes[:-1], sizes[1:])]
-    total = None
-    for _ in range(batch):
-        a = [cls(rng.uniform(-1, 1)) for _ in range(sizes[0])]
+    params = [p for layer in layers for weights, bias in layer for p in weights + [bias]]
+
+    def forward(a):
         for depth, layer in enumerate(layers):
             out = []
             for weights, bias in layer:
@@ -50,7 +50,18 @@ def mlp(cls, sizes, batch):
                     z = z + w * x
                 out.append(z.relu() if depth < len(layers) - 1 else z)
             a = out
-        term = a[0] * a[0]
+        return a[0]
+    return params, forward
+
+
+def mlp(cls, sizes, batch):
+    """Σ over a batch of relu-MLP outputs squared: wide and shallow, like a training step."""
+    rng = random.Random(0)
+    _, forward = relu_mlp(cls, sizes, rng)
+    total = None
+    for _ in range(batch):
+        out = forward([cls(rng.uniform(-1, 1)) for _ in range(sizes[0])])
+        term = out * out
         total = term if total is None else total + term
     return total
 

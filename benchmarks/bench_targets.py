@@ -22,6 +22,7 @@ import numpy as np
 
 import autograd as ag
 from benchmarks import target_steps as ts
+from benchmarks.bench_scalar import relu_mlp
 from benchmarks.common import fmt_bytes, fmt_time, interleaved_times, paired, print_table, torch_or_none
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -214,22 +215,8 @@ def _moons(n=100, seed=0):
 def scalar_mlp_step(cls, sizes=(2, 16, 16, 1), alpha=1e-4, lr=0.05):
     """Returns ``step()``: micrograd's README demo step (max-margin loss + L2 on 100 points, full batch,
     SGD) for an MLP 2-16-16-1 written once for any micrograd-like scalar class."""
-    rng = random.Random(0)
-    layers = [[([cls(rng.uniform(-1, 1)) for _ in range(n_in)], cls(0.0)) for _ in range(n_out)]
-              for n_in, n_out in zip(sizes[:-1], sizes[1:])]
-    params = [p for layer in layers for ws, b in layer for p in ws + [b]]
+    params, forward = relu_mlp(cls, sizes, random.Random(0))
     points, labels = _moons()
-
-    def forward(a):
-        for depth, layer in enumerate(layers):
-            out = []
-            for ws, b in layer:
-                z = b
-                for w, v in zip(ws, a):
-                    z = z + w * v
-                out.append(z.relu() if depth < len(layers) - 1 else z)
-            a = out
-        return a[0]
 
     def step():
         scores = [forward([cls(u), cls(v)]) for u, v in points]
