@@ -9,11 +9,10 @@
 
 Every op computes its value *and* its local derivatives ∂out/∂input at once and stores them on the new
 Scalar (``local_grads``, one per entry of ``next_edges``). Backward is then the chain rule and nothing
-else, ``parent.grad += local × out.grad`` for every edge, in the reverse topological order computed by the
-same iterative walk as the Tensor engine (:func:`autograd.engine.backpropagate`), so a chain of a million
-ops backpropagates without a recursion limit. Because the local derivatives are kept, the graph drawing
-(:func:`autograd.draw_graph`) and the step-by-step walk (:func:`autograd.backward_steps`) can show the
-exact numbers each step multiplies.
+else, ``parent.grad += local × out.grad`` for every edge, each vertex once all of its consumers are done
+(an iterative walk, so a chain of a million ops backpropagates without a recursion limit). Because the
+local derivatives are kept, the graph drawing (:func:`autograd.draw_graph`) and the step-by-step walk
+(:func:`autograd.backward_steps`) can show the exact numbers each step multiplies.
 
 Gradient semantics follow PyTorch: a leaf's ``.grad`` accumulates over ``backward()`` calls (reset it
 with :meth:`Scalar.zero_grad` or :func:`zero_grad`); an interior Scalar's ``.grad`` holds d(root)/d(it)
@@ -22,11 +21,12 @@ from the latest backward that went through it.
 import math
 import numbers
 
-from .engine import backpropagate, topological_order
+from .engine import topological_order
 
 __all__ = ["Scalar", "zero_grad"]
 
 _exp, _log, _tanh, _sqrt, _sin, _cos = math.exp, math.log, math.tanh, math.sqrt, math.sin, math.cos
+_new = object.__new__
 
 
 class Scalar:
@@ -39,23 +39,27 @@ class Scalar:
     leaf), ``next_edges`` (its inputs), ``local_grads`` (∂self/∂input for each input).
     """
 
-    __slots__ = ("data", "grad", "next_edges", "local_grads", "op", "label", "is_param")
+    # An op has one or two inputs, kept in slots rather than in tuples: a graph of Scalars is freed by
+    # reference counting, but every container object it holds is work for Python's cyclic garbage
+    # collector, and a training step builds tens of thousands of vertices (see _backpropagate).
+    # _a, _b: the inputs (_a is None for a leaf, _b for a unary op); _da, _db: ∂self/∂_a and ∂self/∂_b;
+    # _pending: the backward walk's count of consumers not yet done, 0 outside a walk.
+    __slots__ = ("data", "grad", "op", "label", "is_param", "_a", "_b", "_da", "_db", "_pending")
 
-    def __init__(self, data, label=None, param=False, _edges=(), _local_grads=(), _op=""):
+    def __init__(self, data, label=None, param=False):
         self.data = data if type(data) is float else _as_float(data)
         self.grad = 0.0
-        self.next_edges = _edges
-        self.local_grads = _local_grads
-        self.op = _op
+        self.op = ""
         self.label = label
         self.is_param = param
+        self._a = None
 
     # ------------------------------------------------------------------ arithmetic
     # Each op: the value, then its local derivatives in the same order as its inputs.
     def __add__(self, other):
         if type(other) is not Scalar:
             other = _constant(other, "+")
-        return Scalar(self.data + other.data, None, False, (self, other), (1.0, 1.0), "+")
+        return _binary(self.data + other.data, self, other, 1.0, 1.0, "+")
 
     def __radd__(self, other):  # other + self
         return _constant(other, "+").__add__(self)
@@ -63,7 +67,7 @@ class Scalar:
     def __sub__(self, other):
         if type(other) is not Scalar:
             other = _constant(other, "-")
-        return Scalar(self.data - other.data, None, False, (self, other), (1.0, -1.0), "-")
+        return _binary(self.data - other.data, self, other, 1.0, -1.0, "-")
 
     def __rsub__(self, other):  # other - self
         return _constant(other, "-").__sub__(self)
@@ -72,7 +76,8 @@ class Scalar:
         """d(ab)/da = b, d(ab)/db = a"""
         if type(other) is not Scalar:
             other = _constant(other, "*")
-        return Scalar(self.data * other.data, None, False, (self, other), (other.data, self.data), "*")
+        a, b = self.data, other.data
+        return _binary(a * b, self, other, b, a, "*")
 
     def __rmul__(self, other):  # other * self
         return _constant(other, "*").__mul__(self)
@@ -85,7 +90,7 @@ class Scalar:
         if b == 0.0:
             raise ZeroDivisionError(f"Scalar division: {self.data!r} / 0.0")
         out = self.data / b
-        return Scalar(out, None, False, (self, other), (1.0 / b, -out / b), "/")
+        return _binary(out, self, other, 1.0 / b, -out / b, "/")
 
     def __rtruediv__(self, other):  # other / self
         return _constant(other, "/").__truediv__(self)
@@ -105,13 +110,13 @@ class Scalar:
         # NOTE: aᵇ·ln a is undefined for a ≤ 0; PyTorch's convention is 0 at a = 0 (the limit as b > 0)
         # and we keep it for a < 0 too, where the exponent is an integer and the function is not smooth in b.
         d_exponent = out * _log(a) if a > 0.0 else 0.0
-        return Scalar(out, None, False, (self, other), (d_base, d_exponent), "**")
+        return _binary(out, self, other, d_base, d_exponent, "**")
 
     def __rpow__(self, other):  # other ** self
         return _constant(other, "**").__pow__(self)
 
     def __neg__(self):
-        return Scalar(-self.data, None, False, (self,), (-1.0,), "neg")
+        return _unary(-self.data, self, -1.0, "neg")
 
     def __pos__(self):
         return self
@@ -123,14 +128,14 @@ class Scalar:
     def exp(self):
         """d eˣ/dx = eˣ"""
         out = _exp(self.data)
-        return Scalar(out, None, False, (self,), (out,), "exp")
+        return _unary(out, self, out, "exp")
 
     def log(self):
         """d ln x/dx = 1/x"""
         x = self.data
         if x <= 0.0:
             raise ValueError(f"Scalar.log: the natural log is defined for x > 0, got {x!r}")
-        return Scalar(_log(x), None, False, (self,), (1.0 / x,), "log")
+        return _unary(_log(x), self, 1.0 / x, "log")
 
     def sqrt(self):
         """d √x/dx = 1/(2√x)"""
@@ -138,25 +143,25 @@ class Scalar:
         if x < 0.0:
             raise ValueError(f"Scalar.sqrt: defined for x ≥ 0, got {x!r}")
         out = _sqrt(x)
-        return Scalar(out, None, False, (self,), (0.5 / out if out > 0.0 else math.inf,), "sqrt")
+        return _unary(out, self, 0.5 / out if out > 0.0 else math.inf, "sqrt")
 
     def sin(self):
         """d sin x/dx = cos x"""
-        return Scalar(_sin(self.data), None, False, (self,), (_cos(self.data),), "sin")
+        return _unary(_sin(self.data), self, _cos(self.data), "sin")
 
     def cos(self):
         """d cos x/dx = -sin x"""
-        return Scalar(_cos(self.data), None, False, (self,), (-_sin(self.data),), "cos")
+        return _unary(_cos(self.data), self, -_sin(self.data), "cos")
 
     def abs(self):
         """d|x|/dx = sign(x) (0 at x = 0, as in PyTorch)"""
         x = self.data
-        return Scalar(abs(x), None, False, (self,), (1.0 if x > 0.0 else -1.0 if x < 0.0 else 0.0,), "abs")
+        return _unary(abs(x), self, 1.0 if x > 0.0 else -1.0 if x < 0.0 else 0.0, "abs")
 
     def tanh(self):
         """d tanh x/dx = 1 - tanh²x"""
         t = _tanh(self.data)
-        return Scalar(t, None, False, (self,), (1.0 - t * t,), "tanh")
+        return _unary(t, self, 1.0 - t * t, "tanh")
 
     def sigmoid(self):
         """σ(x) = 1/(1 + e⁻ˣ), dσ/dx = σ(1 - σ)"""
@@ -167,27 +172,29 @@ class Scalar:
         else:
             e = _exp(x)
             s = e / (1.0 + e)
-        return Scalar(s, None, False, (self,), (s * (1.0 - s),), "sigmoid")
+        return _unary(s, self, s * (1.0 - s), "sigmoid")
 
     def relu(self):
         """max(0, x); derivative 1 for x > 0, else 0"""
         x = self.data
-        return Scalar(x if x > 0.0 else 0.0, None, False, (self,), (1.0 if x > 0.0 else 0.0,), "relu")
+        if x > 0.0:
+            return _unary(x, self, 1.0, "relu")
+        return _unary(0.0, self, 0.0, "relu")
 
     def leaky_relu(self, negative_slope=0.01):
         """x for x > 0, else slope·x; derivative 1 or slope"""
         x = self.data
         if x > 0.0:
-            return Scalar(x, None, False, (self,), (1.0,), "leaky_relu")
-        return Scalar(negative_slope * x, None, False, (self,), (float(negative_slope),), "leaky_relu")
+            return _unary(x, self, 1.0, "leaky_relu")
+        return _unary(negative_slope * x, self, float(negative_slope), "leaky_relu")
 
     def elu(self, alpha=1.0):
         """x for x > 0, else α(eˣ - 1); derivative 1 or αeˣ"""
         x = self.data
         if x > 0.0:
-            return Scalar(x, None, False, (self,), (1.0,), "elu")
+            return _unary(x, self, 1.0, "elu")
         e = _exp(x)
-        return Scalar(alpha * (e - 1.0), None, False, (self,), (alpha * e,), "elu")
+        return _unary(alpha * (e - 1.0), self, alpha * e, "elu")
 
     def softplus(self):
         """ln(1 + eˣ), derivative σ(x)"""
@@ -195,7 +202,7 @@ class Scalar:
         # NOTE: stable form max(x, 0) + ln(1 + e^(-|x|)).
         out = (x if x > 0.0 else 0.0) + math.log1p(_exp(-abs(x)))
         s = 1.0 / (1.0 + _exp(-x)) if x >= 0.0 else _exp(x) / (1.0 + _exp(x))
-        return Scalar(out, None, False, (self,), (s,), "softplus")
+        return _unary(out, self, s, "softplus")
 
     # ------------------------------------------------------------------ comparisons (values, no graph)
     def __lt__(self, other):
@@ -231,8 +238,23 @@ class Scalar:
 
     # ------------------------------------------------------------------ autograd
     @property
+    def next_edges(self):
+        """The inputs of the op that made this Scalar (``()`` for a leaf)."""
+        a = self._a
+        if a is None:
+            return ()
+        return (a,) if self._b is None else (a, self._b)
+
+    @property
+    def local_grads(self):
+        """∂self/∂input for each of ``next_edges``."""
+        if self._a is None:
+            return ()
+        return (self._da,) if self._b is None else (self._da, self._db)
+
+    @property
     def is_leaf(self):
-        return not self.next_edges
+        return self._a is None
 
     @property
     def name(self):
@@ -248,7 +270,7 @@ class Scalar:
 
     def backward(self, gradient=1.0):
         """Fill ``.grad`` of every Scalar this one depends on with d(self)/d(it), times ``gradient``."""
-        backpropagate(self, _as_float(gradient))
+        _backpropagate(self, gradient if type(gradient) is float else _as_float(gradient))
 
     def zero_grad(self, graph=False):
         """Reset ``self.grad`` to 0 (``graph=True``: of every Scalar this one depends on, too)."""
@@ -275,6 +297,98 @@ class Scalar:
         return "Scalar(" + ", ".join(parts) + ")"
 
 
+def _binary(data, a, b, da, db, op):
+    """The result of a two-input op: ``data``, made from ``a`` and ``b`` with ∂/∂a = ``da``, ∂/∂b = ``db``."""
+    out = _new(Scalar)  # skips __init__: this is the engine's most frequent call
+    out.data = data
+    out.grad = 0.0
+    out.op = op
+    out.label = None
+    out.is_param = False
+    out._a = a
+    out._b = b
+    out._da = da
+    out._db = db
+    out._pending = 0
+    return out
+
+
+def _unary(data, a, da, op):
+    """The result of a one-input op: ``data``, made from ``a`` with ∂/∂a = ``da``."""
+    out = _new(Scalar)
+    out.data = data
+    out.grad = 0.0
+    out.op = op
+    out.label = None
+    out.is_param = False
+    out._a = a
+    out._b = None
+    out._da = da
+    out._pending = 0
+    return out
+
+
+def _backpropagate(root, gradient):
+    """``root.grad += gradient``, then the chain rule along every edge of the graph below ``root``.
+
+    Kahn's algorithm over the interior vertices (leaves have no edges to pass on), in two passes over
+    the Scalars' own slots, without dicts or sets: (1) count, on each interior vertex reachable from the
+    root, the edges that reach it from vertices reachable from the root (and zero its gradient: an
+    interior gradient is recomputed by each call); (2) from the root, pass each vertex's gradient to its
+    inputs, and go on to an input once its last consumer has passed its share. Each count returns to 0,
+    which is how the next walk tells a vertex it has not seen yet. Iterative, so any depth works.
+    """
+    if root._a is None:  # a leaf: nothing to pass on
+        root.grad += gradient
+        return
+    interior = [root]
+    root._pending = 1  # seen (no edge can reach the root)
+    try:
+        for vertex in interior:  # the list grows while it is read: each interior vertex once
+            a = vertex._a
+            if a._a is not None:
+                n = a._pending
+                if n == 0:
+                    a.grad = 0.0
+                    interior.append(a)
+                a._pending = n + 1
+            b = vertex._b
+            if b is not None and b._a is not None:
+                n = b._pending
+                if n == 0:
+                    b.grad = 0.0
+                    interior.append(b)
+                b._pending = n + 1
+        root._pending = 0
+        root.grad = gradient
+        ready = [root]
+        pop, push = ready.pop, ready.append
+        while ready:
+            vertex = pop()
+            grad = vertex.grad
+            a = vertex._a
+            a.grad += vertex._da * grad
+            if a._a is not None:
+                n = a._pending - 1
+                a._pending = n
+                if n == 0:
+                    push(a)
+            b = vertex._b
+            if b is not None:
+                b.grad += vertex._db * grad
+                if b._a is not None:
+                    n = b._pending - 1
+                    b._pending = n
+                    if n == 0:
+                        push(b)
+    except BaseException:
+        # e.g. a leaf whose .grad was set to None, or KeyboardInterrupt: leave no count behind, or the
+        # next walk would stop at this graph's vertices and silently miss gradients.
+        for vertex in interior:
+            vertex._pending = 0
+        raise
+
+
 def zero_grad(scalars):
     """Reset ``.grad`` to 0 on every Scalar of ``scalars`` (e.g. a model's parameters before a step)."""
     for s in scalars:
@@ -291,7 +405,8 @@ def _as_float(value):
 
 def _constant(value, op):
     """A number used in an op, as a leaf Scalar (it shows in drawings, like micrograd's constants)."""
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+    if type(value) is float or type(value) is int or (isinstance(value, numbers.Real)
+                                                       and not isinstance(value, bool)):
         return Scalar(float(value), None, None)  # is_param None: a constant of the expression
     raise TypeError(f"Scalar {op}: unsupported operand of type {type(value).__name__} ({value!r}); use a "
                     f"Scalar or a Python number")

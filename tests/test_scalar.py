@@ -223,6 +223,57 @@ def test_backward_order_is_the_engines_walk():
             assert position[id(parent)] > position[id(v)]
 
 
+def test_edges_and_local_derivatives_are_readable():
+    a, b = Scalar(2.0), Scalar(3.0)
+    c = a * b
+    assert c.next_edges == (a, b) and c.next_edges[0] is a and c.local_grads == (3.0, 2.0)
+    t = c.tanh()
+    assert t.next_edges == (c,) and t.local_grads == pytest.approx((1 - math.tanh(6.0) ** 2,))
+    assert a.next_edges == () and a.local_grads == () and a.is_leaf and not c.is_leaf
+
+
+def _random_graph(rng, n_leaves=5, n_ops=300):
+    """Random ops over earlier vertices: shared subexpressions, repeated inputs (x * x), constants."""
+    leaves = [Scalar(rng.uniform(-1, 1), param=True) for _ in range(n_leaves)]
+    pool = list(leaves)
+    for _ in range(n_ops):
+        x, y = rng.choice(pool), rng.choice(pool[-20:])
+        kind = rng.randrange(6)
+        out = (x * y if kind == 0 else x + y if kind == 1 else x - 0.5 * y if kind == 2 else
+               x.tanh() if kind == 3 else (x * 0.9).sin() if kind == 4 else x * x)
+        pool.append(out)
+    return leaves, pool
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_backward_matches_the_engines_generic_walk(seed):
+    """Scalar.backward (Kahn's algorithm on the Scalars' own slots) against engine.backpropagate (the
+    generic walk over next_edges/local_grads), from several roots of one graph: vertices that consume
+    part of the graph but are not below the root must not hold the walk up."""
+    rng = random.Random(seed)
+    leaves, pool = _random_graph(rng)
+    for root in (pool[-1], pool[len(pool) // 2], pool[-1], leaves[0]):
+        zero_grad(leaves)
+        root.backward(0.5)
+        ours = [v.grad for v in pool]
+        zero_grad(leaves)
+        ag.engine.backpropagate(root, 0.5)
+        assert ours == [v.grad for v in pool]
+
+
+def test_a_failed_backward_leaves_the_graph_usable():
+    x, w = Scalar(0.5), Scalar(2.0)
+    h = (w * w).tanh()
+    y = x * h + h
+    x.grad = None  # an invalid gradient: the walk fails before it reaches h
+    with pytest.raises(TypeError):
+        y.backward()
+    x.grad = 0.0
+    y.backward()
+    assert x.grad == pytest.approx(math.tanh(4.0))
+    assert w.grad == pytest.approx((0.5 + 1.0) * (1 - math.tanh(4.0) ** 2) * 2 * 2.0)
+
+
 def test_deep_chain_of_100000_ops_backprops_without_recursion():
     x = Scalar(0.5)
     y = x
