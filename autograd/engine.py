@@ -18,9 +18,11 @@ lists where its gradient goes in ``next_edges`` (a leaf Tensor has none). Scalar
 ``.grad`` and their local derivatives in ``local_grads``, so :func:`backpropagate` is the chain rule
 alone, over the same :func:`topological_order`.
 """
+import sys
+
 import numpy as np
 
-from . import grad_mode
+from . import fp_errors, grad_mode
 from .function import Node
 from .tensor import Tensor, _initial_gradient, make_tensor
 
@@ -118,8 +120,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
     check_anomaly = state.anomaly
     # Backward formulas meet inf·0 and 0/0 (the derivative of sqrt at 0 times a zero gradient): like
     # PyTorch, they give NaN silently; detect_anomaly is the tool that reports them.
-    numpy_errors = np.errstate(all="ignore")
-    numpy_errors.__enter__()
+    numpy_errors = fp_errors.enter(fp_errors.IGNORE_ALL)
     try:
         for vertex in order:
             grad = pending.pop(id(vertex), None)
@@ -153,7 +154,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 node.release()
     finally:
         state.grad_enabled = previous_mode
-        numpy_errors.__exit__(None, None, None)
+        fp_errors.leave(numpy_errors)
 
     if inputs is None:
         return None
@@ -223,15 +224,57 @@ def _accumulate(tensor, grad, create_graph):
     if tensor.grad is None:
         if create_graph:
             tensor.grad = grad
+        elif _sole_owner(grad, tensor):
+            tensor.grad = grad  # a fresh array nobody else can see: no copy needed
         else:
             # A copy: the same gradient array may be handed to several inputs (add passes it through),
             # and an in-place change of one .grad (clipping, accumulation) must not reach the others.
-            tensor.grad = make_tensor(np.array(grad._data, dtype=tensor.dtype), False, None, None)
+            tensor.grad = make_tensor(np.array(grad._data, dtype=tensor.dtype, order="C"), False, None, None)
     elif create_graph or tensor.grad.requires_grad:
         tensor.grad = tensor.grad + grad
     else:
         np.add(tensor.grad._data, grad._data, out=tensor.grad._data)
         tensor.grad._version[0] += 1
+
+
+def _reference_counts(grad):
+    return _getrefcount(grad), _getrefcount(grad._data)
+
+
+def _calibrate_sole_owner():
+    """The reference counts of a gradient that only the backward walk holds, as :func:`_sole_owner`
+    sees them (measured through the same call chain, so an interpreter that counts differently
+    stays safe: it can only make the check stricter)."""
+    if _getrefcount is None:
+        return -1, -1
+    grad = make_tensor(np.empty(1), False, None, None)  # run_backward's local
+    return _calibration_accumulate(grad)
+
+
+def _calibration_accumulate(grad):  # stands for _accumulate
+    return _calibration_sole_owner(grad)
+
+
+def _calibration_sole_owner(grad):  # stands for _sole_owner, with its local ``data``
+    data = grad._data
+    return _reference_counts(grad) if data is not None else None
+
+
+def _sole_owner(grad, tensor):
+    """True when ``grad`` (its Tensor and its array) is referenced by nothing but the walk's own
+    variables, owns its memory, and has the layout ``tensor.grad`` should have: then it can become
+    ``tensor.grad`` without the copy that protects gradients shared between inputs.
+    Gradients stolen this way save a full pass over memory per parameter and step."""
+    data = grad._data
+    if (data.base is not None or not data.flags.c_contiguous or not data.flags.writeable
+            or data.dtype != tensor._data.dtype or grad.requires_grad):
+        return False
+    tensor_refs, array_refs = _reference_counts(grad)
+    return tensor_refs <= _SOLE_TENSOR_REFS and array_refs <= _SOLE_ARRAY_REFS
+
+
+_getrefcount = getattr(sys, "getrefcount", None)
+_SOLE_TENSOR_REFS, _SOLE_ARRAY_REFS = _calibrate_sole_owner()
 
 
 def _check_finite(node, grad):

@@ -29,7 +29,7 @@ import traceback
 
 import numpy as np
 
-from . import grad_mode
+from .grad_mode import _state
 from .tensor import Tensor, make_tensor
 
 
@@ -52,30 +52,31 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
+        # The hottest function of the library (every op, forward and backward): one pass over the
+        # arguments collects the arrays and, only if something requires grad, the graph edges.
         arrays = []
-        record = False
-        for a in args:
+        edges = None
+        for i, a in enumerate(args):
             if isinstance(a, Tensor):
                 arrays.append(a._data)
-                record = record or a.requires_grad
+                if a.requires_grad and edges is None:
+                    edges = i
             else:
                 arrays.append(a)
-        if not (record and cls.differentiable and grad_mode._state.grad_enabled):
+        if edges is None or not _state.grad_enabled or not cls.differentiable:
             out = cls.forward(_NULL_CTX, *arrays, **kwargs)
             if type(out) is not np.ndarray:
                 out = np.asarray(out)
-            version = args[0]._version if cls.is_view else None
-            return make_tensor(out, False, None, version)
+            return make_tensor(out, False, None, args[0]._version if cls.is_view else None)
 
-        ctx = Node(cls, args)
+        ctx = Node(cls, args, edges)
         out = cls.forward(ctx, *arrays, **kwargs)
         returned = out
         if type(out) is not np.ndarray:
             out = np.asarray(out)
         if out.dtype.kind != "f":
             raise TypeError(f"{cls.__name__} produced a {out.dtype} result, which cannot carry a gradient")
-        version = args[0]._version if cls.is_view else None
-        result = make_tensor(out, True, ctx, version)
+        result = make_tensor(out, True, ctx, args[0]._version if cls.is_view else None)
         if ctx._to_save is not None:
             ctx._pack(args, arrays, returned, result)
         return result
@@ -117,25 +118,31 @@ class Node:
     __slots__ = ("function", "next_edges", "needs_input_grad", "input_meta", "_to_save", "_saved", "_freed",
                  "tensor_hooks", "retained", "forward_stack", "__dict__", "__weakref__")
 
-    def __init__(self, function, args):
+    def __init__(self, function, args, first_edge=0):
+        """``first_edge``: index of the first argument that requires grad (those before it do not)."""
         self.function = function
-        edges, shapes = [], []
-        for a in args:
+        edges = [None] * first_edge
+        needs = [False] * first_edge
+        shapes = [None] * first_edge
+        for a in args[first_edge:]:
             if isinstance(a, Tensor) and a.requires_grad:
                 edges.append(a.grad_fn or a)
-                shapes.append((a._data.shape, a._data.dtype))
+                needs.append(True)
+                data = a._data
+                shapes.append((data.shape, data.dtype))
             else:
                 edges.append(None)
+                needs.append(False)
                 shapes.append(None)
         self.next_edges = edges
-        self.needs_input_grad = tuple([e is not None for e in edges])
+        self.needs_input_grad = tuple(needs)
         self.input_meta = shapes
         self._to_save = None
         self._saved = ()
         self._freed = False
         self.tensor_hooks = None
         self.retained = None
-        self.forward_stack = traceback.format_stack(limit=12)[:-2] if grad_mode._state.anomaly else None
+        self.forward_stack = traceback.format_stack(limit=12)[:-2] if _state.anomaly else None
 
     def name(self):
         return self.function.__name__ + "Backward"

@@ -1,6 +1,7 @@
 """Issue 7's targets table: every target row measured against its reference in the same run.
 
     python -m benchmarks targets
+    python -m benchmarks.bench_targets mlp tiny     # only some sections (names: SECTIONS)
 
 In-process rows interleave the implementations (one batch of calls of each per repetition, the order
 reversed every other repetition) and report the medians and the median of the paired per-repetition
@@ -320,20 +321,39 @@ def memory_rows(table):
                 fmt=fmt_bytes)
 
 
-def main():
+SECTIONS = ("mlp", "tiny", "activation", "matmul", "cnn", "scalar", "adam", "startup", "memory")
+
+
+def main(sections=SECTIONS):
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        raise SystemExit(f"unknown section(s) {sorted(unknown)}; choose from {', '.join(SECTIONS)}")
     torch = torch_or_none()
     _header(torch)
     table = Table()
     started = time.perf_counter()
-    mlp_rows(table, torch)
-    tiny_graph_rows(table, torch)
-    activation_rows(table, torch)
-    matmul_rows(table)
-    cnn_rows(table, torch)
-    scalar_rows(table)
-    adam_rows(table, torch)
-    warm_up_seconds = startup_rows(table, torch)
-    memory_rows(table)
+    warm_up_seconds = NAN
+    for name in SECTIONS:
+        if name not in sections:
+            continue
+        if name == "mlp":
+            mlp_rows(table, torch)
+        elif name == "tiny":
+            tiny_graph_rows(table, torch)
+        elif name == "activation":
+            activation_rows(table, torch)
+        elif name == "matmul":
+            matmul_rows(table)
+        elif name == "cnn":
+            cnn_rows(table, torch)
+        elif name == "scalar":
+            scalar_rows(table)
+        elif name == "adam":
+            adam_rows(table, torch)
+        elif name == "startup":
+            warm_up_seconds = startup_rows(table, torch)
+        elif name == "memory":
+            memory_rows(table)
     table.print()
     print("[1] copy floor: np.copyto(y, x) + np.copyto(dx, g) into preallocated arrays = 4 passes over n float32\n"
           "    (2 reads + 2 writes). A fused fwd+bwd needs 5 passes (backward re-reads x or y): ideal = 1.25x.\n"
@@ -347,4 +367,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:] or SECTIONS)

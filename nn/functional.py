@@ -1,8 +1,9 @@
 """``nn.functional``: stateless neural-network functions, as ``torch.nn.functional``.
 
-Activations with fused kernels (relu, sigmoid, tanh, gelu, softmax, log_softmax) and the stable ops
-(softplus, log_sigmoid, elu, binary_cross_entropy) are engine ops re-exported here; the rest (layers,
-losses) are compositions of Tensor ops, so their gradients come from the graph.
+``linear`` (one fused op), the activations with fused kernels (relu, sigmoid, tanh, gelu, softmax,
+log_softmax) and the stable ops (softplus, log_sigmoid, elu, binary_cross_entropy) are engine ops
+re-exported here; the rest (layers, losses) are compositions of Tensor ops, so their gradients come
+from the graph.
 Every loss takes ``reduction='mean'|'sum'|'none'``.
 """
 import math
@@ -12,6 +13,8 @@ from autograd import Tensor
 from autograd.ops.activations import gelu, log_softmax, relu, sigmoid, softmax, tanh  # noqa: F401
 from autograd.ops.conv import avg_pool2d, conv2d, max_pool2d  # noqa: F401
 from autograd.ops.join import pad  # noqa: F401
+from autograd.ops.linalg import linear  # noqa: F401
+from autograd.ops.losses import cross_entropy as _fused_cross_entropy
 from autograd.ops.nn_ops import binary_cross_entropy as _bce_elementwise
 from autograd.ops.nn_ops import elu as _elu
 from autograd.ops.nn_ops import log_sigmoid, softplus  # noqa: F401
@@ -23,16 +26,6 @@ SELU_SCALE = 1.0507009873554804934193349852946
 
 
 # ---------------------------------------------------------------------------- layers
-def linear(input, weight, bias=None):
-    """y = x Wᵀ + b, with ``weight`` of shape (out_features, in_features)."""
-    if input.shape[-1:] != weight.shape[-1:]:
-        raise ValueError(f"linear: input has {input.shape[-1] if input.ndim else 0} features (shape "
-                         f"{tuple(input.shape)}) but weight has shape {tuple(weight.shape)} "
-                         f"(out_features, in_features={weight.shape[-1]})")
-    out = input @ weight.T
-    return out + bias if bias is not None else out
-
-
 def dropout(input, p=0.5, training=True, inplace=False):
     """Inverted dropout: zero each element with probability ``p`` and scale the rest by 1/(1−p), so
     the expectation is unchanged; identity when not ``training``. The mask comes from the library's
@@ -262,6 +255,8 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     target = _as_target(target, input, "cross_entropy")
+    if input.ndim == 2 and target.dtype.kind in "iu" and label_smoothing == 0 and input.dtype.kind == "f":
+        return _fused_cross_entropy(input, target, weight, ignore_index, reduction)  # the common case
     if input.ndim == 0:
         raise ValueError("cross_entropy: input must have a class dimension, got a 0-d tensor")
     class_dim = 1 if input.ndim >= 2 else 0

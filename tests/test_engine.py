@@ -411,3 +411,37 @@ def test_repr_looks_like_pytorch():
     assert repr(ag.tensor([1.0, 2.0])) == "tensor([1., 2.])"
     assert repr(ag.tensor([1.0], dtype=ag.float64, requires_grad=True)) == \
         "tensor([1.], dtype=float64, requires_grad=True)"
+
+
+def test_leaf_gradients_never_alias_each_other_or_the_callers_gradient():
+    """The engine hands a fresh gradient array to a leaf's .grad without copying it (a pass over
+    memory saved), but only when nothing else can see that array: a gradient that add passes to both
+    operands, or one the caller passed in, must be copied."""
+    a = ag.tensor(np.ones((3, 4)), requires_grad=True)
+    b = ag.tensor(np.ones((3, 4)), requires_grad=True)
+    (a + b).sum().backward()  # the same array flows to a and b
+    assert not np.shares_memory(a.grad.numpy(), b.grad.numpy())
+    a.grad.mul_(3.0)
+    assert np.all(b.grad.numpy() == 1.0)
+
+    a.grad = b.grad = None
+    g = ag.tensor(np.full((3, 4), 2.0))
+    (a + b).backward(g)
+    assert not np.shares_memory(a.grad.numpy(), g.numpy())
+    assert not np.shares_memory(b.grad.numpy(), g.numpy())
+    a.grad.zero_()
+    assert np.all(g.numpy() == 2.0) and np.all(b.grad.numpy() == 2.0)
+
+    a.grad = None
+    seen = []
+    a.register_hook(lambda grad: seen.append(grad))  # the hook keeps the gradient: copy it
+    (a * 5.0).sum().backward()
+    assert not np.shares_memory(a.grad.numpy(), seen[0].numpy())
+
+
+def test_leaf_gradients_are_c_contiguous_even_when_backward_produced_a_transpose():
+    w = ag.tensor(np.ones((4, 3)), requires_grad=True)
+    x = ag.tensor(np.arange(6.0).reshape(2, 3))
+    (x @ w.T).sum().backward()  # d(wᵀ) is (3, 4) C-order, so dw arrives as a transposed view
+    assert w.grad.numpy().flags.c_contiguous
+    np.testing.assert_allclose(w.grad.numpy(), np.tile(x.numpy().sum(0), (4, 1)))

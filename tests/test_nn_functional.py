@@ -75,6 +75,13 @@ LOSSES = {
                           [t64([0.1, -0.3, 2.0, -3.0]), t64([0.0, 0.0, 0.0, 0.0])]),
     "cross_entropy": lambda rng: (lambda x: F.cross_entropy(x, _int([0, 2, 1]), weight=t64([1.0, 2.0, 0.5], False),
                                                             label_smoothing=0.1), [rand64(rng, 3, 3)]),
+    "cross_entropy_fused_mean_weight_ignore": lambda rng: (
+        lambda x: F.cross_entropy(x, _int([0, 2, -100, 1]), weight=t64([1.0, 2.0, 0.5], False)), [rand64(rng, 4, 3)]),
+    "cross_entropy_fused_sum": lambda rng: (lambda x: F.cross_entropy(x, _int([0, 2, 1]), reduction="sum"),
+                                            [rand64(rng, 3, 3)]),
+    "cross_entropy_fused_none": lambda rng: (
+        lambda x: F.cross_entropy(x, _int([1, 2, -100]), weight=t64([0.5, 2.0, 1.0], False), reduction="none"),
+        [rand64(rng, 3, 3)]),
     "cross_entropy_nd": lambda rng: (lambda x: F.cross_entropy(x, _int([[0, 2], [1, -100]])),
                                      [rand64(rng, 2, 3, 2)]),
     "cross_entropy_probs": lambda rng: (lambda x, p: F.cross_entropy(x, p.softmax(1), label_smoothing=0.2),
@@ -107,6 +114,21 @@ def _first_grad(fn):
         with ag.enable_grad():
             return ag.grad(fn(*xs).sum(), list(xs), create_graph=True, allow_unused=True)
     return grads
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_fused_cross_entropy_second_order(rng, reduction):
+    """The (N, C) class-index path is one fused op; its backward is itself differentiable."""
+    target, weight = _int([0, 2, -100, 1]), t64([1.0, 2.0, 0.5], False)
+    loss = lambda x: F.cross_entropy(x, target, weight=weight, reduction=reduction)  # noqa: E731
+    assert ag.gradcheck(_first_grad(loss), [rand64(rng, 4, 3)])
+
+    def grad_times_upstream(x, g):  # the gradient also flows to the loss's incoming gradient g
+        with ag.enable_grad():
+            (dx,) = ag.grad(loss(x), [x], grad_outputs=g, create_graph=True)
+        return dx
+    g = rand64(rng) if reduction != "none" else rand64(rng, 4)
+    assert ag.gradcheck(grad_times_upstream, [rand64(rng, 4, 3), g])
 
 
 def test_engine_ops_second_order(rng):
@@ -230,6 +252,11 @@ def _cases():
         "huber": (lambda a, b: F.huber_loss(a, b, "none", 1.5), lambda a, b: TF.huber_loss(a, b, "none", 1.5),
                   [x, p], 2),
         "ce": (lambda a, t: F.cross_entropy(a, t), TF.cross_entropy, [x, idx]),
+        "ce_weight_ignore": (lambda a, t, ww: F.cross_entropy(a, t, ww), TF.cross_entropy, [x, idx_ign, w]),
+        "ce_sum_ignore": (lambda a, t: F.cross_entropy(a, t, reduction="sum"),
+                          lambda a, t: TF.cross_entropy(a, t, reduction="sum"), [x, idx_ign]),
+        "ce_none_weight": (lambda a, t, ww: F.cross_entropy(a, t, ww, reduction="none"),
+                           lambda a, t, ww: TF.cross_entropy(a, t, ww, reduction="none"), [x, idx_ign, w]),
         "ce_weight_ignore_smooth": (
             lambda a, t, ww: F.cross_entropy(a, t, ww, label_smoothing=0.15),
             lambda a, t, ww: TF.cross_entropy(a, t, ww, label_smoothing=0.15), [x, idx_ign, w]),

@@ -9,14 +9,9 @@ import math
 import numpy as np
 
 from ..function import Function
+from ..lazy_kernels import kernels as _kernels
 from ..tensor import normalize_dim
 from ._args import floating
-
-
-def _kernels():
-    """The kernel module, imported on first use: ``import autograd`` must not wait for numba."""
-    from .. import kernels
-    return kernels
 
 
 def _along_last(kernel, dim, *arrays):

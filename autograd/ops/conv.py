@@ -21,15 +21,10 @@ from collections import namedtuple
 import numpy as np
 
 from ..function import Function
+from ..lazy_kernels import kernels as _kernels
 from ..tensor import Tensor
 
 Window = namedtuple("Window", "kh kw sh sw ph pw oh ow")
-
-
-def _kernels():
-    """The kernel module, imported on first use: ``import autograd`` must not wait for numba."""
-    from .. import kernels
-    return kernels
 
 
 def _rows_by_channel(g):

@@ -8,6 +8,7 @@ tensor's version counter goes up, which is how backward detects that a saved ten
 import numpy as np
 
 from .. import grad_mode
+from ..lazy_kernels import kernels as _kernels
 from ..tensor import Tensor, make_tensor
 
 
@@ -80,7 +81,7 @@ def add_(self, other, alpha=1):
     from .arithmetic import add, mul
     if alpha != 1 and not isinstance(alpha, Tensor) and not _recording(self, (other,)) \
             and _fusable(self, other):  # one pass, no temporary for alpha·other
-        from .. import kernels
+        kernels = _kernels()
         _run_fused(kernels._axpy_kernel, [self, other], [self], [float(alpha)])
         return self
     if alpha != 1:
@@ -211,7 +212,7 @@ def addcmul_(self, tensor1, tensor2, value=1):
     from . import arithmetic
     if not _recording(self, (tensor1, tensor2)) and _fusable(self, tensor1, tensor2) \
             and not isinstance(value, Tensor):
-        from .. import kernels
+        kernels = _kernels()
         _run_fused(kernels._addcmul_kernel, [self, tensor1, tensor2], [self], [float(value)])
         return self
     return apply_inplace(self, "addcmul_",
@@ -224,7 +225,7 @@ def addcdiv_(self, tensor1, tensor2, value=1):
     from . import arithmetic
     if not _recording(self, (tensor1, tensor2)) and _fusable(self, tensor1, tensor2) \
             and not isinstance(value, Tensor):
-        from .. import kernels
+        kernels = _kernels()
         _run_fused(kernels._addcdiv_kernel, [self, tensor1, tensor2], [self], [float(value)])
         return self
     return apply_inplace(self, "addcdiv_",
@@ -240,7 +241,7 @@ def lerp_(self, end, weight):
     """
     from . import arithmetic
     if not _recording(self, (end, weight)) and _fusable(self, end) and not isinstance(weight, Tensor):
-        from .. import kernels
+        kernels = _kernels()
         _run_fused(kernels._lerp_kernel, [self, end], [self], [float(weight)])
         return self
 
@@ -276,7 +277,7 @@ def sgd_step_(param, grad, momentum_buffer=None, *, lr, momentum=0.0, dampening=
     else ``buf = momentum·buf + (1 − dampening)·g``; ``d = g + momentum·buf`` (nesterov) or ``buf``;
     ``param -= lr·d``. ``momentum_buffer`` is updated in place (needed when ``momentum != 0``).
     """
-    from .. import kernels
+    kernels = _kernels()
     use_momentum = momentum != 0
     if use_momentum and momentum_buffer is None:
         raise ValueError("sgd_step_: momentum != 0 needs a momentum_buffer tensor")
@@ -302,7 +303,7 @@ def adam_step_(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, *, step, l
     ``param -= lr/(1 − β1^t) · m / (sqrt(v)/sqrt(1 − β2^t) + eps)``. With ``eps_inside_sqrt`` the
     denominator is the course's ``sqrt(v/(1 − β2^t) + eps)``.
     """
-    from .. import kernels
+    kernels = _kernels()
     if amsgrad and max_exp_avg_sq is None:
         raise ValueError("adam_step_: amsgrad=True needs a max_exp_avg_sq tensor")
     if step < 1:

@@ -2,6 +2,7 @@
 import numpy as np
 
 from ..function import Function
+from ..lazy_kernels import kernels as _kernels
 from ..tensor import Tensor
 from ._args import binary_operands
 
@@ -12,27 +13,52 @@ def _mT(x):
 
 
 class MatMul(Function):
-    """C = A @ B over the last two axes (leading axes broadcast);  dA = dC Bᵀ,  dB = Aᵀ dC."""
+    """C = A @ B over the last two axes (leading axes broadcast);  dA = dC Bᵀ,  dB = Aᵀ dC.
+
+    ``transpose_a``/``transpose_b`` read an operand transposed (C = op(A) op(B), op(M) = Mᵀ), so
+    backward multiplies by a transpose without a transpose op: BLAS reads it in place, and the graph
+    of a double backward stays two matmuls per product.
+    """
 
     @staticmethod
-    def forward(ctx, a, b):
+    def forward(ctx, a, b, transpose_a, transpose_b):
         ctx.save_for_backward(a, b)
+        ctx.transposes = (transpose_a, transpose_b)
+        if transpose_a:
+            a = a.swapaxes(-1, -2)
+        if transpose_b:
+            b = b.swapaxes(-1, -2)
         if a.ndim == 2 and b.ndim == 2:
-            from .. import kernels
-            return kernels.matmul(a, b)
+            return _kernels().matmul(a, b)
         return np.matmul(a, b)
 
     @staticmethod
     def backward(ctx, grad_output):
         a, b = ctx.saved_tensors
-        da = MatMul.apply(grad_output, _mT(b)) if ctx.needs_input_grad[0] else None
-        db = MatMul.apply(_mT(a), grad_output) if ctx.needs_input_grad[1] else None
-        return da, db
+        ta, tb = ctx.transposes
+        need_a, need_b = ctx.needs_input_grad[:2]
+        da = db = None
+        if need_a:  # dA = dC op(B)ᵀ, or its transpose op(B) dCᵀ when A entered transposed
+            da = MatMul.apply(b, grad_output, tb, True) if ta else MatMul.apply(grad_output, b, False, not tb)
+        if need_b:  # dB = op(A)ᵀ dC, or its transpose dCᵀ op(A) when B entered transposed
+            db = MatMul.apply(grad_output, a, True, ta) if tb else MatMul.apply(a, grad_output, not ta, False)
+        return da, db, None, None
 
 
 def matmul(input, other):
     """Matrix product with numpy/PyTorch semantics: a 1-D operand is a vector (a row on the left, a
     column on the right, its axis removed from the result); leading batch axes broadcast."""
+    if (type(input) is Tensor or isinstance(input, Tensor)) and isinstance(other, Tensor):
+        a, b = input._data, other._data
+        # The common case (two matrices of one float dtype) goes straight to the op: this call sits
+        # on the critical path of every linear layer and costs as much as a 64×64 product.
+        if a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype and a.dtype.kind == "f" \
+                and a.shape[1] == b.shape[0]:
+            return MatMul.apply(input, other, False, False)
+    return _matmul_general(input, other)
+
+
+def _matmul_general(input, other):
     from .shape import reshape, unsqueeze
     a, b = binary_operands(input, other, "matmul")
     if a.ndim == 0 or b.ndim == 0:
@@ -55,11 +81,71 @@ def matmul(input, other):
         a = unsqueeze(a, 0)
     if vector_b:
         b = unsqueeze(b, -1)
-    out = MatMul.apply(a, b)
+    out = MatMul.apply(a, b, False, False)
     if vector_a or vector_b:
         shape = out.shape[:-2] + (() if vector_a else out.shape[-2:-1]) + (() if vector_b else out.shape[-1:])
         out = reshape(out, shape)
     return out
+
+
+class Linear(Function):
+    """y = x Wᵀ + b over the last axis of x (x: (..., in), W: (out, in), b: (out,) or None);
+    dx = dy W,  dW = dyᵀ x,  db = Σ dy, both summed over all leading axes.
+
+    One op instead of a transpose, a matmul and a broadcast add: the bias is added in place into the
+    product's fresh output, and dW comes out of one BLAS call already in W's layout.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        ctx.save_for_backward(x, weight)
+        rows = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+        out = _kernels().matmul(rows, weight.T)
+        if bias is not None:
+            out += bias
+        return out if x.ndim == 2 else out.reshape(x.shape[:-1] + (weight.shape[0],))
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        from .reduction import Sum
+        from .shape import reshape
+        x, weight = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad
+        g = grad_output if grad_output.ndim == 2 else reshape(grad_output, (-1, weight.shape[0]))
+        dx = dw = db = None
+        if need_x:
+            dx = MatMul.apply(g, weight, False, False)
+            if x.ndim != 2:
+                dx = reshape(dx, x.shape)
+        if need_w:
+            rows = x if x.ndim == 2 else reshape(x, (-1, x.shape[-1]))
+            dw = MatMul.apply(g, rows, True, False)
+        if need_b:
+            db = Sum.apply(g, (0,), False)
+        return dx, dw, db
+
+
+def linear(input, weight, bias=None):
+    """y = x Wᵀ + b, with ``weight`` of shape (out_features, in_features) (PyTorch's F.linear)."""
+    if not isinstance(input, Tensor) or not isinstance(weight, Tensor):
+        raise TypeError(f"linear: input and weight must be Tensors, got {type(input).__name__} and "
+                        f"{type(weight).__name__}")
+    x, w = input._data, weight._data
+    if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[1]:
+        raise ValueError(f"linear: input has {x.shape[-1] if x.ndim else 0} features (shape "
+                         f"{tuple(x.shape)}) but weight has shape {tuple(w.shape)} "
+                         f"(out_features, in_features={w.shape[-1] if w.ndim else '?'})")
+    if bias is not None:
+        if not isinstance(bias, Tensor):
+            raise TypeError(f"linear: bias must be a Tensor or None, got {type(bias).__name__}")
+        if bias._data.shape != (w.shape[0],):
+            raise ValueError(f"linear: bias has shape {tuple(bias.shape)}, expected ({w.shape[0]},) "
+                             f"for weight of shape {tuple(w.shape)}")
+    if x.dtype != w.dtype or x.dtype.kind != "f" or (bias is not None and bias._data.dtype != w.dtype):
+        dtypes = [str(t.dtype) for t in (input, weight, bias) if t is not None]
+        raise TypeError(f"linear: input, weight and bias must share one floating dtype, got "
+                        f"{', '.join(dtypes)}")
+    return Linear.apply(input, weight, bias)
 
 
 def mm(input, mat2):
