@@ -4,6 +4,8 @@ micrograd is a benchmark-only comparison (``pip install micrograd``); its column
 not installed. Only ops that both engines build as one node each are used (``+ * relu``), so both
 graphs have the same number of nodes and "per node" compares like with like. Times are the best of
 several interleaved runs, forward (building the graph) and backward (``.backward()``) separately.
+A second table times micrograd's README training step in a loop with the garbage collector on, and
+counts its full collections (their cost grows with everything else the process holds).
 """
 import gc
 import random
@@ -111,6 +113,31 @@ def measure(builds, repeat):
     return best
 
 
+def training_loop(cls, steps):
+    """Seconds per step, and full collections per step, of micrograd's README training step run
+    ``steps`` times in a row with the garbage collector on and no gc.collect() in between, as a user's
+    loop runs it. (bench_targets times single steps after a gc.collect(); in a loop, the graphs' objects
+    also pile up in the collector's oldest generation until a full collection walks the whole heap.)"""
+    from benchmarks.bench_targets import scalar_mlp_step
+    step = scalar_mlp_step(cls)
+    step()
+    gc.collect()
+    full = [0]
+
+    def count(phase, info):
+        if phase == "stop" and info["generation"] == 2:
+            full[0] += 1
+    gc.callbacks.append(count)
+    try:
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step()
+        seconds = time.perf_counter() - t0
+    finally:
+        gc.callbacks.remove(count)
+    return seconds / steps, full[0] / steps
+
+
 def main():
     Value = micrograd_or_none()
     workloads = [
@@ -142,6 +169,17 @@ def main():
                 f"recursion limit {limit})",
                 ["graph", "nodes", "ours fwd", "ours bwd", "ours total", "micrograd fwd", "micrograd bwd",
                  "micrograd total", "micrograd/ours"], rows)
+
+    gc.collect()
+    heap = len(gc.get_objects())
+    rows = []
+    for name, cls, steps in [("ours", Scalar, 20)] + ([("micrograd", Value, 5)] if Value is not None else []):
+        seconds, full = training_loop(cls, steps)
+        rows.append([name, f"{steps}", f"{seconds * 1e3:.1f}", f"{full:.2f}"])
+    print_table(f"micrograd's README step (MLP 2-16-16-1, 100 points) in a loop, gc on, no gc.collect() between "
+                f"steps; "
+                f"{heap:,} other gc-tracked objects in this process",
+                ["engine", "steps", "ms per step", "full collections per step"], rows)
 
 
 if __name__ == "__main__":
