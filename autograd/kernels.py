@@ -31,9 +31,15 @@ benchmarks/bench_kernels.py and benchmarks/bench_matmul.py):
 
 from __future__ import annotations
 
+import itertools
 import math
+import os
+import queue
+import threading
+import time
 
 import numba
+import numba.extending
 import numpy as np
 
 __all__ = [
@@ -45,6 +51,7 @@ __all__ = [
     "relu_backward",
     "gelu_forward",
     "gelu_backward",
+    "gelu_backward_from_derivative",
     "softmax_forward",
     "softmax_backward",
     "log_softmax_forward",
@@ -63,9 +70,27 @@ __all__ = [
 ]
 
 _njit = numba.njit(cache=True, error_model="numpy", nogil=True)
+
+
+@numba.extending.intrinsic
+def _fma(typingctx, a, b, c):
+    """a·b + c rounded once (llvm.fma: one vfmadd instruction on AVX2/FMA machines)."""
+    if not (a == b == c and isinstance(a, numba.core.types.Float)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.fma(*args)
+    return a(a, b, c), codegen
+
+
+# The float32 activation helpers call _fma where they want a fused multiply-add.  Explicit, not
+# fastmath={"contract"}: contraction measured as fast (sigmoid 0.76 -> 0.59 ms per 1e6, GELU 1.31
+# -> 1.01 ms) but LLVM decides it per use count, so a kernel storing GELU and GELU' rounded GELU
+# differently (1 ulp) from the kernel storing GELU alone.  With explicit FMAs every kernel variant
+# computes each value the same way, and a·b − p with p = a·b gives the exact product error.
 # Scalar helpers are inlined at numba-IR level: left to LLVM's inliner, the
 # larger ones (tanh, Φ) stayed out-of-line calls, which kept the loop scalar
-# (tanh 14 ns/element instead of ~1 ns).
+# (tanh 14 ns/element instead of ~1 ns).  Inlined, they take the caller's flags.
 _njit_inline = numba.njit(cache=True, error_model="numpy", nogil=True, inline="always")
 
 _F32 = np.dtype(np.float32)
@@ -91,6 +116,8 @@ _EXP_LO = _f(-104.0)  # e^-104 < half the smallest subnormal: rounds to 0
 _LOG2E = _f(1.44269504088896341)
 _LN2_C1 = _f(0.693359375)
 _LN2_C2 = _f(-2.12194440e-4)
+_NEG_LN2_C1 = -_LN2_C1
+_NEG_LN2_C2 = -_LN2_C2
 _EP0 = _f(1.9875691500e-4)
 _EP1 = _f(1.3981999507e-3)
 _EP2 = _f(8.3334519073e-3)
@@ -101,11 +128,27 @@ _I127 = np.int32(127)
 _I23 = np.int32(23)
 _I1 = np.int32(1)
 
+# Activation exp (float32, argument in [-87.33, 88]): n = round(a·log2 e) by adding 1.5·2^23 (the
+# integer lands in the low mantissa bits, whose bits then give 2^n directly), and e^r − 1 for
+# |r| <= ln2/2 as r + r²·(E0 + E1 r + E2 r² + E3 r³ + E4 r⁴), a minimax fit (1.3e-8 relative, against
+# Cephes' 7 coefficients).  One 2^n scaling: results must stay normal, so arguments below
+# _EXP_FLUSH (e^-87.33 = 1.2e-38, the smallest normal float32) give 0 instead of a subnormal.
+_ROUND_MAGIC = _f(12582912.0)
+_EXP_FLUSH = _f(-87.33)
+_EXP_ZERO = _f(-88.0)  # rounds to n = −127: 2^n is built as +0.0, so e^a = 0 without a select
+_EM0 = _f(0.4999999701976776)
+_EM1 = _f(0.1666654348373413)
+_EM2 = _f(0.04166720062494278)
+_EM3 = _f(0.008366546593606472)
+_EM4 = _f(0.0013882508501410484)
+
 # tanh (float32).  Eigen's 13/6 rational approximation was measured at up to
 # 6.6 ulp here (|x| in 4..8), so instead: |x| < 0.5625 -> x + x^3 P(x^2) with P
 # a degree-5 least-squares fit (0.79 ulp), else 1 - 2/(e^{2|x|}+1) (<= 1.8 ulp,
-# saturates to exactly ±1).
+# saturates to exactly ±1: tanh(9.1) rounds to 1).  The expm1 form em/(em+2) needs no
+# polynomial branch and measured 1.8x faster, but 2.4 ulp (rounding of em + 2 near 0).
 _TANH_SPLIT = _f(0.5625)
+_TANH_SAT = _f(9.1)
 _TP0 = _f(-0.3333333270192715)
 _TP1 = _f(0.13333292522516113)
 _TP2 = _f(-0.053959416910206774)
@@ -113,29 +156,50 @@ _TP3 = _f(0.021780845462316355)
 _TP4 = _f(-0.008406554055510102)
 _TP5 = _f(0.002385805189420745)
 
-# erfc (for GELU's Φ in float32 kernels, evaluated in float64 arithmetic):
-# Numerical Recipes' erfcc, erfc(z) ≈ t·exp(−z² + P(t)), t = 1/(1+z/2),
-# fractional error < 1.2e-7 for all z >= 0.  Unlike 1 + erf(x/√2) it keeps
-# full relative accuracy of Φ(x) in the left tail (Eigen's float erf gave
-# 850 ulp there at x = -2.85).
-_NR0 = -1.26551223
-_NR1 = 1.00002368
-_NR2 = 0.37409196
-_NR3 = 0.09678418
-_NR4 = -0.18628806
-_NR5 = 0.27886807
-_NR6 = -1.13520398
-_NR7 = 1.48851587
-_NR8 = -0.82215223
-_NR9 = 0.17087277
-_EXT_LO = -87.0  # e^-87 = 1.6e-38, just above FLT_MIN
+# GELU (exact), float32: for u = |x|, Φ(−u) = e^{−u²/2}·Q(u) and Q(u) = C/(u + g(u)), C = 1/√(2π)
+# rounded to float32 and g = P/S a (4,5) rational fitted for relative error (5e-10) on [0, 13].
+# This form keeps relative accuracy in the left tail (1 + erf(x/√2), PyTorch's float32 formula,
+# cancels for x < −3) and damps the rounding errors of P and S by g/(u+g); u + g is kept as an
+# exact two-term sum.  e^{−u²/2} takes its argument as the exact two-term u² (u·u and its FMA
+# rounding error), so the exponent loses nothing to rounding u².  Beyond |x| = 13 GELU is 0 or x
+# (Φ(−13) = 6e-39 underflows float32).  Alternatives measured at 1e6 elements, serial: the
+# direct (4,5) rational N(u)/D(u) in float32: 1.0 ms but 5.5 ulp; the same rational in float64:
+# 1.6 ms, 1.8 ulp; this form 1.33 ms, 2.7 ulp (the previous float64 Numerical Recipes erfc:
+# 5.0 ms, 3.2 ulp).
+_GELU_U_MAX = _f(13.0)
+_C_PHI = _f(0.3989422804014327)   # 1/√(2π), float32
+_INV_C_PHI = _f(2.5066282746310002)
+_NEG_HALF = _f(-0.5)
+_NEG_C_PHI = -_C_PHI
+_GP0 = _f(0.7978845834732056)   # g(0) = 2C
+# g(u) − g(0) = u·M(u)/S(u), M = (P − P(0))/u − P(0)·(S − 1)/u: no rounding of g(0) + small.
+_GM0 = _f(-0.3633802533149719)
+_GM1 = _f(-0.281960666179657)
+_GM2 = _f(-0.10415215790271759)
+_GM3 = _f(-0.020639488473534584)
+_GM4 = _f(-0.001899797935038805)
+_GS1 = _f(1.0759196281433105)
+_GS2 = _f(0.5567283630371094)
+_GS3 = _f(0.16667547821998596)
+_GS4 = _f(0.02885247766971588)
+_GS5 = _f(0.0023810435086488724)
 
-# GELU constants (float64; the float32 GELU kernels compute in float64).
+# GELU (tanh approximation), float32: ½(1 + tanh w) = σ(2w), 2w = x(A + Bx²).  2w is formed in
+# float64 and split in float32 hi + lo, because e^{2w} in the left tail has the absolute error of
+# 2w as relative error (|2w| reaches 87).  Beyond |x| = 10 (2w = ±87.3) the result is 0 or x.
+_GT_A_64 = 2.0 * 0.7978845608028654
+_GT_B_64 = 2.0 * 0.7978845608028654 * 0.044715
+_GT_X_MAX = _f(10.0)
+_GT_2K0 = _f(2.0 * 0.7978845608028654)
+_GT_2K0_3K1 = _f(2.0 * 0.7978845608028654 * 3.0 * 0.044715)
+
+# float64 constants (the float64 kernels call libm).
 _INV_SQRT2_64 = 0.7071067811865476
 _INV_SQRT_2PI_64 = 0.3989422804014327
 _GELU_K0_64 = 0.7978845608028654
 _GELU_K1_64 = 0.044715
 _GELU_3K1_64 = 3.0 * 0.044715
+_EXT_LO = -87.0  # _exp_ext: e^-87 = 1.6e-38, just above FLT_MIN
 # Beyond these |x| the derivative's x*pdf(x) term is exactly 0 in both
 # dtypes; clamping avoids inf*0 = NaN for |x| -> inf.
 _PHI_CLAMP_64 = 40.0
@@ -143,11 +207,11 @@ _GELU_TANH_CLAMP_64 = 1.0e4
 
 
 # ---------------------------------------------------------------------------
-# float32 scalar helpers (inlined by LLVM into the loops, which vectorise).
+# float32 scalar helpers (inlined into the loops, which vectorise).
 # ---------------------------------------------------------------------------
 @_njit_inline
 def _exp_f32(x):
-    """e^x for float32, ~1 ulp, branch-free; exact 0 / inf saturation, NaN kept.
+    """e^x for float32, ~1 ulp, branch-free; exact 0 / inf saturation, NaN kept (softmax family).
 
     2**n is built as two exponent-field multiplies (2**(n>>1) * 2**(n-(n>>1)))
     so subnormal results and the overflow to inf round correctly.
@@ -169,10 +233,44 @@ def _exp_f32(x):
 
 
 @_njit_inline
+def _expm1_poly(r):
+    """e^r − 1 for |r| <= ~0.36 (relative error 1.3e-8)."""
+    r2 = r * r
+    q = _fma(r2, _fma(r2, _EM4, _fma(r, _EM3, _EM2)), _fma(r, _EM1, _EM0))
+    return _fma(r2, q, r)
+
+
+@_njit_inline
+def _exp_parts(a):
+    """(s, p) with e^a = s·(1 + p), s a power of two, for a in [−87.33, 88] (NaN gives NaN p).
+    From a = −88 down, n = −127 and s comes out as +0.0."""
+    t = _fma(a, _LOG2E, _ROUND_MAGIC)
+    n = t - _ROUND_MAGIC
+    r = _fma(n, _NEG_LN2_C2, _fma(n, _NEG_LN2_C1, a))
+    s = np.int32((np.float32(t).view(np.int32) + _I127) << _I23).view(np.float32)
+    return s, _expm1_poly(r)
+
+
+@_njit_inline
+def _exp_parts2(a_hi, a_lo):
+    """_exp_parts of a_hi + a_lo, with |a_lo| small; a_hi − n·ln2 is exact, so a_lo keeps its bits."""
+    t = _fma(a_hi + a_lo, _LOG2E, _ROUND_MAGIC)
+    n = t - _ROUND_MAGIC
+    r = _fma(n, _NEG_LN2_C2, _fma(n, _NEG_LN2_C1, a_hi)) + a_lo
+    s = np.int32((np.float32(t).view(np.int32) + _I127) << _I23).view(np.float32)
+    return s, _expm1_poly(r)
+
+
+# The selects below are written `LIMIT if v > LIMIT else v` (and the like) so that a NaN takes the
+# `else` side and propagates through the arithmetic: no separate NaN test per element.
+@_njit_inline
 def _sigmoid_f32(x):
-    """σ(x) = 1/(1+e^-x) for x >= 0, e^x/(1+e^x) for x < 0 (no cancellation)."""
-    e = _exp_f32(-abs(x))
-    num = _ONE if x >= _ZERO else e
+    """σ(x) = 1/(1+e^-|x|) for x >= 0, e^-|x|/(1+e^-|x|) for x < 0 (no cancellation)."""
+    # Clamped at −88, e^-|x| comes out as 0 by itself: n = −127 makes the scale 2^n = +0.0.
+    a = -abs(x)
+    s, p = _exp_parts(_EXP_ZERO if a < _EXP_ZERO else a)
+    e = _fma(s, p, s)
+    num = e if np.signbit(x) else _ONE  # a blend on the sign bit, no comparison
     return num / (_ONE + e)
 
 
@@ -181,20 +279,84 @@ def _tanh_f32(x):
     """tanh(x) for float32: odd polynomial near 0, 1 − 2/(e^{2|x|}+1) elsewhere."""
     a = abs(x)
     x2 = x * x
-    p = ((((_TP5 * x2 + _TP4) * x2 + _TP3) * x2 + _TP2) * x2 + _TP1) * x2 + _TP0
-    small = x + x * (x2 * p)
-    big = _ONE - _TWO / (_exp_f32(_TWO * a) + _ONE)
-    big = big if x >= _ZERO else -big
-    y = small if a < _TANH_SPLIT else big
-    return y if x == x else x
+    p = _fma(x2, _fma(x2, _fma(x2, _fma(x2, _fma(x2, _TP5, _TP4), _TP3), _TP2), _TP1), _TP0)
+    small = _fma(x, x2 * p, x)
+    ac = _TANH_SAT if a > _TANH_SAT else a
+    s, q = _exp_parts(ac + ac)
+    big = math.copysign(_ONE - _TWO / _fma(s, q, s + _ONE), x)
+    return small if a < _TANH_SPLIT else big
+
+
+@_njit_inline
+def _gelu_erf_f32(x):
+    """(GELU(x), GELU'(x)) = (x·Φ(x), Φ(x) + x·φ(x)) for float32 x, Φ the normal CDF."""
+    u = abs(x)
+    u = _GELU_U_MAX if u > _GELU_U_MAX else u
+    # e^{−u²/2} = s·(1 + p), from u² = uu + uu_err exactly.
+    uu = u * u
+    s, p = _exp_parts2(_NEG_HALF * uu, _NEG_HALF * _fma(u, u, -uu))
+    # Q(u) = C/(u + g) = qh + ql, with u + g = u + g(0) + (g − g(0)) = dh + dl (two-sums).
+    gm = _fma(u, _fma(u, _fma(u, _fma(u, _GM4, _GM3), _GM2), _GM1), _GM0)
+    gs = _fma(u, _fma(u, _fma(u, _fma(u, _fma(u, _GS5, _GS4), _GS3), _GS2), _GS1), _ONE)
+    v = (u * gm) / gs
+    a = u + _GP0
+    bb = a - u
+    e1 = (u - (a - bb)) + (_GP0 - bb)
+    dh = a + v
+    dl = e1 + (v - (dh - a))  # |a| >= |v|
+    qh = _C_PHI / dh
+    ql = _fma(-qh, dl, _fma(-qh, dh, _C_PHI)) * (qh * _INV_C_PHI)  # C − qh·dh is exact
+    # x·Φ(−u) = x·s·(qh + ql)·(1 + p), rounded once at the end (x·s is exact).
+    xs = x * s
+    w = _fma(xs, qh, xs * _fma(qh, p, ql))
+    y = w if x <= _ZERO else x - w
+    y = _ZERO if x < -_GELU_U_MAX else y
+    y = x if x > _GELU_U_MAX else y
+    # GELU' = Φ(x) + x·φ(x) = ±e^{−u²/2}·(Q(u) − u·C) (+1 for x > 0).
+    hs = (_fma(u, _NEG_C_PHI, qh) + ql) * s
+    he = _fma(hs, p, hs)
+    d = he if x < _ZERO else _ONE - he
+    d = _ZERO if x < -_GELU_U_MAX else d
+    d = _ONE if x > _GELU_U_MAX else d
+    return y, d
+
+
+@_njit_inline
+def _gelu_tanh_f32(x):
+    """(GELU(x), GELU'(x)) for the tanh approximation, float32 x: x·σ(2w) and
+    σ(2w) + 2x·w'(x)·σ(2w)(1 − σ(2w)), w'(x) = √(2/π)(1 + 3·0.044715x²)."""
+    xc = _GT_X_MAX if x > _GT_X_MAX else x
+    xc = -_GT_X_MAX if xc < -_GT_X_MAX else xc
+    x64 = np.float64(xc)
+    v = x64 * (_GT_A_64 + _GT_B_64 * (x64 * x64))
+    vh = np.float32(v)
+    vl = np.float32(v - np.float64(vh))
+    # e = e^{−|2w|} = s·(1 + p); σ(2w) = num/(1 + e), 1 − σ(2w) = other/(1 + e).  x·num and 1 + e
+    # are each rounded once (x·s and 1 + s are exact).
+    s, p = _exp_parts2(-abs(vh), vl if vh < _ZERO else -vl)
+    e = _fma(s, p, s)
+    num = e if vh < _ZERO else _ONE
+    other = _ONE if vh < _ZERO else e
+    den = _fma(s, p, s + _ONE)
+    xs = xc * s
+    y = (_fma(xs, p, xs) if vh < _ZERO else xc) / den
+    y = _ZERO if x < -_GT_X_MAX else y
+    y = x if x > _GT_X_MAX else y
+    inv = _ONE / den
+    sig = num * inv
+    c = xc * _fma(xc * xc, _GT_2K0_3K1, _GT_2K0)
+    d = _fma(sig, c * (other * inv), sig)
+    d = _ZERO if x < -_GT_X_MAX else d
+    d = _ONE if x > _GT_X_MAX else d
+    return y, d
 
 
 @_njit_inline
 def _exp_ext(a):
-    """e^a for a float64 argument using the float32 exp, float64 result.
+    """e^a for a float64 argument using the float32 exp, float64 result (softmax family).
 
     a = hi + lo with hi = float32(a): e^a = e^hi·(1+lo) to ~1 ulp of float32,
-    so large arguments computed in float64 (−x²/2, x − max) lose nothing to
+    so large arguments computed in float64 (x − max) lose nothing to
     rounding the argument to float32 first (that alone costs |a|·2^-24).
     Results below ~1.6e-38 are flushed to 0; NaN propagates.
     """
@@ -209,41 +371,38 @@ def _exp_ext(a):
 
 
 @_njit_inline
-def _phi_ext(x):
-    """Φ(x) (standard normal CDF) in float64 arithmetic, ~1e-7 relative accuracy."""
-    xa = -abs(x)
-    xa = xa if xa > -15.0 else -15.0  # Φ(-15) ≈ 4e-51: 0 in float32
-    t = 1.0 / (1.0 - 0.5 * _INV_SQRT2_64 * xa)
-    p = _NR8 + t * _NR9
-    p = _NR7 + t * p
-    p = _NR6 + t * p
-    p = _NR5 + t * p
-    p = _NR4 + t * p
-    p = _NR3 + t * p
-    p = _NR2 + t * p
-    p = _NR1 + t * p
-    p = _NR0 + t * p
-    q = 0.5 * t * _exp_ext(-0.5 * xa * xa + p)  # Φ(−|x|) = erfc(|x|/√2)/2
-    return q if x < 0.0 else 1.0 - q
-
-
-@_njit_inline
-def _sigmoid_ext(v):
-    """σ(v) for float64 v with the float32 exp (~1 ulp of float32)."""
-    e = _exp_ext(-abs(v))
-    num = 1.0 if v >= 0.0 else e
-    return num / (1.0 + e)
-
-
-@_njit_inline
 def _sigmoid_f64(x):
     e = math.exp(-abs(x))
     num = 1.0 if x >= 0.0 else e
     return num / (1.0 + e)
 
 
+@_njit_inline
+def _gelu_erf_f64(x):
+    # Φ(x) = erfc(-x/√2)/2 stays accurate in the left tail, where 1 + erf(x/√2) would cancel.
+    cdf = 0.5 * math.erfc(-x * _INV_SQRT2_64)
+    y = x * cdf if cdf != 0.0 else 0.0  # -inf * 0 -> 0
+    xc = min(max(x, -_PHI_CLAMP_64), _PHI_CLAMP_64)
+    d = cdf + xc * (_INV_SQRT_2PI_64 * math.exp(-0.5 * xc * xc))
+    return y, d
+
+
+@_njit_inline
+def _gelu_tanh_f64(x):
+    # ½(1+tanh w) = σ(2w): the sigmoid form has no cancellation for x < 0.
+    w = _GELU_K0_64 * (x + _GELU_K1_64 * x * x * x)
+    s = _sigmoid_f64(2.0 * w)
+    y = x * s if s != 0.0 else 0.0
+    xc = min(max(x, -_GELU_TANH_CLAMP_64), _GELU_TANH_CLAMP_64)
+    dw = _GELU_K0_64 * (1.0 + _GELU_3K1_64 * xc * xc)
+    d = s + 2.0 * xc * dw * (s * (1.0 - s))
+    return y, d
+
+
 # ---------------------------------------------------------------------------
-# Elementwise kernels on 1-D contiguous views: kernel(inputs..., out).
+# Elementwise kernels on 1-D contiguous views: kernel(inputs..., outputs...).
+# Each element is computed independently of its neighbours, so any split of the
+# range into chunks gives bit-identical results (see _run_elementwise).
 # ---------------------------------------------------------------------------
 @_njit
 def _sigmoid_fwd_f32(x, out):
@@ -297,92 +456,93 @@ def _relu_bwd(g, y, out):
         out[i] = g[i] if y[i] > _ZERO else _ZERO
 
 
-# The float32 GELU kernels do their arithmetic in float64 (x³, −x²/2 and the
-# Φ/σ combination would otherwise cost tens of ulp through argument rounding)
-# and only the exp runs in float32; the loops still vectorise (4 x f64).
+@_njit
+def _mul(g, d, out):
+    for i in range(g.size):
+        out[i] = g[i] * d[i]
+
+
+# GELU: forward alone, forward with the derivative (saved for backward, so the backward is one
+# multiplication), and grad·GELU'(x) recomputed from x.  The float32 ones compute y and GELU' from
+# the same intermediate values; LLVM drops what a kernel does not store.
 @_njit
 def _gelu_erf_fwd_f32(x, out):
     for i in range(x.size):
-        xi = np.float64(x[i])
-        cdf = _phi_ext(xi)
-        r = xi * cdf if cdf != 0.0 else 0.0  # -inf * 0 -> 0
-        out[i] = r if xi == xi else xi
+        out[i] = _gelu_erf_f32(x[i])[0]
+
+
+@_njit
+def _gelu_erf_fwd_grad_f32(x, out, dout):
+    for i in range(x.size):
+        y, d = _gelu_erf_f32(x[i])
+        out[i] = y
+        dout[i] = d
 
 
 @_njit
 def _gelu_erf_bwd_f32(g, x, out):
     for i in range(x.size):
-        xi = np.float64(x[i])
-        cdf = _phi_ext(xi)
-        xc = min(max(xi, -_PHI_CLAMP_64), _PHI_CLAMP_64)
-        pdf = _INV_SQRT_2PI_64 * _exp_ext(-0.5 * xc * xc)
-        d = cdf + xc * pdf
-        d = d if xi == xi else xi
-        out[i] = g[i] * d
+        out[i] = g[i] * _gelu_erf_f32(x[i])[1]
 
 
 @_njit
 def _gelu_erf_fwd_f64(x, out):
     for i in range(x.size):
-        xi = x[i]
-        # Φ(x) = erfc(-x/√2)/2 stays accurate in the left tail, where
-        # 1 + erf(x/√2) would cancel.
-        cdf = 0.5 * math.erfc(-xi * _INV_SQRT2_64)
-        out[i] = xi * cdf if cdf != 0.0 else 0.0
+        out[i] = _gelu_erf_f64(x[i])[0]
+
+
+@_njit
+def _gelu_erf_fwd_grad_f64(x, out, dout):
+    for i in range(x.size):
+        y, d = _gelu_erf_f64(x[i])
+        out[i] = y
+        dout[i] = d
 
 
 @_njit
 def _gelu_erf_bwd_f64(g, x, out):
     for i in range(x.size):
-        xi = x[i]
-        cdf = 0.5 * math.erfc(-xi * _INV_SQRT2_64)
-        xc = min(max(xi, -_PHI_CLAMP_64), _PHI_CLAMP_64)
-        pdf = _INV_SQRT_2PI_64 * math.exp(-0.5 * xc * xc)
-        out[i] = g[i] * (cdf + xc * pdf)
+        out[i] = g[i] * _gelu_erf_f64(x[i])[1]
 
 
 @_njit
 def _gelu_tanh_fwd_f32(x, out):
     for i in range(x.size):
-        xi = np.float64(x[i])
-        # ½(1+tanh u) = σ(2u): the sigmoid form has no cancellation for x < 0.
-        u = _GELU_K0_64 * (xi + _GELU_K1_64 * xi * xi * xi)
-        s = _sigmoid_ext(2.0 * u)
-        r = xi * s if s != 0.0 else 0.0
-        out[i] = r if xi == xi else xi
+        out[i] = _gelu_tanh_f32(x[i])[0]
+
+
+@_njit
+def _gelu_tanh_fwd_grad_f32(x, out, dout):
+    for i in range(x.size):
+        y, d = _gelu_tanh_f32(x[i])
+        out[i] = y
+        dout[i] = d
 
 
 @_njit
 def _gelu_tanh_bwd_f32(g, x, out):
     for i in range(x.size):
-        xi = np.float64(x[i])
-        u = _GELU_K0_64 * (xi + _GELU_K1_64 * xi * xi * xi)
-        s = _sigmoid_ext(2.0 * u)
-        xc = min(max(xi, -_GELU_TANH_CLAMP_64), _GELU_TANH_CLAMP_64)
-        du = _GELU_K0_64 * (1.0 + _GELU_3K1_64 * xc * xc)
-        d = s + 2.0 * xc * du * (s * (1.0 - s))
-        d = d if xi == xi else xi
-        out[i] = g[i] * d
+        out[i] = g[i] * _gelu_tanh_f32(x[i])[1]
 
 
 @_njit
 def _gelu_tanh_fwd_f64(x, out):
     for i in range(x.size):
-        xi = x[i]
-        u = _GELU_K0_64 * (xi + _GELU_K1_64 * xi * xi * xi)
-        s = _sigmoid_f64(2.0 * u)
-        out[i] = xi * s if s != 0.0 else 0.0
+        out[i] = _gelu_tanh_f64(x[i])[0]
+
+
+@_njit
+def _gelu_tanh_fwd_grad_f64(x, out, dout):
+    for i in range(x.size):
+        y, d = _gelu_tanh_f64(x[i])
+        out[i] = y
+        dout[i] = d
 
 
 @_njit
 def _gelu_tanh_bwd_f64(g, x, out):
     for i in range(x.size):
-        xi = x[i]
-        u = _GELU_K0_64 * (xi + _GELU_K1_64 * xi * xi * xi)
-        s = _sigmoid_f64(2.0 * u)
-        xc = min(max(xi, -_GELU_TANH_CLAMP_64), _GELU_TANH_CLAMP_64)
-        du = _GELU_K0_64 * (1.0 + _GELU_3K1_64 * xc * xc)
-        out[i] = g[i] * (s + 2.0 * xc * du * (s * (1.0 - s)))
+        out[i] = g[i] * _gelu_tanh_f64(x[i])[1]
 
 
 # ---------------------------------------------------------------------------
@@ -589,14 +749,143 @@ def _c(x):
     return x if x.flags.c_contiguous else np.array(x, order="C", copy=True)
 
 
-def _unary(x, k32, k64):
+# ---------------------------------------------------------------------------
+# Two threads for large elementwise calls.  The machine has 2 cores; the kernels
+# are nogil, so a large call is cut into chunks that the calling thread and one
+# helper thread (a daemon started on first use) claim from a shared counter.
+# The caller never waits for a helper that has not started: it runs whatever is
+# left itself, then waits only for a chunk the helper is in the middle of.  When
+# the helper barely ran (its core busy: OpenBLAS threads keep spinning ~100 ms
+# after a BLAS call, OpenMP threads of torch, another process), calls stay
+# serial for a back-off time that doubles from 2 ms to 128 ms while the helper
+# keeps finding no core, and resets once it helps.  A failed try costs ~40 us.
+# Thresholds: see _PARALLEL_MIN_* below.
+# NUMBAGRAD_KERNEL_THREADS=1 keeps every call serial.
+# ---------------------------------------------------------------------------
+_THREADS = os.environ.get("NUMBAGRAD_KERNEL_THREADS", "2") != "1"
+_BACKOFF_MIN_S = 0.002
+_BACKOFF_MAX_S = 0.128
+_CHUNK_ALIGN = 4096  # elements: chunks start on the same vector alignment as the whole array
+_CHUNKS_PER_CALL = 8  # the faster thread takes more of them (load balance)
+_MIN_CHUNK = 32768
+_helper_jobs = None
+_helper_lock = threading.Lock()
+_helper_off_until = 0.0
+_helper_backoff = _BACKOFF_MIN_S
+
+
+def _helper_main(jobs):
+    while True:
+        jobs.get().help()
+
+
+def _helper():
+    global _helper_jobs
+    if _helper_jobs is None:
+        with _helper_lock:
+            if _helper_jobs is None:
+                jobs = queue.SimpleQueue()
+                threading.Thread(target=_helper_main, args=(jobs,), name="numbagrad-kernel-helper",
+                                 daemon=True).start()
+                _helper_jobs = jobs
+    return _helper_jobs
+
+
+def _forget_helper():
+    # A forked child has no helper thread; it starts its own when needed.
+    global _helper_jobs, _helper_lock
+    _helper_jobs = None
+    _helper_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_helper)
+
+
+class _SplitCall:
+    """One elementwise call cut into chunks; ``run_chunks`` claims and runs chunks until none is left."""
+
+    __slots__ = ("kernel", "arrays", "size", "chunk", "claim", "busy", "helped", "error")
+
+    def __init__(self, kernel, arrays, size, chunk):
+        self.kernel = kernel
+        self.arrays = arrays
+        self.size = size
+        self.chunk = chunk
+        self.claim = itertools.count().__next__  # atomic under the GIL
+        self.busy = threading.Lock()  # held by the helper while it works on this call
+        self.helped = 0
+        self.error = None
+
+    def run_chunks(self):
+        kernel, arrays, size, chunk = self.kernel, self.arrays, self.size, self.chunk
+        done = 0
+        while True:
+            lo = self.claim() * chunk
+            if lo >= size:
+                return done
+            hi = lo + chunk
+            kernel(*[a[lo:hi] for a in arrays])
+            done += 1
+
+    def help(self):
+        with self.busy:
+            try:
+                self.helped = self.run_chunks()
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+                self.error = exc
+
+
+def _run_elementwise(kernel, arrays, parallel_min):
+    """``kernel(*arrays)`` on equal-length 1-D contiguous arrays (inputs then outputs), split over two
+    threads when there are at least ``parallel_min`` elements."""
+    global _helper_off_until, _helper_backoff
+    size = arrays[0].size
+    if size < parallel_min or not _THREADS or time.perf_counter() < _helper_off_until:
+        kernel(*arrays)
+        return
+    chunk = max(_MIN_CHUNK, -(-size // _CHUNKS_PER_CALL))
+    chunk = -(-chunk // _CHUNK_ALIGN) * _CHUNK_ALIGN
+    call = _SplitCall(kernel, arrays, size, chunk)
+    _helper().put(call)
+    try:
+        mine = call.run_chunks()
+    finally:
+        with call.busy:  # wait for the chunk the helper is running, if any
+            pass
+    if call.error is not None:
+        raise call.error
+    if 4 * min(mine, call.helped) < mine + call.helped:  # one thread did (nearly) everything
+        _helper_off_until = time.perf_counter() + _helper_backoff
+        _helper_backoff = min(2 * _helper_backoff, _BACKOFF_MAX_S)
+    else:
+        _helper_backoff = _BACKOFF_MIN_S
+
+
+# Sizes from which a call is split over two threads, measured with
+# `benchmarks/bench_kernels.py --threads` (float32, median per call, serial -> 2 threads):
+#   sigmoid fwd 3e4: 19 -> 27 us, 6e4: 36 -> 42 us, 1e5: 58 -> 49 us, 2e5: 111 -> 85 us, 1e6: 516 -> 284 us;
+#   tanh fwd 6e4: 53 -> 47 us;  GELU fwd+derivative 3e4: 54 -> 62 us, 6e4: 100 -> 66 us;
+#   relu fwd 2e5: 26 -> 63 us, 5e5: 60 -> 66 us, 1e6: 115 -> 93 us;  sigmoid bwd 5e5: 82 -> 78 us,
+#   1e6: 161 -> 116 us.  Handing chunks to the helper costs ~30 us (its wake-up), so the thresholds
+#   sit above the break-even points (~7e4 and ~6e5), leaving margin for a machine shared with other work.
+#   Right after a 512x784 @ 784x256 BLAS product a sigmoid over 1e5 / 2e5 / 1e6 took 56 / 110 /
+#   548 us serial and 58 / 101 / 339 us with these settings (the helper mostly finds no free core,
+#   and the back-off keeps the probing rare).
+_PARALLEL_MIN_MATH = 1 << 17         # transcendental kernels (sigmoid, tanh, GELU)
+_PARALLEL_MIN_MEMORY = 3 << 18       # memory-bound kernels (relu, backward from saved values)
+
+
+def _unary(x, k32, k64, parallel_min, outputs=1):
+    """Outputs (``outputs`` arrays shaped like x) of an elementwise kernel of x."""
     x = _c(_check_float(x))
-    out = np.empty_like(x)
-    (k32 if x.dtype == _F32 else k64)(x.reshape(-1), out.reshape(-1))
-    return out
+    outs = [np.empty_like(x) for _ in range(outputs)]
+    _run_elementwise(k32 if x.dtype == _F32 else k64, (x.reshape(-1), *[o.reshape(-1) for o in outs]),
+                     parallel_min)
+    return outs[0] if outputs == 1 else tuple(outs)
 
 
-def _binary(g, y, k32, k64, yname="out"):
+def _binary(g, y, k32, k64, parallel_min, yname="out"):
     g = _check_float(g, "grad")
     y = _check_float(y, yname)
     if g.dtype != y.dtype:
@@ -606,66 +895,81 @@ def _binary(g, y, k32, k64, yname="out"):
     g = _c(g)
     y = _c(y)
     out = np.empty_like(y)
-    (k32 if y.dtype == _F32 else k64)(g.reshape(-1), y.reshape(-1), out.reshape(-1))
+    _run_elementwise(k32 if y.dtype == _F32 else k64, (g.reshape(-1), y.reshape(-1), out.reshape(-1)),
+                     parallel_min)
     return out
 
 
 def sigmoid_forward(x):
     """σ(x) = 1/(1+e^{−x}); for x<0 computed as e^x/(1+e^x) (full relative accuracy)."""
-    return _unary(x, _sigmoid_fwd_f32, _sigmoid_fwd_f64)
+    return _unary(x, _sigmoid_fwd_f32, _sigmoid_fwd_f64, _PARALLEL_MIN_MATH)
 
 
 def sigmoid_backward(grad, out):
     """grad·σ'(x) with σ'(x) = σ(x)(1−σ(x)), from the saved output in one pass."""
-    return _binary(grad, out, _sigmoid_bwd, _sigmoid_bwd)
+    return _binary(grad, out, _sigmoid_bwd, _sigmoid_bwd, _PARALLEL_MIN_MEMORY)
 
 
 def tanh_forward(x):
     """tanh(x)."""
-    return _unary(x, _tanh_fwd_f32, _tanh_fwd_f64)
+    return _unary(x, _tanh_fwd_f32, _tanh_fwd_f64, _PARALLEL_MIN_MATH)
 
 
 def tanh_backward(grad, out):
     """grad·(1 − tanh²(x)) from the saved output, evaluated as (1−y)(1+y)."""
-    return _binary(grad, out, _tanh_bwd, _tanh_bwd)
+    return _binary(grad, out, _tanh_bwd, _tanh_bwd, _PARALLEL_MIN_MEMORY)
 
 
 def relu_forward(x):
     """max(x, 0) (NaN propagates)."""
-    return _unary(x, _relu_fwd, _relu_fwd)
+    return _unary(x, _relu_fwd, _relu_fwd, _PARALLEL_MIN_MEMORY)
 
 
 def relu_backward(grad, out):
     """grad where out > 0 else 0 (subgradient 0 at x = 0)."""
-    return _binary(grad, out, _relu_bwd, _relu_bwd)
+    return _binary(grad, out, _relu_bwd, _relu_bwd, _PARALLEL_MIN_MEMORY)
+
+
+_GELU_KERNELS = {
+    "none": (_gelu_erf_fwd_f32, _gelu_erf_fwd_f64, _gelu_erf_fwd_grad_f32, _gelu_erf_fwd_grad_f64,
+             _gelu_erf_bwd_f32, _gelu_erf_bwd_f64),
+    "tanh": (_gelu_tanh_fwd_f32, _gelu_tanh_fwd_f64, _gelu_tanh_fwd_grad_f32, _gelu_tanh_fwd_grad_f64,
+             _gelu_tanh_bwd_f32, _gelu_tanh_bwd_f64),
+}
 
 
 def _gelu_kernels(approximate):
-    if approximate == "none":
-        return _gelu_erf_fwd_f32, _gelu_erf_fwd_f64, _gelu_erf_bwd_f32, _gelu_erf_bwd_f64
-    if approximate == "tanh":
-        return _gelu_tanh_fwd_f32, _gelu_tanh_fwd_f64, _gelu_tanh_bwd_f32, _gelu_tanh_bwd_f64
-    raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
+    try:
+        return _GELU_KERNELS[approximate]
+    except (KeyError, TypeError):
+        raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}") from None
 
 
-def gelu_forward(x, approximate="none"):
-    """GELU as in PyTorch.
+def gelu_forward(x, approximate="none", with_derivative=False):
+    """GELU as in PyTorch; with ``with_derivative``, the pair (GELU(x), GELU'(x)) from one pass.
 
-    "none": x·Φ(x), Φ(x) = ½(1 + erf(x/√2)).
-    "tanh": ½x(1 + tanh u), u = √(2/π)(x + 0.044715x³), evaluated as x·σ(2u).
+    "none": x·Φ(x), Φ(x) = ½(1 + erf(x/√2)) = ½ erfc(−x/√2) (relative accuracy kept for x < 0).
+    "tanh": ½x(1 + tanh w), w = √(2/π)(x + 0.044715x³), evaluated as x·σ(2w).
     """
-    f32, f64, _, _ = _gelu_kernels(approximate)
-    return _unary(x, f32, f64)
+    f32, f64, fg32, fg64, _, _ = _gelu_kernels(approximate)
+    if with_derivative:
+        return _unary(x, fg32, fg64, _PARALLEL_MIN_MATH, outputs=2)
+    return _unary(x, f32, f64, _PARALLEL_MIN_MATH)
 
 
 def gelu_backward(grad, x, approximate="none"):
-    """grad·GELU'(x) from the saved INPUT x.
+    """grad·GELU'(x), recomputed from the INPUT x.
 
     "none": Φ(x) + x·φ(x), φ(x) = e^{−x²/2}/√(2π).
-    "tanh": σ(2u) + 2x·u'(x)·σ(2u)(1−σ(2u)), u'(x) = √(2/π)(1 + 3·0.044715x²).
+    "tanh": σ(2w) + 2x·w'(x)·σ(2w)(1−σ(2w)), w'(x) = √(2/π)(1 + 3·0.044715x²).
     """
-    _, _, b32, b64 = _gelu_kernels(approximate)
-    return _binary(grad, x, b32, b64, yname="x")
+    _, _, _, _, b32, b64 = _gelu_kernels(approximate)
+    return _binary(grad, x, b32, b64, _PARALLEL_MIN_MATH, yname="x")
+
+
+def gelu_backward_from_derivative(grad, derivative):
+    """grad·GELU'(x) from the derivative saved by ``gelu_forward(..., with_derivative=True)``."""
+    return _binary(grad, derivative, _mul, _mul, _PARALLEL_MIN_MEMORY, yname="derivative")
 
 
 def _rows(x):
@@ -808,6 +1112,7 @@ def warm_up(dtypes=("float32",)):
         for approx in ("none", "tanh"):
             gelu_backward(g, x, approx)
             gelu_forward(x, approx)
+            gelu_backward_from_derivative(g, gelu_forward(x, approx, with_derivative=True)[1])
         logsumexp_lastdim(x)
         matmul_numba(x, x.T)
         image = x.reshape(1, 1, 3, 4)

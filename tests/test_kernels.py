@@ -153,7 +153,7 @@ def test_nan_propagates(name):
 def test_float32_ulp_dense_grid():
     """Max error in float32 ulp over a dense grid (few-ulp accuracy contract)."""
     x = np.linspace(-30, 30, 600001).astype(np.float32)
-    limits = {"sigmoid": 3, "tanh": 2, "gelu_none": 4, "gelu_tanh": 3}
+    limits = {"sigmoid": 3, "tanh": 2, "gelu_none": 3, "gelu_tanh": 3}
     for name, lim in limits.items():
         ref = ref_forward(name, x)
         got = forward(name, x).astype(np.float64)
@@ -161,6 +161,19 @@ def test_float32_ulp_dense_grid():
         mask = np.abs(ref) > 1e-30  # exps below ~1.6e-38 are flushed to 0 (abs err < 1e-36)
         err = (np.abs(got - ref) / ulp)[mask].max()
         assert err <= lim, (name, err)
+
+
+def test_gelu_left_tail_relative_accuracy_float32():
+    """x·Φ(x) keeps its relative accuracy where Φ is tiny (1 + erf(x/√2) would lose it all)."""
+    x = np.linspace(-10, -3, 200001).astype(np.float32)
+    x64 = x.astype(np.float64)
+    ref = x64 * np.array([0.5 * math.erfc(-v / _SQ2) for v in x64])
+    rel = np.abs(kernels.gelu_forward(x, "none").astype(np.float64) / ref - 1)
+    assert rel.max() < 3 * 2.0**-24, rel.max()
+    # The derivative the forward saves, Φ(x) + x·φ(x), likewise (it is ~x·φ(x) there).
+    _, d = kernels.gelu_forward(x, "none", with_derivative=True)
+    dref = ref / x64 + x64 * np.exp(-0.5 * x64 * x64) / math.sqrt(2 * math.pi)
+    assert (np.abs(d / dref - 1)).max() < 1e-5
 
 
 # ---- elementwise backward --------------------------------------------------
@@ -197,6 +210,28 @@ def test_gelu_backward(dtype, approx):
     check(kernels.gelu_backward(g3, x3, approx), ref_gelu_grad(approx, x3), dtype)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("approx", ["none", "tanh"])
+def test_gelu_forward_with_derivative(dtype, approx):
+    """The (GELU, GELU') pair of one forward pass: the same GELU as the plain forward, the same
+    derivative as the recomputing backward, and grad·GELU' from the saved derivative."""
+    rng = np.random.default_rng(9)
+    x = np.concatenate([rng.standard_normal(3000) * 4, EDGE, [np.nan]]).astype(dtype)
+    y, d = kernels.gelu_forward(x, approx, with_derivative=True)
+    assert y.dtype == d.dtype == dtype and y.shape == d.shape == x.shape
+    np.testing.assert_array_equal(y, kernels.gelu_forward(x, approx))
+    np.testing.assert_array_equal(d, kernels.gelu_backward(np.ones_like(x), x, approx))
+    check(d[:-1], ref_gelu_grad(approx, x[:-1]), dtype)
+    assert np.isnan(d[-1])
+    g = rng.standard_normal(x.shape).astype(dtype)
+    np.testing.assert_array_equal(kernels.gelu_backward_from_derivative(g, d), g * d)
+    x3 = rng.standard_normal((2, 3, 4)).astype(dtype).transpose(1, 2, 0)
+    y3, d3 = kernels.gelu_forward(x3, approx, with_derivative=True)
+    assert y3.shape == d3.shape == x3.shape
+    with pytest.raises(ValueError):
+        kernels.gelu_backward_from_derivative(g, d[:3])
+
+
 @pytest.mark.parametrize("approx", ["none", "tanh"])
 def test_gelu_backward_matches_finite_difference_float64(approx):
     x = np.linspace(-6, 6, 241)
@@ -214,6 +249,83 @@ def test_bad_arguments():
         kernels.sigmoid_backward(np.zeros(3), np.zeros(4))
     with pytest.raises(TypeError):
         kernels.tanh_backward(np.zeros(3, np.float32), np.zeros(3))
+
+
+# ---- two threads for large calls ---------------------------------------------
+def _all_elementwise_calls(x, g):
+    """Every public elementwise kernel call on x (and g), as a name -> result dict."""
+    out = {}
+    for name in ("sigmoid", "tanh", "relu"):
+        y = getattr(kernels, f"{name}_forward")(x)
+        out[name] = y
+        out[name + "_bwd"] = getattr(kernels, f"{name}_backward")(g, y)
+    for approx in ("none", "tanh"):
+        out["gelu_" + approx] = kernels.gelu_forward(x, approx)
+        y, d = kernels.gelu_forward(x, approx, with_derivative=True)
+        out["gelu_pair_" + approx] = np.stack([y, d])
+        out["gelu_bwd_" + approx] = kernels.gelu_backward(g, x, approx)
+        out["gelu_bwd_saved_" + approx] = kernels.gelu_backward_from_derivative(g, d)
+    return out
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_split_over_threads_is_bit_identical(dtype, monkeypatch):
+    """Large calls cut into chunks for two threads give exactly the serial results (each element is
+    computed on its own, with the same code whichever thread and chunk it falls in)."""
+    rng = np.random.default_rng(10)
+    n = 3 * kernels._MIN_CHUNK * kernels._CHUNKS_PER_CALL + 12345  # chunks, plus a ragged tail
+    x = np.concatenate([rng.standard_normal(n - len(EDGE)) * 5, EDGE]).astype(dtype)
+    g = rng.standard_normal(n).astype(dtype)
+    monkeypatch.setattr(kernels, "_THREADS", False)
+    serial = _all_elementwise_calls(x, g)
+    monkeypatch.setattr(kernels, "_THREADS", True)
+    monkeypatch.setattr(kernels, "_PARALLEL_MIN_MATH", 0)
+    monkeypatch.setattr(kernels, "_PARALLEL_MIN_MEMORY", 0)
+    for _ in range(3):
+        monkeypatch.setattr(kernels, "_helper_off_until", 0.0)
+        split = _all_elementwise_calls(x, g)
+        for name, ref in serial.items():
+            np.testing.assert_array_equal(split[name], ref, err_msg=name)
+    # Chunk by chunk (whoever runs them) equals one call over the whole array.
+    out = np.empty_like(x)
+    chunk = 4 * kernels._CHUNK_ALIGN
+    for lo in range(0, n, chunk):
+        kernels._sigmoid_fwd_f32(x[lo:lo + chunk], out[lo:lo + chunk]) if dtype == np.float32 else \
+            kernels._sigmoid_fwd_f64(x[lo:lo + chunk], out[lo:lo + chunk])
+    np.testing.assert_array_equal(out, serial["sigmoid"])
+
+
+def test_split_runs_every_chunk_once_and_reraises(monkeypatch):
+    monkeypatch.setattr(kernels, "_helper_off_until", 0.0)
+    n = 10 * kernels._MIN_CHUNK + 7
+    counts = np.zeros(n, np.int64)
+
+    def count(c):  # a Python "kernel": holds the GIL, still correct
+        c += 1
+    kernels._run_elementwise(count, (counts,), 0)
+    assert (counts == 1).all()
+
+    def fail(c):
+        raise RuntimeError("kernel failed")
+    monkeypatch.setattr(kernels, "_helper_off_until", 0.0)
+    with pytest.raises(RuntimeError, match="kernel failed"):
+        kernels._run_elementwise(fail, (counts,), 0)
+
+
+def test_small_calls_stay_serial():
+    """Below the thresholds no helper thread is involved (and none is started by loading or warming up
+    the kernels in a fresh process)."""
+    code = (
+        "import threading\n"
+        "from autograd import kernels\n"
+        "kernels.warm_up(('float32',))\n"
+        "import numpy as np\n"
+        "kernels.sigmoid_forward(np.zeros(kernels._PARALLEL_MIN_MATH - 1, np.float32))\n"
+        "assert threading.active_count() == 1, threading.enumerate()\n"
+        "assert kernels._helper_jobs is None\n"
+    )
+    subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                   cwd=__import__("os").path.dirname(__import__("os").path.dirname(__file__)))
 
 
 # ---- softmax family --------------------------------------------------------

@@ -119,35 +119,40 @@ _GELU_CUBIC = 0.044715
 
 class Gelu(Function):
     """y = x·Φ(x) (exact, Φ the normal CDF) or 0.5x(1 + tanh(√(2/π)(x + 0.044715x³))) ('tanh');
-    dx = dy·GELU'(x)."""
+    dx = dy·GELU'(x).  When recording, the forward pass also computes GELU'(x) (it shares all the
+    work with GELU(x)) and saves it, so the backward is one multiplication."""
 
     @staticmethod
     def forward(ctx, x, approximate):
-        ctx.save_for_backward(x)
         ctx.approximate = approximate
-        return _kernels().gelu_forward(x, approximate)
+        if not ctx.needs_input_grad:  # nothing recorded: no derivative to keep
+            return _kernels().gelu_forward(x, approximate)
+        y, derivative = _kernels().gelu_forward(x, approximate, with_derivative=True)
+        ctx.save_for_backward(x, derivative)
+        return y
 
     @staticmethod
     def backward(ctx, grad_output):
-        (x,) = ctx.saved_tensors
-        return GeluBackward.apply(grad_output, x, ctx.approximate), None
+        x, derivative = ctx.saved_tensors
+        return GeluBackward.apply(grad_output, x, derivative, ctx.approximate), None
 
 
 class GeluBackward(Function):
-    """z = g·GELU'(x) in one pass;  dg = dz·GELU'(x),  dx = dz·g·GELU''(x)."""
+    """z = g·GELU'(x) in one pass (GELU'(x) as saved by the forward);  dg = dz·GELU'(x),
+    dx = dz·g·GELU''(x)."""
 
     @staticmethod
-    def forward(ctx, g, x, approximate):
-        ctx.save_for_backward(g, x)
+    def forward(ctx, g, x, derivative, approximate):
+        ctx.save_for_backward(g, x, derivative)
         ctx.approximate = approximate
-        return _kernels().gelu_backward(g, x, approximate)
+        return _kernels().gelu_backward_from_derivative(g, derivative)
 
     @staticmethod
     def backward(ctx, grad_output):
-        g, x = ctx.saved_tensors
-        dg = GeluBackward.apply(grad_output, x, ctx.approximate) if ctx.needs_input_grad[0] else None
+        g, x, derivative = ctx.saved_tensors
+        dg = GeluBackward.apply(grad_output, x, derivative, ctx.approximate) if ctx.needs_input_grad[0] else None
         dx = grad_output * g * _gelu_second_derivative(x, ctx.approximate) if ctx.needs_input_grad[1] else None
-        return dg, dx, None
+        return dg, dx, None, None
 
 
 def _gelu_second_derivative(x, approximate):
