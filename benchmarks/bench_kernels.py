@@ -1,15 +1,25 @@
-"""Fused activation forward+backward: numbagrad kernels vs numpy multi-pass vs torch.
+"""Fused activation forward+backward: numbagrad kernels and Tensor ops vs torch autograd vs the copy floor.
 
-Run: python benchmarks/bench_kernels.py [--quick] [--torch-threads (keep torch default threads)]
-Each row times forward then backward (two calls, as the autograd engine makes
-them) on float32 data; numpy does the same math in several whole-array passes.
-torch (optional) uses its forward op and its dedicated backward op
-(aten.sigmoid_backward, tanh_backward, threshold_backward, gelu_backward).
+Run: python benchmarks/bench_kernels.py [--quick] [--threads] [--torch-1-thread]
+
+Default table: per activation and size, float32, the median time of one forward+backward
+  kernels  the kernel calls alone, as the engine makes them (forward, then backward from what the
+           forward saved);
+  tensor   y = act(x); y.backward(g) through the Tensor API (includes the engine's work: the copy of
+           the gradient into x.grad, graph bookkeeping);
+  torch    the same through torch autograd (default threads, as the targets in bench_targets);
+  floor    np.copyto(y, x) + np.copyto(dx, g) into preallocated arrays (4 passes over n floats).
+All implementations are interleaved (common.interleaved_times).
+
+--threads: serial vs two-thread timings of single kernel calls over a range of sizes (how the
+_PARALLEL_MIN_* thresholds in autograd/kernels.py were chosen), and a sigmoid right after a BLAS
+product (OpenBLAS threads keep spinning after it, so the helper thread finds no free core).
 """
 
 from __future__ import annotations
 
 import os
+import statistics
 import sys
 
 import numpy as np
@@ -17,114 +27,166 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from common import fmt_ratio, fmt_time, print_table, timeit_median, torch_or_none  # noqa: E402
+from common import fmt_ratio, fmt_time, interleaved_times, print_table, torch_or_none  # noqa: E402
 
+import autograd as ag  # noqa: E402
 from autograd import kernels  # noqa: E402
 
-K0 = np.float32(np.sqrt(2.0 / np.pi))
-K1 = np.float32(0.044715)
+ACTIVATIONS = ("relu", "sigmoid", "tanh", "gelu", "gelu_tanh")
 
 
-def ours(name):
-    if name == "sigmoid":
-        return lambda x, g: kernels.sigmoid_backward(g, kernels.sigmoid_forward(x))
-    if name == "tanh":
-        return lambda x, g: kernels.tanh_backward(g, kernels.tanh_forward(x))
-    if name == "relu":
-        return lambda x, g: kernels.relu_backward(g, kernels.relu_forward(x))
+def kernel_pair(name, x, g):
+    """One forward+backward with the kernel calls the autograd ops make."""
+    if name in ("sigmoid", "tanh", "relu"):
+        fwd, bwd = getattr(kernels, f"{name}_forward"), getattr(kernels, f"{name}_backward")
+        return lambda: bwd(g, fwd(x))
     approx = "tanh" if name == "gelu_tanh" else "none"
-    return lambda x, g: (kernels.gelu_forward(x, approx), kernels.gelu_backward(g, x, approx))
+
+    def run():
+        _, derivative = kernels.gelu_forward(x, approx, with_derivative=True)
+        return kernels.gelu_backward_from_derivative(g, derivative)
+    return run
 
 
-def numpy_multipass(name):
-    if name == "sigmoid":
-        def f(x, g):
-            s = 1 / (1 + np.exp(-x))
-            return s, g * s * (1 - s)
-    elif name == "tanh":
-        def f(x, g):
-            t = np.tanh(x)
-            return t, g * (1 - t * t)
-    elif name == "relu":
-        def f(x, g):
-            y = np.maximum(x, 0)
-            return y, np.where(y > 0, g, 0)
-    elif name == "gelu_tanh":
-        def f(x, g):
-            x2 = x * x
-            t = np.tanh(K0 * (x + K1 * x2 * x))
-            y = 0.5 * x * (1 + t)
-            dy = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * K0 * (1 + 3 * K1 * x2)
-            return y, g * dy
-    else:
-        return None  # numpy has no erf
-    return f
+def ours_tensor_fn(name):
+    if name == "gelu_tanh":
+        return lambda t: ag.gelu(t, approximate="tanh")
+    return getattr(ag, name)
 
 
-def torch_fn(torch, name):
-    aten = torch.ops.aten
-    if name == "sigmoid":
-        def f(x, g):
-            y = torch.sigmoid(x)
-            return aten.sigmoid_backward(g, y)
-    elif name == "tanh":
-        def f(x, g):
-            y = torch.tanh(x)
-            return aten.tanh_backward(g, y)
-    elif name == "relu":
-        def f(x, g):
-            y = torch.relu(x)
-            return aten.threshold_backward(g, y, 0)
-    else:
-        approx = "tanh" if name == "gelu_tanh" else "none"
-
-        def f(x, g):
-            y = torch.nn.functional.gelu(x, approximate=approx)
-            return y, aten.gelu_backward(g, x, approximate=approx)
-    return f
+def torch_tensor_fn(torch, name):
+    if name == "gelu":
+        return torch.nn.functional.gelu
+    if name == "gelu_tanh":
+        return lambda t: torch.nn.functional.gelu(t, approximate="tanh")
+    return getattr(torch, name)
 
 
-def bench_activations(sizes, names=("sigmoid", "tanh", "relu", "gelu_tanh", "gelu_erf")):
-    torch = torch_or_none()
+def fwd_bwd(fn, x, g):
+    def run():
+        fn(x).backward(g)
+        x.grad = None
+    return run
+
+
+def copy_floor(x, g):
+    y, dx = np.empty_like(x), np.empty_like(g)
+
+    def run():
+        np.copyto(y, x)
+        np.copyto(dx, g)
+    return run
+
+
+def bench_activations(sizes, torch, names=ACTIVATIONS):
     rng = np.random.default_rng(0)
     rows = []
     for n in sizes:
-        x = (rng.standard_normal(n) * 3).astype(np.float32)
-        g = rng.standard_normal(n).astype(np.float32)
+        x = rng.standard_normal(n, dtype=np.float32)
+        g = rng.standard_normal(n, dtype=np.float32)
+        xa, ga = ag.tensor(x, requires_grad=True), ag.tensor(g)
         xt = gt = None
         if torch is not None:
-            xt, gt = torch.from_numpy(x), torch.from_numpy(g)
-        repeat = 5 if n >= 10**7 else 7
+            xt, gt = torch.from_numpy(x.copy()).requires_grad_(), torch.from_numpy(g.copy())
+        repeat = 7 if n >= 10**7 else 11
         for name in names:
-            t_ours = timeit_median(lambda f=ours(name): f(x, g), repeat=repeat)
-            fnp = numpy_multipass(name)
-            t_np = timeit_median(lambda: fnp(x, g), repeat=repeat) if fnp else float("nan")
-            if torch is not None:
-                ft = torch_fn(torch, name)
-                t_t = timeit_median(lambda: ft(xt, gt), repeat=repeat)
-            else:
-                t_t = float("nan")
-            rows.append([f"{n:.0e}", name, fmt_time(t_ours), fmt_time(t_np), fmt_time(t_t),
-                         fmt_ratio(t_np / t_ours) if fnp else "-",
-                         fmt_ratio(t_t / t_ours) if torch is not None else "-"])
+            fns = {"kernels": kernel_pair(name, x, g), "tensor": fwd_bwd(ours_tensor_fn(name), xa, ga),
+                   "floor": copy_floor(x, g),
+                   "torch": fwd_bwd(torch_tensor_fn(torch, name), xt, gt) if torch is not None else None}
+            times = interleaved_times(fns, repeat=repeat)
+            med = {k: statistics.median(v) if v else float("nan") for k, v in times.items()}
+            rows.append([f"{n:.0e}", name, fmt_time(med["kernels"]), fmt_time(med["tensor"]), fmt_time(med["torch"]),
+                         fmt_time(med["floor"]), fmt_ratio(med["tensor"] / med["torch"]),
+                         fmt_ratio(med["tensor"] / med["floor"])])
+    return rows
+
+
+def bench_threads(sizes):
+    """Serial vs split, one kernel call per timing, float32."""
+    rng = np.random.default_rng(1)
+    cases = {
+        "relu fwd (memory)": lambda x, g: kernels.relu_forward(x),
+        "sigmoid bwd (memory)": lambda x, g: kernels.sigmoid_backward(g, x),
+        "sigmoid fwd": lambda x, g: kernels.sigmoid_forward(x),
+        "tanh fwd": lambda x, g: kernels.tanh_forward(x),
+        "gelu fwd+derivative": lambda x, g: kernels.gelu_forward(x, with_derivative=True),
+    }
+    rows = []
+    saved = kernels._PARALLEL_MIN_MATH, kernels._PARALLEL_MIN_MEMORY, kernels._THREADS
+    try:
+        kernels._PARALLEL_MIN_MATH = kernels._PARALLEL_MIN_MEMORY = 0
+        for n in sizes:
+            x = rng.standard_normal(n, dtype=np.float32)
+            g = rng.standard_normal(n, dtype=np.float32)
+            for what, call in cases.items():
+                def serial(call=call):
+                    kernels._THREADS = False
+                    call(x, g)
+
+                def split(call=call):
+                    kernels._THREADS = True
+                    kernels._helper_off_until = 0.0
+                    call(x, g)
+                times = interleaved_times({"serial": serial, "split": split}, repeat=15)
+                s, t = statistics.median(times["serial"]), statistics.median(times["split"])
+                rows.append([f"{n:.0e}", what, fmt_time(s), fmt_time(t), fmt_ratio(t / s)])
+    finally:
+        kernels._PARALLEL_MIN_MATH, kernels._PARALLEL_MIN_MEMORY, kernels._THREADS = saved
+    return rows
+
+
+def bench_after_blas(sizes):
+    """A 512x784 @ 784x256 float32 product, then a sigmoid: serial kernel vs the default dispatch."""
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((512, 784), dtype=np.float32)
+    b = rng.standard_normal((784, 256), dtype=np.float32)
+    rows = []
+    saved = kernels._THREADS
+    try:
+        for n in sizes:
+            x = rng.standard_normal(n, dtype=np.float32)
+
+            def product():
+                a @ b
+
+            def serial():
+                kernels._THREADS = False
+                a @ b
+                kernels.sigmoid_forward(x)
+
+            def default():
+                kernels._THREADS = saved
+                a @ b
+                kernels.sigmoid_forward(x)
+            times = interleaved_times({"matmul": product, "serial": serial, "default": default}, repeat=21)
+            med = {k: statistics.median(v) for k, v in times.items()}
+            rows.append([f"{n:.0e}", fmt_time(med["matmul"]), fmt_time(med["serial"] - med["matmul"]),
+                         fmt_time(med["default"] - med["matmul"]), fmt_time(max(times["default"])),
+                         fmt_ratio(med["default"] / med["serial"])])
+    finally:
+        kernels._THREADS = saved
     return rows
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     kernels.warm_up(("float32",))
+    if "--threads" in argv:
+        print_table("float32 kernel calls, serial vs split over 2 threads (median per call)",
+                    ["n", "kernel", "serial", "2 threads", "ratio"],
+                    bench_threads([3 * 10**4, 6 * 10**4, 10**5, 2 * 10**5, 5 * 10**5, 10**6, 10**7]), left=2)
+        print_table("512x784 @ 784x256 float32 matmul, then sigmoid_forward (median; sigmoid = total - matmul)",
+                    ["n", "matmul", "sigmoid serial", "sigmoid default", "default max total", "default/serial"],
+                    bench_after_blas([10**5, 2 * 10**5, 10**6]))
+        return
     torch = torch_or_none()
-    if torch is not None and "--torch-threads" not in argv:
-        # Ours is serial; torch's default 2-thread pool showed 8-16 ms stalls
-        # per op on the shared 2-core machine, so compare like with like.
+    if torch is not None and "--torch-1-thread" in argv:
         torch.set_num_threads(1)
-    sizes = [10**4, 10**6] if "--quick" in argv else [10**4, 10**6, 10**7]
+    sizes = [10**6] if "--quick" in argv else [10**6, 10**7]
     tnote = f"torch {torch.__version__}, {torch.get_num_threads()} thread(s)" if torch else "torch not installed"
-    print_table(
-        f"float32 activation forward+backward, median per fwd+bwd ({tnote}; ours is serial)",
-        ["n", "activation", "ours", "numpy", "torch", "numpy/ours", "torch/ours"],
-        bench_activations(sizes),
-    )
+    print_table(f"float32 activation forward+backward, median per fwd+bwd ({tnote})",
+                ["n", "activation", "kernels", "tensor", "torch", "floor", "tensor/torch", "tensor/floor"],
+                bench_activations(sizes, torch), left=2)
 
 
 if __name__ == "__main__":
