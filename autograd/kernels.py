@@ -15,16 +15,19 @@ benchmarks/bench_kernels.py and benchmarks/bench_matmul.py):
 * Outputs are allocated by numpy in the Python wrappers and passed in:
   allocating a large array inside a kernel costs several times the kernel
   itself (page faults in numba's allocator path).
-* Kernels are serial.  A ``parallel=True`` kernel launched right after a BLAS
-  product waits for the cores that OpenBLAS threads are still spinning on
-  (~8 ms), and below ~1e5 elements serial is faster anyway.
+* Kernels are serial numba code; the elementwise ones (activations) are split
+  over two threads for large arrays by ``_run_elementwise``: the calling thread
+  and one helper thread started on first use claim chunks, and the caller never
+  waits for a helper that did not start.  Not ``parallel=True``: such a kernel
+  launched right after a BLAS product waits for the cores that OpenBLAS threads
+  are still spinning on (~8 ms), and below ~1e5 elements serial is faster.
 * float32 transcendental functions are hand-written, branch-free polynomial
-  approximations (exp: Cephes-style range reduction with 2**n built from the
-  exponent bits; tanh: odd polynomial near 0, 1 − 2/(e^{2|x|}+1) elsewhere;
-  Φ for GELU: Numerical Recipes' erfc form, in float64 arithmetic) so LLVM
-  can vectorise the loops.  ``math.exp``/``math.tanh``/``math.erf`` are
-  scalar libm calls in numba (no SVML here) and keep loops scalar (~3.5x
-  slower for sigmoid at 1e6 elements).
+  approximations (exp: range reduction with 2**n built from the exponent bits;
+  tanh: odd polynomial near 0, 1 − 2/(e^{2|x|}+1) elsewhere; Φ for GELU:
+  e^{−u²/2}·C/(u + g(u)) with error-free two-term sums and products) so LLVM
+  can vectorise the loops; fused multiply-adds are written out (``_fma``).
+  ``math.exp``/``math.tanh``/``math.erf`` are scalar libm calls in numba (no
+  SVML here) and keep loops scalar (~3.5x slower for sigmoid at 1e6 elements).
 * float64 kernels favour accuracy (gradcheck with eps=1e-6 runs in float64):
   they use libm ``math.exp``/``math.tanh``/``math.erfc``.
 """
@@ -83,14 +86,16 @@ def _fma(typingctx, a, b, c):
     return a(a, b, c), codegen
 
 
-# The float32 activation helpers call _fma where they want a fused multiply-add.  Explicit, not
-# fastmath={"contract"}: contraction measured as fast (sigmoid 0.76 -> 0.59 ms per 1e6, GELU 1.31
-# -> 1.01 ms) but LLVM decides it per use count, so a kernel storing GELU and GELU' rounded GELU
-# differently (1 ulp) from the kernel storing GELU alone.  With explicit FMAs every kernel variant
-# computes each value the same way, and a·b − p with p = a·b gives the exact product error.
+# The float32 activation helpers call _fma where they want a fused multiply-add: FMAs made those
+# kernels 1.2-1.3x faster than a separate multiply and add (sigmoid 0.76 -> 0.59 ms per 1e6, GELU
+# 1.31 -> 1.01 ms, in earlier forms).  Explicit rather than fastmath={"contract"}: LLVM contracts
+# a product only where it has a single use, so the kernel storing GELU and GELU' rounded GELU 1 ulp
+# differently from the kernel storing GELU alone.  Explicit, every kernel variant computes each
+# value the same way, and _fma(a, b, -p) with p = a·b is the exact rounding error of p.
+
 # Scalar helpers are inlined at numba-IR level: left to LLVM's inliner, the
 # larger ones (tanh, Φ) stayed out-of-line calls, which kept the loop scalar
-# (tanh 14 ns/element instead of ~1 ns).  Inlined, they take the caller's flags.
+# (tanh 14 ns/element instead of ~1 ns).
 _njit_inline = numba.njit(cache=True, error_model="numpy", nogil=True, inline="always")
 
 _F32 = np.dtype(np.float32)
@@ -162,10 +167,10 @@ _TP5 = _f(0.002385805189420745)
 # cancels for x < −3) and damps the rounding errors of P and S by g/(u+g); u + g is kept as an
 # exact two-term sum.  e^{−u²/2} takes its argument as the exact two-term u² (u·u and its FMA
 # rounding error), so the exponent loses nothing to rounding u².  Beyond |x| = 13 GELU is 0 or x
-# (Φ(−13) = 6e-39 underflows float32).  Alternatives measured at 1e6 elements, serial: the
-# direct (4,5) rational N(u)/D(u) in float32: 1.0 ms but 5.5 ulp; the same rational in float64:
-# 1.6 ms, 1.8 ulp; this form 1.33 ms, 2.7 ulp (the previous float64 Numerical Recipes erfc:
-# 5.0 ms, 3.2 ulp).
+# (Φ(−13) = 6e-39 underflows float32).  GELU forward, measured at 1e6 elements, serial: the direct
+# (4,5) rational Q = N(u)/D(u) in float32: 1.0 ms but 5.5 ulp; the same rational in float64:
+# 1.6 ms, 1.8 ulp; this form without the two-sums and the division residual: 1.33 ms, 2.7 ulp;
+# this form: 1.41 ms, 1.76 ulp (the previous float64 Numerical Recipes erfc: 5.0 ms, 3.2 ulp).
 _GELU_U_MAX = _f(13.0)
 _C_PHI = _f(0.3989422804014327)   # 1/√(2π), float32
 _INV_C_PHI = _f(2.5066282746310002)
