@@ -13,10 +13,12 @@ Nodes (recorded ops) and leaf Tensors. The walk
 Backward formulas are Tensor computations: with ``create_graph=False`` they run under ``no_grad``;
 with ``create_graph=True`` they are recorded, which is what gives higher-order gradients.
 
-The walk is shared with ``autograd.Scalar`` through a small protocol (minitorch's ``Variable``): a vertex
-lists where its gradient goes in ``next_edges`` (a leaf Tensor has none). Scalars keep their gradient in
-``.grad`` and their local derivatives in ``local_grads``, so :func:`backpropagate` is the chain rule
-alone, over the same :func:`topological_order`.
+The ordering is shared with ``autograd.Scalar`` through a small protocol (minitorch's ``Variable``): a
+vertex lists where its gradient goes in ``next_edges`` (a leaf Tensor has none), so drawings and the
+step-by-step player order Scalars and Tensors alike. ``Scalar.backward`` itself runs a specialised walk
+over its own slots (autograd/scalar.py, the same order, without dicts); :func:`backpropagate` is the
+plain reference form of that walk (the chain rule over :func:`topological_order`), against which the
+tests check it.
 """
 import sys
 
