@@ -1,8 +1,8 @@
 """Silencing numpy's floating-point warnings on hot paths, cheaply.
 
 ``with np.errstate(...)`` builds its error-state object on every entry (≈1 µs, as much as a small
-ufunc call). The engine enters one around every backward pass and some ops around every forward, so
-the states are built once here and only switched on entry. Falls back to ``np.errstate`` where
+ufunc call). The engine enters one around every backward pass, so the state is built once here and
+only switched (:func:`enter` / :func:`leave`). Falls back to ``np.errstate`` where
 numpy's internals differ (other numpy versions).
 """
 import numpy as np
@@ -19,33 +19,7 @@ def _make(**kwargs):
     return _make_extobj(**kwargs)
 
 
-class quiet:
-    """``with quiet(state):`` sets a prebuilt numpy error state for the block (``state`` from this
-    module: ``IGNORE_ALL``, ``IGNORE_DIVIDE_INVALID``...)."""
-
-    __slots__ = ("_state", "_token")
-
-    def __init__(self, state):
-        self._state = state
-
-    def __enter__(self):
-        if _extobj_contextvar is None:
-            self._token = np.errstate(**self._state)
-            self._token.__enter__()
-        else:
-            self._token = _extobj_contextvar.set(self._state)
-        return self
-
-    def __exit__(self, *exc_info):
-        if _extobj_contextvar is None:
-            self._token.__exit__(*exc_info)
-        else:
-            _extobj_contextvar.reset(self._token)
-        return False
-
-
 IGNORE_ALL = _make(all="ignore")
-IGNORE_DIVIDE_INVALID = _make(divide="ignore", invalid="ignore")
 
 
 def enter(state):

@@ -5,6 +5,8 @@ from ..function import Function
 from ..lazy_kernels import kernels as _kernels
 from ..tensor import Tensor
 from ._args import binary_operands
+from .reduction import Sum
+from .shape import reshape
 
 
 def _mT(x):
@@ -48,7 +50,7 @@ class MatMul(Function):
 def matmul(input, other):
     """Matrix product with numpy/PyTorch semantics: a 1-D operand is a vector (a row on the left, a
     column on the right, its axis removed from the result); leading batch axes broadcast."""
-    if (type(input) is Tensor or isinstance(input, Tensor)) and isinstance(other, Tensor):
+    if isinstance(input, Tensor) and isinstance(other, Tensor):
         a, b = input._data, other._data
         # The common case (two matrices of one float dtype) goes straight to the op: this call sits
         # on the critical path of every linear layer and costs as much as a 64×64 product.
@@ -59,7 +61,7 @@ def matmul(input, other):
 
 
 def _matmul_general(input, other):
-    from .shape import reshape, unsqueeze
+    from .shape import unsqueeze
     a, b = binary_operands(input, other, "matmul")
     if a.ndim == 0 or b.ndim == 0:
         raise RuntimeError(f"matmul: both arguments need at least 1 dimension, got shapes {a.shape} and "
@@ -107,8 +109,6 @@ class Linear(Function):
 
     @staticmethod
     def backward(ctx, grad_output):
-        from .reduction import Sum
-        from .shape import reshape
         x, weight = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad
         g = grad_output if grad_output.ndim == 2 else reshape(grad_output, (-1, weight.shape[0]))
@@ -205,7 +205,7 @@ class Solve(Function):
 
 def solve(A, B):
     """The X with A X = B for square (batched) A; B is a vector (n,) or a matrix (..., n, k)."""
-    from .shape import reshape, unsqueeze
+    from .shape import unsqueeze
     A, B = binary_operands(A, B, "linalg.solve", floating=True)
     if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
         raise RuntimeError(f"linalg.solve: A must be a batch of square matrices, got shape {A.shape}")
