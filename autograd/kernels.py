@@ -52,6 +52,7 @@ __all__ = [
     "tanh_backward",
     "relu_forward",
     "relu_backward",
+    "bias_relu_",
     "gelu_forward",
     "gelu_backward",
     "gelu_backward_from_derivative",
@@ -459,6 +460,17 @@ def _relu_fwd(x, out):
 def _relu_bwd(g, y, out):
     for i in range(g.size):
         out[i] = g[i] if y[i] > _ZERO else _ZERO
+
+
+@_njit
+def _bias_relu_inplace(out, bias):
+    # out: (rows, n) C-contiguous, bias: (n,); one pass over the product right after BLAS wrote it.
+    rows, n = out.shape
+    for i in range(rows):
+        row = out[i]
+        for j in range(n):
+            v = row[j] + bias[j]
+            row[j] = _ZERO if v <= _ZERO else v  # NaN propagates like torch.relu
 
 
 @_njit
@@ -935,6 +947,17 @@ def relu_backward(grad, out):
     return _binary(grad, out, _relu_bwd, _relu_bwd, _PARALLEL_MIN_MEMORY)
 
 
+def bias_relu_(out, bias=None):
+    """``out = max(out + bias, 0)`` in place (``bias`` over the last axis, or None), for the fresh
+    C-contiguous result of a linear layer's product: adding the bias and the activation cost one pass."""
+    if bias is None:
+        flat = out.reshape(-1)
+        _run_elementwise(_relu_fwd, (flat, flat), _PARALLEL_MIN_MEMORY)
+    else:
+        _bias_relu_inplace(out.reshape(-1, out.shape[-1]), bias)
+    return out
+
+
 _GELU_KERNELS = {
     "none": (_gelu_erf_fwd_f32, _gelu_erf_fwd_f64, _gelu_erf_fwd_grad_f32, _gelu_erf_fwd_grad_f64,
              _gelu_erf_bwd_f32, _gelu_erf_bwd_f64),
@@ -1119,6 +1142,7 @@ def warm_up(dtypes=("float32",)):
             gelu_forward(x, approx)
             gelu_backward_from_derivative(g, gelu_forward(x, approx, with_derivative=True)[1])
         logsumexp_lastdim(x)
+        bias_relu_(x.copy(), x[0].copy())
         matmul_numba(x, x.T)
         image = x.reshape(1, 1, 3, 4)
         col2im(im2col(image, 2, 2, 1, 1, 0, 0, 2, 3), image.shape, 2, 2, 1, 1, 0, 0, 2, 3)

@@ -13,7 +13,7 @@ from autograd import Tensor
 from autograd.ops.activations import gelu, log_softmax, relu, sigmoid, softmax, tanh  # noqa: F401
 from autograd.ops.conv import avg_pool2d, conv2d, max_pool2d  # noqa: F401
 from autograd.ops.join import pad  # noqa: F401
-from autograd.ops.linalg import linear  # noqa: F401
+from autograd.ops.linalg import linear, linear_relu  # noqa: F401
 from autograd.ops.losses import cross_entropy as _fused_cross_entropy
 from autograd.ops.nn_ops import binary_cross_entropy as _bce_elementwise
 from autograd.ops.nn_ops import elu as _elu

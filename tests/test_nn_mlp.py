@@ -152,3 +152,59 @@ def test_residual_with_identity_shortcut_and_gradcheck():
         np.testing.assert_allclose(block(x).numpy(), (block.body(x) + x).numpy())
     assert isinstance(block.shortcut, nn.Identity)
     assert ag.gradcheck(lambda x: block(x), [x])
+
+
+def _grads(model):
+    return [p.grad.detach().numpy().copy() for p in model.parameters()]
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_sequential_fuses_linear_relu_with_the_same_values_and_gradients(bias):
+    ag.manual_seed(3)
+    model = nn.Sequential(nn.Linear(6, 5, bias=bias), nn.ReLU(), nn.Linear(5, 4, bias=bias), nn.ReLU(),
+                          nn.Linear(4, 3, bias=bias)).to(ag.float64)
+    x = ag.randn(2, 7, 6, dtype=ag.float64)  # a 3-D input: the fused op works over the last axis too
+    fused = model(x)
+    assert fused.grad_fn.name() == "LinearBackward"
+    assert [type(e).__name__ for e in fused.grad_fn.next_edges][0] == "Node"
+    assert fused.grad_fn.next_edges[0].name() == "LinearReluBackward"
+    (fused ** 2).sum().backward()
+    fused_grads = _grads(model)
+    model.zero_grad()
+    h = x
+    for module in model:  # one module at a time: the unfused ops
+        h = module(h)
+    assert h.grad_fn.next_edges[0].name() == "ReluBackward"
+    (h ** 2).sum().backward()
+    np.testing.assert_allclose(fused.detach().numpy(), h.detach().numpy(), rtol=1e-12, atol=1e-12)
+    for a, b in zip(fused_grads, _grads(model)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_sequential_fuses_only_a_plain_linear_directly_followed_by_relu():
+    class MyLinear(nn.Linear):
+        def forward(self, input):
+            return super().forward(input) * 2.0
+
+    x = ag.randn(3, 4)
+    tail = nn.Sequential(nn.ReLU(), nn.Linear(4, 2))  # ReLU first, Linear last: nothing to fuse
+    assert tail(x).grad_fn.name() == "LinearBackward"
+    custom = nn.Sequential(MyLinear(4, 4), nn.ReLU())  # a subclass keeps its own forward
+    out = custom(x)
+    assert out.grad_fn.name() == "ReluBackward"
+    np.testing.assert_allclose(out.detach().numpy(),
+                               np.maximum(2 * (x.numpy() @ custom[0].weight.detach().numpy().T
+                                               + custom[0].bias.detach().numpy()), 0), rtol=1e-6)
+    with pytest.raises(ValueError, match="linear_relu: input has 3 features"):
+        nn.Sequential(nn.Linear(4, 4), nn.ReLU())(ag.randn(2, 3))
+
+
+def test_fused_linear_relu_propagates_nan_and_zeroes_negative_preactivations():
+    w = ag.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]], requires_grad=True)
+    b = ag.tensor([0.0, -5.0, 0.0], requires_grad=True)
+    y = nn.functional.linear_relu(ag.tensor([[float("nan"), 2.0], [3.0, 1.0]]), w, b)
+    out = y.detach().numpy()
+    assert np.isnan(out[0]).all()  # NaN·0 in the product is NaN too; relu keeps it, as torch.relu
+    np.testing.assert_array_equal(out[1], [3.0, 0.0, 0.0])
+    y[1].sum().backward()
+    np.testing.assert_array_equal(b.grad.numpy(), [1.0, 0.0, 0.0])  # only the positive unit passes

@@ -279,6 +279,9 @@ CASES = [
     G("linear[no bias]", lambda x, w: F.linear(x, w), uni(5, 3), uni(4, 3)),
     G("linear[1-D input]", lambda x, w, b: F.linear(x, w, b), uni(3), uni(4, 3), uni(4)),
     G("linear[3-D input]", lambda x, w, b: F.linear(x, w, b), uni(2, 5, 3), uni(4, 3), uni(4)),
+    # pre-activations of both signs (a fixed seed keeps them away from the kink at 0)
+    G("linear_relu", lambda x, w, b: F.linear_relu(x, w, b), uni(5, 3), signed(4, 3), uni(4)),
+    G("linear_relu[no bias, 3-D input]", lambda x, w: F.linear_relu(x, w), uni(2, 5, 3), signed(4, 3)),
     G("dot", lambda a, b: ag.dot(a, b), uni(5), uni(5)),
     G("dot[method]", lambda a, b: a.dot(b), uni(5), uni(5)),
     G("outer", lambda a, b: ag.outer(a, b), uni(3), uni(4)),
@@ -367,7 +370,7 @@ def test_table_covers_every_differentiable_op():
     index[slices index[None index[negative step index[int array repeated index[bool index[Tensor
     index_put setitem matmul[1-D@1-D] matmul[1-D@2-D] matmul[2-D@1-D] matmul[2-D@2-D] matmul[3-D@3-D]
     matmul[(2,1,3,4)@(5,4,2)] matmul[3-D@1-D] dot outer mm linalg.solve[vector linalg.solve[matrix
-    linalg.solve[batched linalg.inv clone to[float32->float64]""".split()
+    linalg.solve[batched linalg.inv clone to[float32->float64] linear_relu""".split()
     missing = [r for r in required if r not in names]
     assert not missing, missing
 

@@ -101,8 +101,7 @@ class Linear(Function):
     @staticmethod
     def forward(ctx, x, weight, bias):
         ctx.save_for_backward(x, weight)
-        rows = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
-        out = _kernels().matmul(rows, weight.T)
+        out = _kernels().matmul(_rows(x), weight.T)
         if bias is not None:
             out += bias
         return out if x.ndim == 2 else out.reshape(x.shape[:-1] + (weight.shape[0],))
@@ -110,42 +109,86 @@ class Linear(Function):
     @staticmethod
     def backward(ctx, grad_output):
         x, weight = ctx.saved_tensors
-        need_x, need_w, need_b = ctx.needs_input_grad
-        g = grad_output if grad_output.ndim == 2 else reshape(grad_output, (-1, weight.shape[0]))
-        dx = dw = db = None
-        if need_x:
-            dx = MatMul.apply(g, weight, False, False)
-            if x.ndim != 2:
-                dx = reshape(dx, x.shape)
-        if need_w:
-            rows = x if x.ndim == 2 else reshape(x, (-1, x.shape[-1]))
-            dw = MatMul.apply(g, rows, True, False)
-        if need_b:
-            db = Sum.apply(g, (0,), False)
-        return dx, dw, db
+        return _linear_grads(ctx.needs_input_grad, grad_output, x, weight)
 
 
-def linear(input, weight, bias=None):
-    """y = x Wᵀ + b, with ``weight`` of shape (out_features, in_features) (PyTorch's F.linear)."""
+class LinearRelu(Function):
+    """y = max(x Wᵀ + b, 0): a linear layer and its ReLU as one op;  with dz = dy where y > 0,
+    dx = dz W,  dW = dzᵀ x,  db = Σ dz.
+
+    The bias and the ReLU are applied in one pass over the product while BLAS has just left it in
+    cache, and the pre-activation is never stored (y > 0 says where it was positive).
+    ``nn.Sequential`` uses it for a ``Linear`` followed by a ``ReLU``.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        out = _kernels().matmul(_rows(x), weight.T)
+        _kernels().bias_relu_(out, bias)
+        if x.ndim != 2:
+            out = out.reshape(x.shape[:-1] + (weight.shape[0],))
+        ctx.save_for_backward(x, weight, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        from .activations import ReluBackward
+        x, weight, y = ctx.saved_tensors
+        return _linear_grads(ctx.needs_input_grad, ReluBackward.apply(grad_output, y), x, weight)
+
+
+def _rows(x):
+    return x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+
+
+def _linear_grads(needs_input_grad, grad_output, x, weight):
+    """(dx, dW, db) of y = x Wᵀ + b for the gradient ``grad_output`` of y."""
+    need_x, need_w, need_b = needs_input_grad
+    g = grad_output if grad_output.ndim == 2 else reshape(grad_output, (-1, weight.shape[0]))
+    dx = dw = db = None
+    if need_b:  # first, while g is still in cache (the products below stream other data through it)
+        db = Sum.apply(g, (0,), False)
+    if need_x:
+        dx = MatMul.apply(g, weight, False, False)
+        if x.ndim != 2:
+            dx = reshape(dx, x.shape)
+    if need_w:
+        rows = x if x.ndim == 2 else reshape(x, (-1, x.shape[-1]))
+        dw = MatMul.apply(g, rows, True, False)
+    return dx, dw, db
+
+
+def _check_linear(op, input, weight, bias):
     if not isinstance(input, Tensor) or not isinstance(weight, Tensor):
-        raise TypeError(f"linear: input and weight must be Tensors, got {type(input).__name__} and "
+        raise TypeError(f"{op}: input and weight must be Tensors, got {type(input).__name__} and "
                         f"{type(weight).__name__}")
     x, w = input._data, weight._data
     if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[1]:
-        raise ValueError(f"linear: input has {x.shape[-1] if x.ndim else 0} features (shape "
+        raise ValueError(f"{op}: input has {x.shape[-1] if x.ndim else 0} features (shape "
                          f"{tuple(x.shape)}) but weight has shape {tuple(w.shape)} "
                          f"(out_features, in_features={w.shape[-1] if w.ndim else '?'})")
     if bias is not None:
         if not isinstance(bias, Tensor):
-            raise TypeError(f"linear: bias must be a Tensor or None, got {type(bias).__name__}")
+            raise TypeError(f"{op}: bias must be a Tensor or None, got {type(bias).__name__}")
         if bias._data.shape != (w.shape[0],):
-            raise ValueError(f"linear: bias has shape {tuple(bias.shape)}, expected ({w.shape[0]},) "
+            raise ValueError(f"{op}: bias has shape {tuple(bias.shape)}, expected ({w.shape[0]},) "
                              f"for weight of shape {tuple(w.shape)}")
     if x.dtype != w.dtype or x.dtype.kind != "f" or (bias is not None and bias._data.dtype != w.dtype):
         dtypes = [str(t.dtype) for t in (input, weight, bias) if t is not None]
-        raise TypeError(f"linear: input, weight and bias must share one floating dtype, got "
+        raise TypeError(f"{op}: input, weight and bias must share one floating dtype, got "
                         f"{', '.join(dtypes)}")
+
+
+def linear(input, weight, bias=None):
+    """y = x Wᵀ + b, with ``weight`` of shape (out_features, in_features) (PyTorch's F.linear)."""
+    _check_linear("linear", input, weight, bias)
     return Linear.apply(input, weight, bias)
+
+
+def linear_relu(input, weight, bias=None):
+    """relu(x Wᵀ + b) as one op (:class:`LinearRelu`); same arguments as :func:`linear`."""
+    _check_linear("linear_relu", input, weight, bias)
+    return LinearRelu.apply(input, weight, bias)
 
 
 def mm(input, mat2):
