@@ -61,6 +61,8 @@ __all__ = [
     "log_softmax_forward",
     "log_softmax_backward",
     "logsumexp_lastdim",
+    "cross_entropy_rows",
+    "cross_entropy_grad",
     "matmul",
     "matmul_numba",
     "im2col",
@@ -1026,6 +1028,65 @@ def log_softmax_forward(x):
     return out
 
 
+@_njit
+def _cross_entropy_rows(logp, target, weight, has_weight, ignore_index, losses, row_weights):
+    # losses[i] = -w_i·logp[i, t_i] with w_i = weight[t_i] (or 1), 0 where t_i = ignore_index.
+    # Returns (the first row whose target is out of range, or -1; Σ losses; Σ w) in float64.
+    loss_sum = 0.0
+    weight_sum = 0.0
+    classes = logp.shape[1]
+    for i in range(logp.shape[0]):
+        t = target[i]
+        if t == ignore_index:
+            losses[i] = 0.0
+            row_weights[i] = 0.0
+            continue
+        if t < 0 or t >= classes:
+            return i, loss_sum, weight_sum
+        w = weight[t] if has_weight else 1.0
+        loss = -logp[i, t] * w
+        losses[i] = loss
+        row_weights[i] = w
+        loss_sum += loss
+        weight_sum += w
+    return -1, loss_sum, weight_sum
+
+
+@_njit
+def _cross_entropy_grad(logp, target, row_weights, coef, g, g_stride, out):
+    # out[i, j] = (e^logp[i, j] − [j = t_i])·w_i·coef·g_i  (g one value, g_stride 0, or one per row).
+    classes = logp.shape[1]
+    for i in range(logp.shape[0]):
+        c = row_weights[i] * coef * g[i * g_stride]
+        t = target[i]
+        for j in range(classes):
+            p = math.exp(logp[i, j])
+            out[i, j] = ((p - 1.0) if j == t else p) * c
+
+
+def cross_entropy_rows(logp, target, weight, ignore_index):
+    """Per-row losses −wᵢ·logp[i, tᵢ] and weights wᵢ (0 where tᵢ = ignore_index) of (N, C) log-probabilities
+    and int64 targets, with their sums; raises IndexError naming an out-of-range target."""
+    losses = np.empty(logp.shape[0], logp.dtype)
+    row_weights = np.empty(logp.shape[0], logp.dtype)
+    has_weight = weight is not None
+    bad, loss_sum, weight_sum = _cross_entropy_rows(logp, target, weight if has_weight else losses, has_weight,
+                                                    ignore_index, losses, row_weights)
+    if bad >= 0:
+        classes = logp.shape[1]
+        raise IndexError(f"cross_entropy: target {int(target[bad])} is out of bounds for {classes} classes "
+                         f"(expected values in [0, {classes - 1}] or ignore_index={ignore_index})")
+    return losses, row_weights, loss_sum, weight_sum
+
+
+def cross_entropy_grad(logp, target, row_weights, coef, g):
+    """(softmax − onehot(t))·wᵢ·coef·gᵢ in one pass, g a scalar array or one value per row."""
+    out = np.empty_like(logp)
+    g = np.ascontiguousarray(g, dtype=logp.dtype).reshape(-1)
+    _cross_entropy_grad(logp, target, row_weights, coef, g, 0 if g.size == 1 else 1, out)
+    return out
+
+
 def logsumexp_lastdim(x):
     """log Σ_j e^{x_j} over the last axis (max-shifted); returns shape x.shape[:-1].
 
@@ -1143,6 +1204,11 @@ def warm_up(dtypes=("float32",)):
             gelu_backward_from_derivative(g, gelu_forward(x, approx, with_derivative=True)[1])
         logsumexp_lastdim(x)
         bias_relu_(x.copy(), x[0].copy())
+        targets = np.array([0, 3, -100])
+        logp = log_softmax_forward(x)
+        losses, row_weights, _, _ = cross_entropy_rows(logp, targets, None, -100)
+        cross_entropy_rows(logp, targets, x[0].copy(), -100)
+        cross_entropy_grad(logp, targets, row_weights, 1.0, losses)
         matmul_numba(x, x.T)
         image = x.reshape(1, 1, 3, 4)
         col2im(im2col(image, 2, 2, 1, 1, 0, 0, 2, 3), image.shape, 2, 2, 1, 1, 0, 0, 2, 3)

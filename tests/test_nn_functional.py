@@ -192,6 +192,11 @@ def test_losses_validate_shapes_dtypes_and_classes():
         F.cosine_embedding_loss(x, x, _int([1, 0, 1, 1]))
     with pytest.raises(ValueError, match="linear"):
         F.linear(x, ag.randn(2, 5))
+    # every target ignored: the mean is 0/0 = nan, and the gradient zero (PyTorch's values)
+    xa = ag.randn(2, 3, requires_grad=True)
+    all_ignored = F.cross_entropy(xa, _int([-100, -100]))
+    all_ignored.backward()
+    assert np.isnan(all_ignored.item()) and not xa.grad.numpy().any()
     # ignore_index lets out-of-range placeholders through
     assert ag.isfinite(F.cross_entropy(x, _int([0, -100, 2, 1]))).item()
 

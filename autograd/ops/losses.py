@@ -5,6 +5,8 @@ Composed from log_softmax, gather, where and a weighted mean, the same loss is a
 on a small classifier that bookkeeping costs more than the arithmetic (nn.functional.cross_entropy
 uses this op for (N, C) logits with class-index targets and composes the general cases).
 """
+import math
+
 import numpy as np
 
 from ..function import Function
@@ -21,42 +23,36 @@ class CrossEntropy(Function):
 
     @staticmethod
     def forward(ctx, x, target, weight, ignore_index, reduction):
-        logp = _kernels().log_softmax_forward(x)
-        rows = np.arange(x.shape[0])
-        valid = target != ignore_index
-        safe = np.where(valid, target, 0)
-        w = valid.astype(x.dtype) if weight is None else weight[safe] * valid
-        losses = -logp[rows, safe] * w
-        if reduction == "mean":
-            total = w.sum()
-            with np.errstate(divide="ignore", invalid="ignore"):  # all ignored: 0/0 = nan, as PyTorch
-                out, scale = losses.sum() / total, w / total
-        elif reduction == "sum":
-            out, scale = losses.sum(), w
+        kernels = _kernels()
+        logp = kernels.log_softmax_forward(x)
+        losses, row_weights, loss_sum, weight_sum = kernels.cross_entropy_rows(logp, target, weight, ignore_index)
+        if reduction == "mean":  # all ignored: the loss is 0/0 = nan and its gradient 0, as in PyTorch
+            coef = 1.0 / weight_sum if weight_sum != 0 else 0.0
+            out = loss_sum / weight_sum if weight_sum != 0 else math.nan
         else:
-            out, scale = losses, w
+            coef = 1.0
+            out = loss_sum if reduction == "sum" else losses
         ctx.save_for_backward(x)
-        ctx.logp, ctx.safe, ctx.scale = logp, safe, scale
+        ctx.logp, ctx.target, ctx.row_weights, ctx.coef = logp, target, row_weights, coef
         return np.asarray(out, dtype=x.dtype)
 
     @staticmethod
     def backward(ctx, grad_output):
         (x,) = ctx.saved_tensors
-        return CrossEntropyBackward.apply(grad_output, x, ctx.logp, ctx.safe, ctx.scale), None, None, None, None
+        dx = CrossEntropyBackward.apply(grad_output, x, ctx.logp, ctx.target, ctx.row_weights, ctx.coef)
+        return dx, None, None, None, None
 
 
 class CrossEntropyBackward(Function):
-    """z = cᵢ·gᵢ·(softmax(xᵢ) − onehot(tᵢ)) in one pass (g the loss's gradient, a scalar or one per row);
-    dg = Σ_classes cᵢ·(softmax(xᵢ) − onehot(tᵢ))·dz,  dx = J_softmax(xᵢ)·(cᵢ·gᵢ·dzᵢ), J = diag(p) − ppᵀ."""
+    """z = cᵢ·gᵢ·(softmax(xᵢ) − onehot(tᵢ)) in one pass (g the loss's gradient, a scalar or one per row,
+    cᵢ = wᵢ·coef); dg = Σ_classes cᵢ·(softmax(xᵢ) − onehot(tᵢ))·dz,
+    dx = J_softmax(xᵢ)·(cᵢ·gᵢ·dzᵢ), J = diag(p) − ppᵀ."""
 
     @staticmethod
-    def forward(ctx, g, x, logp, safe, scale):
+    def forward(ctx, g, x, logp, target, row_weights, coef):
         ctx.save_for_backward(g, x)
-        ctx.logp, ctx.safe, ctx.scale = logp, safe, scale
-        out = np.exp(logp)
-        out[np.arange(len(safe)), safe] -= 1
-        out *= (scale * g)[:, None]
-        return out
+        ctx.logp, ctx.target, ctx.row_weights, ctx.coef = logp, target, row_weights, coef
+        return _kernels().cross_entropy_grad(logp, target, row_weights, coef, g)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -65,17 +61,19 @@ class CrossEntropyBackward(Function):
         from .shape import reshape, unsqueeze
         g, x = ctx.saved_tensors
         need_g, need_x = ctx.needs_input_grad[:2]
-        scale = make_tensor(ctx.scale, False, None, None)
+        scale = make_tensor(ctx.row_weights * np.asarray(ctx.coef, ctx.row_weights.dtype), False, None, None)
         p = softmax(x, 1)
         dg = dx = None
         if need_g:
+            rows = np.arange(len(ctx.target))
             onehot = np.zeros(x.shape, x.dtype)
-            onehot[np.arange(len(ctx.safe)), ctx.safe] = 1
+            kept = ctx.row_weights != 0  # ignored rows have weight 0 (their target may be any value)
+            onehot[rows[kept], ctx.target[kept]] = 1
             per_row = sum_((p - make_tensor(onehot, False, None, None)) * grad_output, 1) * scale
             dg = sum_(per_row) if g.ndim == 0 else reshape(per_row, g.shape)
         if need_x:
             dx = SoftmaxBackward.apply(grad_output * unsqueeze(scale * g, 1), p, 1)
-        return dg, dx, None, None, None
+        return dg, dx, None, None, None, None
 
 
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean"):
@@ -94,15 +92,11 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         raise ValueError(f"cross_entropy: expected target of shape {(x.shape[0],)} for input of shape "
                          f"{tuple(x.shape)} (class dim 1), got target of shape {tuple(t.shape)}")
     classes = x.shape[1]
-    out_of_range = ((t < 0) | (t >= classes)) & (t != ignore_index)
-    if out_of_range.any():
-        raise IndexError(f"cross_entropy: target {int(t[out_of_range][0])} is out of bounds for {classes} "
-                         f"classes (expected values in [0, {classes - 1}] or ignore_index={ignore_index})")
     w = None
     if weight is not None:
         w = weight._data if isinstance(weight, Tensor) else np.asarray(weight)
         if w.shape != (classes,):
             raise ValueError(f"cross_entropy: weight should have one value per class, shape ({classes},), "
                              f"got {tuple(w.shape)}")
-        w = w.astype(x.dtype, copy=False)
-    return CrossEntropy.apply(input, t.astype(np.int64, copy=False), w, ignore_index, reduction)
+        w = np.ascontiguousarray(w, dtype=x.dtype)
+    return CrossEntropy.apply(input, np.ascontiguousarray(t, dtype=np.int64), w, int(ignore_index), reduction)
