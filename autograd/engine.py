@@ -24,7 +24,7 @@ import sys
 
 import numpy as np
 
-from . import fp_errors, grad_mode
+from . import buffer_pool, fp_errors, grad_mode
 from .function import Node
 from .tensor import Tensor, _initial_gradient, make_tensor
 
@@ -231,7 +231,9 @@ def _accumulate(tensor, grad, create_graph):
         else:
             # A copy: the same gradient array may be handed to several inputs (add passes it through),
             # and an in-place change of one .grad (clipping, accumulation) must not reach the others.
-            tensor.grad = make_tensor(np.array(grad._data, dtype=tensor.dtype, order="C"), False, None, None)
+            data = buffer_pool.empty(grad._data.shape, tensor.dtype)
+            np.copyto(data, grad._data)
+            tensor.grad = make_tensor(data, False, None, None)
     elif create_graph or tensor.grad.requires_grad:
         tensor.grad = tensor.grad + grad
     else:
@@ -272,7 +274,9 @@ def _sole_owner(grad, tensor):
             or data.dtype != tensor._data.dtype or grad.requires_grad):
         return False
     tensor_refs, array_refs = _reference_counts(grad)
-    return tensor_refs <= _SOLE_TENSOR_REFS and array_refs <= _SOLE_ARRAY_REFS
+    # A pooled array (autograd/buffer_pool.py) also has the pool's reference, which never hands out
+    # an array that anything else refers to: as .grad it stays this tensor's alone.
+    return tensor_refs <= _SOLE_TENSOR_REFS and array_refs - buffer_pool.holds(data) <= _SOLE_ARRAY_REFS
 
 
 _getrefcount = getattr(sys, "getrefcount", None)

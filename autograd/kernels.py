@@ -45,6 +45,8 @@ import numba
 import numba.extending
 import numpy as np
 
+from . import buffer_pool
+
 __all__ = [
     "sigmoid_forward",
     "sigmoid_backward",
@@ -898,7 +900,7 @@ _PARALLEL_MIN_MEMORY = 3 << 18       # memory-bound kernels (relu, backward from
 def _unary(x, k32, k64, parallel_min, outputs=1):
     """Outputs (``outputs`` arrays shaped like x) of an elementwise kernel of x."""
     x = _c(_check_float(x))
-    outs = [np.empty_like(x) for _ in range(outputs)]
+    outs = [buffer_pool.empty_like(x) for _ in range(outputs)]
     _run_elementwise(k32 if x.dtype == _F32 else k64, (x.reshape(-1), *[o.reshape(-1) for o in outs]),
                      parallel_min)
     return outs[0] if outputs == 1 else tuple(outs)
@@ -913,7 +915,7 @@ def _binary(g, y, k32, k64, parallel_min, yname="out"):
         raise ValueError(f"grad shape {g.shape} != {yname} shape {y.shape}")
     g = _c(g)
     y = _c(y)
-    out = np.empty_like(y)
+    out = buffer_pool.empty_like(y)
     _run_elementwise(k32 if y.dtype == _F32 else k64, (g.reshape(-1), y.reshape(-1), out.reshape(-1)),
                      parallel_min)
     return out
@@ -1112,7 +1114,7 @@ def _row_binary(g, y, k32, k64):
         raise ValueError("last-axis reduction needs at least 1 dimension")
     g = _c(g)
     y = _c(y)
-    out = np.empty_like(y)
+    out = buffer_pool.empty_like(y)
     if y.size:
         shape2 = (-1, y.shape[-1])
         (k32 if y.dtype == _F32 else k64)(g.reshape(shape2), y.reshape(shape2), out.reshape(shape2))
