@@ -3,7 +3,8 @@ import numpy as np
 
 from ..function import Function
 from ..lazy_kernels import kernels as _kernels
-from ..tensor import Tensor
+from ..grad_mode import _state
+from ..tensor import Tensor, make_tensor
 from ._args import binary_operands
 from .reduction import Sum
 from .shape import reshape
@@ -56,7 +57,9 @@ def matmul(input, other):
         # on the critical path of every linear layer and costs as much as a 64×64 product.
         if a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype and a.dtype.kind == "f" \
                 and a.shape[1] == b.shape[0]:
-            return MatMul.apply(input, other, False, False)
+            if (input.requires_grad or other.requires_grad) and _state.grad_enabled:
+                return MatMul.apply(input, other, False, False)
+            return make_tensor(_kernels().matmul(a, b), False, None, None)  # nothing to record
     return _matmul_general(input, other)
 
 
