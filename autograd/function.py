@@ -52,24 +52,22 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        # The hottest function of the library (every op, forward and backward): one pass over the
-        # arguments collects the arrays and, only if something requires grad, the graph edges.
-        arrays = []
-        edges = None
-        for i, a in enumerate(args):
-            if isinstance(a, Tensor):
-                arrays.append(a._data)
-                if a.requires_grad and edges is None:
-                    edges = i
-            else:
-                arrays.append(a)
-        if edges is None or not _state.grad_enabled or not cls.differentiable:
-            out = cls.forward(_NULL_CTX, *arrays, **kwargs)
-            if type(out) is not np.ndarray:
-                out = np.asarray(out)
-            return make_tensor(out, False, None, args[0]._version if cls.is_view else None)
+        # The hottest function of the library (every op, forward and backward). Unrecorded calls (the
+        # backward formulas, inference) take the short path: unwrap, compute, wrap.
+        if _state.grad_enabled and cls.differentiable:
+            for a in args:
+                if isinstance(a, Tensor) and a.requires_grad:
+                    return cls._record(args, kwargs)
+        out = cls.forward(_Scratch(), *[a._data if isinstance(a, Tensor) else a for a in args], **kwargs)
+        if type(out) is not np.ndarray:
+            out = np.asarray(out)
+        return make_tensor(out, False, None, args[0]._version if cls.is_view else None)
 
-        ctx = Node(cls, args, edges)
+    @classmethod
+    def _record(cls, args, kwargs):
+        """Run forward with a new Node as ctx and make it the result's ``grad_fn``."""
+        ctx = Node(cls, args)
+        arrays = [a._data if isinstance(a, Tensor) else a for a in args]
         out = cls.forward(ctx, *arrays, **kwargs)
         returned = out
         if type(out) is not np.ndarray:
@@ -82,19 +80,14 @@ class Function:
         return result
 
 
-class _NullContext:
-    """The ctx handed to forward when nothing is recorded: it accepts attributes and drops saves."""
+class _Scratch:
+    """The ctx of a forward that records nothing: it takes attributes (dropped with it) and ignores
+    saves. A fresh plain object per call costs less than intercepting every attribute assignment."""
 
     needs_input_grad = ()
 
     def save_for_backward(self, *arrays):
         pass
-
-    def __setattr__(self, name, value):
-        pass
-
-
-_NULL_CTX = _NullContext()
 
 
 class _SavedOutput:
@@ -115,27 +108,22 @@ class Node:
     non-leaf tensor, the Tensor itself for a leaf that requires grad, or None.
     """
 
-    __slots__ = ("function", "next_edges", "needs_input_grad", "input_meta", "_to_save", "_saved", "_freed",
+    __slots__ = ("function", "next_edges", "input_meta", "_to_save", "_saved", "_freed",
                  "tensor_hooks", "retained", "forward_stack", "__dict__", "__weakref__")
 
-    def __init__(self, function, args, first_edge=0):
-        """``first_edge``: index of the first argument that requires grad (those before it do not)."""
+    def __init__(self, function, args):
         self.function = function
-        edges = [None] * first_edge
-        needs = [False] * first_edge
-        shapes = [None] * first_edge
-        for a in args[first_edge:]:
+        edges = []
+        shapes = []
+        for a in args:
             if isinstance(a, Tensor) and a.requires_grad:
                 edges.append(a.grad_fn or a)
-                needs.append(True)
                 data = a._data
                 shapes.append((data.shape, data.dtype))
             else:
                 edges.append(None)
-                needs.append(False)
                 shapes.append(None)
         self.next_edges = edges
-        self.needs_input_grad = tuple(needs)
         self.input_meta = shapes
         self._to_save = None
         self._saved = ()
@@ -143,6 +131,11 @@ class Node:
         self.tensor_hooks = None
         self.retained = None
         self.forward_stack = traceback.format_stack(limit=12)[:-2] if _state.anomaly else None
+
+    @property
+    def needs_input_grad(self):
+        """``needs_input_grad[i]``: whether forward argument ``i`` requires grad (PyTorch's ctx field)."""
+        return tuple([edge is not None for edge in self.next_edges])
 
     def name(self):
         return self.function.__name__ + "Backward"

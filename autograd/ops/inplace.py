@@ -188,22 +188,37 @@ def _fusable(target, *operands):
                for o in operands)
 
 
+_cast_scalars = {}
+
+
 def _run_fused(kernel, arrays, written, scalars):
     """``kernel(*flat arrays, *scalars)``, scalars cast to the arrays' dtype; bump written versions.
 
     ``arrays`` are Tensors in the kernel's order (one may appear twice); ``written`` those it modifies.
     """
     dtype = arrays[0]._data.dtype.type
-    flats = {}
-    for tensor in arrays:
-        if id(tensor) not in flats:
-            flats[id(tensor)] = _flat(tensor._data)
-    kernel(*(flats[id(t)][0] for t in arrays),
-           *(dtype(s) if isinstance(s, float) else s for s in scalars))
+    key = (dtype, *scalars)
+    cast = _cast_scalars.get(key)
+    if cast is None:  # numpy scalars cost ~0.3 us each to make: an optimizer reuses the same few
+        if len(_cast_scalars) > 1024:
+            _cast_scalars.clear()
+        cast = _cast_scalars[key] = [dtype(s) if isinstance(s, float) else s for s in scalars]
+    scalars = cast
+    datas = [t._data for t in arrays]
+    if all([d.flags.c_contiguous for d in datas]):  # the optimizers' case: flat views, nothing to copy back
+        kernel(*[d.reshape(-1) for d in datas], *scalars)
+        copies = None
+    else:
+        copies = {}
+        for tensor in arrays:
+            if id(tensor) not in copies:
+                copies[id(tensor)] = _flat(tensor._data)
+        kernel(*[copies[id(t)][0] for t in arrays], *scalars)
     for tensor in {id(t): t for t in written}.values():
-        flat, copied = flats[id(tensor)]
-        if copied:
-            np.copyto(tensor._data, flat.reshape(tensor.shape))
+        if copies is not None:
+            flat, copied = copies[id(tensor)]
+            if copied:
+                np.copyto(tensor._data, flat.reshape(tensor.shape))
         tensor._version[0] += 1
 
 
@@ -253,16 +268,18 @@ def lerp_(self, end, weight):
 
 
 def _check_update(op, tensors, names):
+    shape = tensors[0].shape if isinstance(tensors[0], Tensor) else None
     for tensor, name in zip(tensors, names):
         if not isinstance(tensor, Tensor):
             raise TypeError(f"{op}: {name} must be a Tensor, got {type(tensor).__name__}")
-        if tensor.shape != tensors[0].shape:
+        data = tensor._data
+        if data.shape != shape:
             raise ValueError(f"{op}: {name} has shape {tensor.shape}, but param has shape {tensors[0].shape}")
-        if tensor.dtype.kind != "f":
+        if data.dtype.kind != "f":
             raise TypeError(f"{op}: {name} must be a floating-point tensor, got {tensor.dtype}")
-    if grad_mode._state.grad_enabled and any(t.requires_grad for t in tensors):
-        raise RuntimeError(f"{op}: an optimizer update is not differentiable; run it under "
-                           f"autograd.no_grad() (Optimizer.step does)")
+        if tensor.requires_grad and grad_mode._state.grad_enabled:
+            raise RuntimeError(f"{op}: an optimizer update is not differentiable; run it under "
+                               f"autograd.no_grad() (Optimizer.step does)")
 
 
 def _as_dtype_of(tensor, like):
