@@ -128,7 +128,8 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
             grad = pending.pop(id(vertex), None)
             if type(vertex) is not Node:  # a leaf
                 if grad is not None:
-                    grad = _run_hooks(vertex._hooks, grad)
+                    if vertex._hooks:
+                        grad = _run_hooks(vertex._hooks, grad)
                     if wanted is None:
                         _accumulate(vertex, grad, create_graph)
                     elif id(vertex) in wanted:

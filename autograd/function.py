@@ -66,8 +66,22 @@ class Function:
     @classmethod
     def _record(cls, args, kwargs):
         """Run forward with a new Node as ctx and make it the result's ``grad_fn``."""
-        ctx = Node(cls, args)
-        arrays = [a._data if isinstance(a, Tensor) else a for a in args]
+        arrays = []
+        edges = []
+        shapes = []
+        for a in args:  # one pass: the arrays for forward, the edges and input shapes for backward
+            if isinstance(a, Tensor):
+                data = a._data
+                arrays.append(data)
+                if a.requires_grad:
+                    edges.append(a.grad_fn or a)
+                    shapes.append((data.shape, data.dtype))
+                    continue
+            else:
+                arrays.append(a)
+            edges.append(None)
+            shapes.append(None)
+        ctx = Node(cls, edges, shapes)
         out = cls.forward(ctx, *arrays, **kwargs)
         returned = out
         if type(out) is not np.ndarray:
@@ -111,20 +125,12 @@ class Node:
     __slots__ = ("function", "next_edges", "input_meta", "_to_save", "_saved", "_freed",
                  "tensor_hooks", "retained", "forward_stack", "__dict__", "__weakref__")
 
-    def __init__(self, function, args):
+    def __init__(self, function, next_edges, input_meta):
+        """``next_edges[i]``/``input_meta[i]``: where argument i's gradient goes and its (shape, dtype),
+        or None for an argument that does not require grad."""
         self.function = function
-        edges = []
-        shapes = []
-        for a in args:
-            if isinstance(a, Tensor) and a.requires_grad:
-                edges.append(a.grad_fn or a)
-                data = a._data
-                shapes.append((data.shape, data.dtype))
-            else:
-                edges.append(None)
-                shapes.append(None)
-        self.next_edges = edges
-        self.input_meta = shapes
+        self.next_edges = next_edges
+        self.input_meta = input_meta
         self._to_save = None
         self._saved = ()
         self._freed = False

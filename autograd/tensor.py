@@ -213,7 +213,6 @@ class Tensor:
         ``gradient`` is the vector of the vector-Jacobian product and is required when ``self`` has
         more than one element (PyTorch's rule), as is ``retain_graph=True`` to backward twice.
         """
-        from .engine import run_backward
         if not self.requires_grad:
             raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn: "
                                "nothing in this computation requires grad (create the inputs with "
@@ -221,7 +220,7 @@ class Tensor:
         gradient = _initial_gradient(self, gradient, "backward")
         if retain_graph is None:
             retain_graph = create_graph
-        run_backward([self], [gradient], retain_graph, create_graph)
+        (_run_backward or _load_run_backward())([self], [gradient], retain_graph, create_graph)
 
     def register_hook(self, hook):
         """Call ``hook(grad)`` when this tensor's gradient is computed; a returned Tensor replaces it."""
@@ -268,12 +267,26 @@ class Tensor:
     __str__ = __repr__
 
 
+_run_backward = None
+
+
+def _load_run_backward():
+    # The engine imports this module, so it is looked up on the first backward, then kept.
+    global _run_backward
+    from .engine import run_backward
+    _run_backward = run_backward
+    return run_backward
+
+
 def _initial_gradient(output, gradient, op):
     if gradient is None:
-        if output._data.size != 1:
+        data = output._data
+        if data.size != 1:
             raise RuntimeError(f"{op}: grad can be implicitly created only for scalar outputs, but the "
                                f"output has shape {output.shape}; pass gradient= (a tensor of that shape)")
-        return make_tensor(np.ones(output.shape, dtype=output.dtype), False, None, None)
+        seed = np.empty(data.shape, data.dtype)  # np.ones is a Python function: 3x slower on a scalar
+        seed.fill(1)
+        return make_tensor(seed, False, None, None)
     if not isinstance(gradient, Tensor):
         gradient = Tensor(np.asarray(gradient, dtype=output.dtype))
     if gradient.shape != output.shape:

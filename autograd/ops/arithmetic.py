@@ -47,19 +47,21 @@ class Mul(Function):
 
 
 class Div(Function):
-    """z = a / b;  da = dz / b, db = −dz·a / b²."""
+    """z = a / b;  da = dz / b, db = −dz·a / b² = −(dz / b)·z  (three ops, and no b² to overflow)."""
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return a / b
+            z = a / b
+        ctx.save_for_backward(b, z)
+        return z
 
     @staticmethod
     def backward(ctx, grad_output):
-        a, b = ctx.saved_tensors
-        da, db = ctx.needs_input_grad
-        return (grad_output / b if da else None), (-grad_output * a / (b * b) if db else None)
+        b, z = ctx.saved_tensors
+        need_b = ctx.next_edges[1] is not None
+        da = grad_output / b
+        return da, (-(da * z) if need_b else None)
 
 
 class Neg(Function):

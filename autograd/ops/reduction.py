@@ -16,6 +16,7 @@ from ._args import constant, dim_alias, floating
 from .shape import broadcast_to, reshape
 
 MaxMin = namedtuple("MaxMin", ["values", "indices"])
+_add_reduce = np.add.reduce
 
 
 def _keep_shape(shape, axes):
@@ -34,7 +35,7 @@ class ExpandReduced(Function):
     @staticmethod
     def forward(ctx, x, shape, axes):
         ctx.axes, ctx.keepdim = axes, x.ndim == len(shape)
-        kept = x.reshape(_keep_shape(shape, axes))
+        kept = x if x.ndim == 0 else x.reshape(_keep_shape(shape, axes))  # a 0-d x broadcasts as it is
         if math.prod(shape) > 65536:  # large: a read-only view saves a pass over memory
             return np.broadcast_to(kept, shape)
         out = np.empty(shape, x.dtype)  # small: filling beats np.broadcast_to's 4 µs of setup
@@ -52,6 +53,8 @@ class Sum(Function):
     @staticmethod
     def forward(ctx, x, axes, keepdim):
         ctx.input_shape, ctx.axes = x.shape, axes
+        if x.dtype.kind == "f":  # the ufunc directly: ndarray.sum goes through a Python wrapper
+            return _add_reduce(x, axes, None, None, keepdim)
         return x.sum(axis=axes, keepdims=keepdim)
 
     @staticmethod
