@@ -86,7 +86,7 @@ def numpy_mlp_step(weights, x, y):
         a2 += b2
         h2 = np.maximum(a2, 0)
         z = h2 @ w3.T
-        z += b3
+        np.add(z, b3, out=z)
         z -= z.max(axis=1, keepdims=True)
         e = np.exp(z)
         s = e.sum(axis=1, keepdims=True)
@@ -124,6 +124,53 @@ def matmul_floor(batch, seed=1):
         return (x @ w1.T, h1 @ w2.T, h2 @ w3.T,          # forward
                 g3.T @ h2, g3 @ w3, g2.T @ h1, g2 @ w2, g1.T @ x)  # backward
     return run
+
+
+def kernel_mlp_step(weights, x, y):
+    """numbagrad's step with the framework taken away: the same BLAS products and Numba kernels (fused
+    bias+ReLU, ReLU backward, cross-entropy, SGD update) on preallocated arrays, called directly, with no
+    Tensors, graph or optimizer objects. What the step would cost if numbagrad's Python overhead were
+    zero: a floor for the step's arithmetic on this machine (a bound for the targets, not a competitor).
+    ``weights`` are updated in place, as by :func:`numpy_mlp_step`."""
+    import numpy as np
+    from autograd.lazy_kernels import kernels
+    k = kernels()
+    (w1, b1), (w2, b2), (w3, b3) = weights
+    f32 = np.float32
+    batch = len(x)
+    h1, h2 = np.empty((batch, w1.shape[0]), f32), np.empty((batch, w2.shape[0]), f32)
+    z, g2, g1 = np.empty((batch, w3.shape[0]), f32), np.empty_like(h2), np.empty_like(h1)
+    gz2, gz1 = np.empty_like(h2), np.empty_like(h1)  # separate outputs: an aliased kernel stays scalar
+    grads = [np.empty_like(a) for pair in weights for a in pair]
+    dw1, db1, dw2, db2, dw3, db3 = grads
+    flat = [(p.reshape(-1), g.reshape(-1)) for p, g in zip([a for pair in weights for a in pair], grads)]
+    sgd = (f32(-LR), f32(0.0), f32(1.0), f32(0.0), f32(1.0), False, False, False)
+    one = np.ones(1, f32)
+
+    def step():
+        np.matmul(x, w1.T, out=h1)
+        k.bias_relu_(h1, b1)
+        np.matmul(h1, w2.T, out=h2)
+        k.bias_relu_(h2, b2)
+        np.matmul(h2, w3.T, out=z)
+        np.add(z, b3, out=z)
+        logp = k.log_softmax_forward(z)
+        _, row_weights, loss_sum, weight_sum = k.cross_entropy_rows(logp, y, None, -100)
+        g3 = k.cross_entropy_grad(logp, y, row_weights, 1.0 / weight_sum, one)
+        np.add.reduce(g3, axis=0, out=db3)
+        np.matmul(g3.T, h2, out=dw3)
+        np.matmul(g3, w3, out=g2)
+        k._relu_bwd(g2.reshape(-1), h2.reshape(-1), gz2.reshape(-1))
+        np.add.reduce(gz2, axis=0, out=db2)
+        np.matmul(gz2.T, h1, out=dw2)
+        np.matmul(gz2, w2, out=g1)
+        k._relu_bwd(g1.reshape(-1), h1.reshape(-1), gz1.reshape(-1))
+        np.add.reduce(gz1, axis=0, out=db1)
+        np.matmul(gz1.T, x, out=dw1)
+        for p, g in flat:
+            k._sgd_step_kernel(p, g, p, *sgd)
+        return loss_sum / weight_sum
+    return step
 
 
 # ------------------------------------------------------------------------------- MLP: PyTorch
