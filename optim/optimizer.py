@@ -132,6 +132,7 @@ class Optimizer:
                 loss = closure()
         with ag.no_grad():
             for group in self.param_groups:
+                params, grads, states = [], [], []
                 for p in group["params"]:
                     if p.grad is None:
                         continue
@@ -141,8 +142,16 @@ class Optimizer:
                     state = self.state.get(p)
                     if state is None:
                         state = self.state[p] = {}
-                    self._update(p, p.grad.detach(), state, group)
+                    params.append(p)
+                    grads.append(p.grad.detach())
+                    states.append(state)
+                self._update_group(group, params, grads, states)
         return loss
+
+    def _update_group(self, group, params, grads, states):
+        """Update a group's parameters that have gradients; optimizers with a foreach kernel override it."""
+        for param, grad, state in zip(params, grads, states):
+            self._update(param, grad, state, group)
 
     def _update(self, param, grad, state, group):
         raise NotImplementedError

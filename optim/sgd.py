@@ -44,18 +44,20 @@ class SGD(Optimizer):
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
 
-    def _update(self, param, grad, state, group):
+    def _update_group(self, group, params, grads, states):
+        # One foreach call for the whole group (autograd.sgd_steps_): the per-tensor Python cost of a
+        # step over many small parameters would otherwise rival the update itself.
         momentum = group["momentum"]
-        buf = None
-        first_step = False
-        dampening = group["dampening"]
+        buffers = first_steps = None
         if momentum != 0:
-            buf = state.get("momentum_buffer")
-            if buf is None:
-                buf = state["momentum_buffer"] = ag.zeros_like(param)
-                first_step = not group["ema_momentum"]  # PyTorch starts the buffer at g, the course at 0
-        if group["ema_momentum"]:
-            dampening = momentum
-        ag.sgd_step_(param, grad, buf, lr=group["lr"], momentum=momentum, dampening=dampening,
-                     nesterov=group["nesterov"], weight_decay=group["weight_decay"],
-                     maximize=group["maximize"], first_step=first_step)
+            buffers, first_steps = [], []
+            for param, state in zip(params, states):
+                buf = state.get("momentum_buffer")
+                first_steps.append(buf is None and not group["ema_momentum"])  # PyTorch starts at g, the course at 0
+                if buf is None:
+                    buf = state["momentum_buffer"] = ag.zeros_like(param)
+                buffers.append(buf)
+        dampening = momentum if group["ema_momentum"] else group["dampening"]
+        ag.sgd_steps_(params, grads, buffers, lr=group["lr"], momentum=momentum, dampening=dampening,
+                      nesterov=group["nesterov"], weight_decay=group["weight_decay"],
+                      maximize=group["maximize"], first_steps=first_steps)

@@ -185,3 +185,53 @@ def test_update_ops_errors():
             ag.sgd_step_(p, np.zeros(2), lr=0.1)
         ag.sgd_step_(p, g, lr=1.0)
     np.testing.assert_allclose(p.detach().numpy(), [0.9, 1.8], rtol=1e-6)
+
+
+@pytest.mark.parametrize("opts", [dict(), dict(momentum=0.9), dict(momentum=0.9, nesterov=True, weight_decay=0.1),
+                                  dict(momentum=0.5, dampening=0.2, maximize=True)])
+def test_sgd_steps_equals_sgd_step_per_tensor(opts):
+    """The foreach form gives the same bits as one sgd_step_ per tensor, for ordinary tensors, a
+    non-contiguous one, a float64 one beside float32 ones and a gradient of another dtype."""
+    rng = np.random.default_rng(1)
+    shapes = [(4, 3), (5,), (6, 4), ()]
+    values = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    values.append(rng.standard_normal((3, 4)).astype(np.float64))
+    grads = [rng.standard_normal(v.shape).astype(v.dtype) for v in values]
+    grads[1] = grads[1].astype(np.float64)  # cast to the parameter's dtype, like sgd_step_
+    momentum = opts.get("momentum", 0.0)
+
+    def fresh():
+        params = [ag.tensor(v.copy()) for v in values]
+        params[2] = ag.tensor(values[2].T.copy()).t()  # non-contiguous: the general path
+        bufs = [ag.zeros_like(p) for p in params] if momentum else None
+        return params, bufs
+
+    one_by_one, one_bufs = fresh()
+    foreach, foreach_bufs = fresh()
+    for step in range(3):
+        firsts = [step == 0] * len(values)
+        for i, (p, g) in enumerate(zip(one_by_one, grads)):
+            ag.sgd_step_(p, ag.tensor(g), one_bufs[i] if momentum else None, lr=0.1, first_step=firsts[i], **opts)
+        versions = [p.version for p in foreach]
+        ag.sgd_steps_(foreach, [ag.tensor(g) for g in grads], foreach_bufs, lr=0.1, first_steps=firsts, **opts)
+        assert [p.version for p in foreach] == [v + 1 for v in versions]
+    for a, b in zip(one_by_one, foreach):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    for a, b in zip(one_bufs or [], foreach_bufs or []):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_sgd_steps_errors():
+    p, g = ag.ones(3), ag.ones(3)
+    with pytest.raises(ValueError, match="sgd_steps_: expected one gradient per parameter, got 1 parameters, 2"):
+        ag.sgd_steps_([p], [g, g], lr=0.1)
+    with pytest.raises(ValueError, match="and one momentum buffer"):
+        ag.sgd_steps_([p], [g], None, lr=0.1, momentum=0.9)
+    with pytest.raises(ValueError, match="sgd_step_: grad has shape"):
+        ag.sgd_steps_([p], [ag.ones(4)], lr=0.1)
+    leaf = ag.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="not differentiable"):
+        ag.sgd_steps_([leaf], [g], lr=0.1)
+    with ag.no_grad():
+        ag.sgd_steps_([leaf], [g], lr=0.5)
+    np.testing.assert_array_equal(leaf.detach().numpy(), 0.5)

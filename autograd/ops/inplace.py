@@ -310,6 +310,54 @@ def sgd_step_(param, grad, momentum_buffer=None, *, lr, momentum=0.0, dampening=
     return param
 
 
+def sgd_steps_(params, grads, momentum_buffers=None, *, lr, momentum=0.0, dampening=0.0, nesterov=False,
+               weight_decay=0.0, maximize=False, first_steps=None):
+    """:func:`sgd_step_` over lists of tensors (PyTorch's ``foreach`` form), with the same arguments;
+    ``first_steps[i]`` is ``first_step`` for ``params[i]`` (all False when None).
+
+    The hyperparameters are converted once per dtype and each ordinary tensor (contiguous, writeable,
+    same dtype and shape as its gradient) costs one kernel call: an optimizer step over many small
+    tensors spends its time updating them rather than checking arguments. Other tensors go through
+    :func:`sgd_step_` and get its checks and messages.
+    """
+    count = len(params)
+    use_momentum = momentum != 0
+    if len(grads) != count or (use_momentum and (momentum_buffers is None or len(momentum_buffers) != count)):
+        raise ValueError(f"sgd_steps_: expected one gradient{' and one momentum buffer' if use_momentum else ''} "
+                         f"per parameter, got {count} parameters, {len(grads)} gradients"
+                         + (f" and {len(momentum_buffers or ())} momentum buffers" if use_momentum else ""))
+    if first_steps is None:
+        first_steps = [False] * count
+    kernel = _kernels()._sgd_step_kernel
+    settings = (-float(lr), float(momentum), 1.0 - float(dampening), float(weight_decay), -1.0 if maximize else 1.0)
+    flags = (bool(use_momentum),)
+    cast = {}
+    recording = grad_mode._state.grad_enabled
+    for i in range(count):
+        param, grad = params[i], grads[i]
+        buf = momentum_buffers[i] if use_momentum else param  # not touched by the kernel without momentum
+        if isinstance(param, Tensor) and isinstance(grad, Tensor) and isinstance(buf, Tensor):
+            p, g, b = param._data, grad._data, buf._data
+            plain = (p.dtype == g.dtype == b.dtype and p.dtype.kind == "f" and p.shape == g.shape == b.shape
+                     and p.flags.c_contiguous and g.flags.c_contiguous and b.flags.c_contiguous
+                     and p.flags.writeable and b.flags.writeable
+                     and not (recording and (param.requires_grad or grad.requires_grad or buf.requires_grad)))
+        else:
+            plain = False
+        if not plain:
+            sgd_step_(param, grad, momentum_buffers[i] if use_momentum else None, lr=lr, momentum=momentum,
+                      dampening=dampening, nesterov=nesterov, weight_decay=weight_decay, maximize=maximize,
+                      first_step=first_steps[i])
+            continue
+        scalars = cast.get(p.dtype)
+        if scalars is None:
+            scalars = cast[p.dtype] = [p.dtype.type(v) for v in settings]
+        kernel(p.reshape(-1), g.reshape(-1), b.reshape(-1), *scalars, *flags, bool(first_steps[i]), bool(nesterov))
+        param._version[0] += 1
+        if use_momentum:
+            buf._version[0] += 1
+
+
 def adam_step_(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, *, step, lr, beta1, beta2, eps,
                weight_decay=0.0, decoupled_weight_decay=False, amsgrad=False, maximize=False,
                eps_inside_sqrt=False):
