@@ -26,6 +26,7 @@ import numpy as np
 
 from . import buffer_pool, fp_errors, grad_mode
 from .function import Node
+from .ops.shape import SumToShape
 from .tensor import Tensor, _initial_gradient, make_tensor
 
 
@@ -296,7 +297,6 @@ def _check_finite(node, grad):
 
 def sum_to_shape(grad, shape, node=None):
     """Sum ``grad`` over the axes that broadcasting added or stretched, so it has ``shape``."""
-    from .ops.shape import SumToShape
     if grad.ndim < len(shape) or any(g != s and s != 1 for g, s in zip(grad.shape[grad.ndim - len(shape):], shape)):
         op = node.name() if node is not None else "backward"
         raise RuntimeError(f"{op}: gradient of shape {grad.shape} cannot be reduced to the input's shape {shape}")

@@ -10,6 +10,8 @@ import numpy as np
 from .. import grad_mode
 from ..lazy_kernels import kernels as _kernels
 from ..tensor import Tensor, make_tensor
+from . import arithmetic
+from .arithmetic import add, clamp, div, mul, pow, sub
 
 
 def _recording(target, others):
@@ -78,7 +80,6 @@ def _ufunc_inplace(target, other, ufunc, compute, op):
 
 
 def add_(self, other, alpha=1):
-    from .arithmetic import add, mul
     if alpha != 1 and not isinstance(alpha, Tensor) and not _recording(self, (other,)) \
             and _fusable(self, other):  # one pass, no temporary for alpha·other
         kernels = _kernels()
@@ -90,31 +91,26 @@ def add_(self, other, alpha=1):
 
 
 def sub_(self, other, alpha=1):
-    from .arithmetic import mul, sub
     if alpha != 1:
         other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
     return _ufunc_inplace(self, other, np.subtract, sub, "sub_")
 
 
 def mul_(self, other):
-    from .arithmetic import mul
     return _ufunc_inplace(self, other, np.multiply, mul, "mul_")
 
 
 def div_(self, other):
-    from .arithmetic import div
     if self.dtype.kind != "f":
         raise RuntimeError(f"div_: result type float can't be cast to the desired output type {self.dtype}")
     return _ufunc_inplace(self, other, np.true_divide, div, "div_")
 
 
 def pow_(self, exponent):
-    from .arithmetic import pow
     return apply_inplace(self, "pow_", pow, exponent)
 
 
 def clamp_(self, min=None, max=None):
-    from .arithmetic import clamp
     return apply_inplace(self, "clamp_", lambda x: clamp(x, min, max))
 
 
@@ -191,19 +187,24 @@ def _fusable(target, *operands):
 _cast_scalars = {}
 
 
+def _cast(dtype, scalars):
+    """``scalars`` with the floats as ``dtype`` scalars (the kernels' argument types), cached: numpy
+    scalars cost ~0.3 us each to make, and an optimizer passes the same few values every step."""
+    key = (dtype, *scalars)
+    cast = _cast_scalars.get(key)
+    if cast is None:
+        if len(_cast_scalars) > 1024:
+            _cast_scalars.clear()
+        cast = _cast_scalars[key] = [dtype(s) if isinstance(s, float) else s for s in scalars]
+    return cast
+
+
 def _run_fused(kernel, arrays, written, scalars):
     """``kernel(*flat arrays, *scalars)``, scalars cast to the arrays' dtype; bump written versions.
 
     ``arrays`` are Tensors in the kernel's order (one may appear twice); ``written`` those it modifies.
     """
-    dtype = arrays[0]._data.dtype.type
-    key = (dtype, *scalars)
-    cast = _cast_scalars.get(key)
-    if cast is None:  # numpy scalars cost ~0.3 us each to make: an optimizer reuses the same few
-        if len(_cast_scalars) > 1024:
-            _cast_scalars.clear()
-        cast = _cast_scalars[key] = [dtype(s) if isinstance(s, float) else s for s in scalars]
-    scalars = cast
+    scalars = _cast(arrays[0]._data.dtype.type, scalars)
     datas = [t._data for t in arrays]
     if all([d.flags.c_contiguous for d in datas]):  # the optimizers' case: flat views, nothing to copy back
         kernel(*[d.reshape(-1) for d in datas], *scalars)
@@ -224,7 +225,6 @@ def _run_fused(kernel, arrays, written, scalars):
 
 def addcmul_(self, tensor1, tensor2, value=1):
     """``self += value * tensor1 * tensor2`` in place (PyTorch's ``addcmul_``)."""
-    from . import arithmetic
     if not _recording(self, (tensor1, tensor2)) and _fusable(self, tensor1, tensor2) \
             and not isinstance(value, Tensor):
         kernels = _kernels()
@@ -237,7 +237,6 @@ def addcmul_(self, tensor1, tensor2, value=1):
 
 def addcdiv_(self, tensor1, tensor2, value=1):
     """``self += value * tensor1 / tensor2`` in place (PyTorch's ``addcdiv_``)."""
-    from . import arithmetic
     if not _recording(self, (tensor1, tensor2)) and _fusable(self, tensor1, tensor2) \
             and not isinstance(value, Tensor):
         kernels = _kernels()
@@ -254,7 +253,6 @@ def lerp_(self, end, weight):
     Evaluated as ``end - (end - self)(1 - weight)`` when ``weight >= 0.5``, so weight 1 gives ``end``
     exactly, as in PyTorch.
     """
-    from . import arithmetic
     if not _recording(self, (end, weight)) and _fusable(self, end) and not isinstance(weight, Tensor):
         kernels = _kernels()
         _run_fused(kernels._lerp_kernel, [self, end], [self], [float(weight)])
@@ -351,7 +349,7 @@ def sgd_steps_(params, grads, momentum_buffers=None, *, lr, momentum=0.0, dampen
             continue
         scalars = cast.get(p.dtype)
         if scalars is None:
-            scalars = cast[p.dtype] = [p.dtype.type(v) for v in settings]
+            scalars = cast[p.dtype] = _cast(p.dtype.type, settings)
         kernel(p.reshape(-1), g.reshape(-1), b.reshape(-1), *scalars, *flags, bool(first_steps[i]), bool(nesterov))
         param._version[0] += 1
         if use_momentum:

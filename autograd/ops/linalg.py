@@ -6,12 +6,12 @@ from ..lazy_kernels import kernels as _kernels
 from ..grad_mode import _state
 from ..tensor import Tensor, make_tensor
 from ._args import binary_operands
+from .activations import ReluBackward
 from .reduction import Sum
-from .shape import reshape
+from .shape import broadcast_to, reshape, transpose, unsqueeze
 
 
 def _mT(x):
-    from .shape import transpose
     return transpose(x, -1, -2)
 
 
@@ -64,7 +64,6 @@ def matmul(input, other):
 
 
 def _matmul_general(input, other):
-    from .shape import unsqueeze
     a, b = binary_operands(input, other, "matmul")
     if a.ndim == 0 or b.ndim == 0:
         raise RuntimeError(f"matmul: both arguments need at least 1 dimension, got shapes {a.shape} and "
@@ -135,7 +134,6 @@ class LinearRelu(Function):
 
     @staticmethod
     def backward(ctx, grad_output):
-        from .activations import ReluBackward
         x, weight, y = ctx.saved_tensors
         return _linear_grads(ctx.needs_input_grad, ReluBackward.apply(grad_output, y), x, weight)
 
@@ -215,7 +213,6 @@ inner = dot
 
 def outer(input, vec2):
     """Outer product uvᵀ of two 1-D tensors."""
-    from .shape import unsqueeze
     if input.ndim != 1 or vec2.ndim != 1:
         raise RuntimeError(f"outer: 1D tensors expected, got shapes {input.shape} and {vec2.shape}")
     return unsqueeze(input, 1) * unsqueeze(vec2, 0)
@@ -251,7 +248,6 @@ class Solve(Function):
 
 def solve(A, B):
     """The X with A X = B for square (batched) A; B is a vector (n,) or a matrix (..., n, k)."""
-    from .shape import unsqueeze
     A, B = binary_operands(A, B, "linalg.solve", floating=True)
     if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
         raise RuntimeError(f"linalg.solve: A must be a batch of square matrices, got shape {A.shape}")
@@ -261,7 +257,6 @@ def solve(A, B):
     if B.shape[-2] != A.shape[-1]:
         raise RuntimeError(f"linalg.solve: incompatible shapes of A {A.shape} and B {B.shape}")
     batch = np.broadcast_shapes(A.shape[:-2], B.shape[:-2])
-    from .shape import broadcast_to
     A = broadcast_to(A, batch + A.shape[-2:])
     B = broadcast_to(B, batch + B.shape[-2:])
     X = Solve.apply(A, B)
