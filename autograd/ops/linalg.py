@@ -11,6 +11,14 @@ from .reduction import Sum
 from .shape import broadcast_to, reshape, transpose, unsqueeze
 
 
+def _product(a, b):
+    """a @ b for two float matrices of one dtype (checked by the callers): BLAS, except for an outer
+    product (inner size 1), which autograd.kernels.matmul may give to its faster Numba kernel."""
+    if a.shape[1] == 1:
+        return _kernels().matmul(a, b)
+    return a @ b
+
+
 def _mT(x):
     return transpose(x, -1, -2)
 
@@ -32,7 +40,7 @@ class MatMul(Function):
         if transpose_b:
             b = b.swapaxes(-1, -2)
         if a.ndim == 2 and b.ndim == 2:
-            return _kernels().matmul(a, b)
+            return _product(a, b)
         return np.matmul(a, b)
 
     @staticmethod
@@ -59,7 +67,7 @@ def matmul(input, other):
                 and a.shape[1] == b.shape[0]:
             if (input.requires_grad or other.requires_grad) and _state.grad_enabled:
                 return MatMul.apply(input, other, False, False)
-            return make_tensor(_kernels().matmul(a, b), False, None, None)  # nothing to record
+            return make_tensor(_product(a, b), False, None, None)  # nothing to record
     return _matmul_general(input, other)
 
 
@@ -103,7 +111,7 @@ class Linear(Function):
     @staticmethod
     def forward(ctx, x, weight, bias):
         ctx.save_for_backward(x, weight)
-        out = _kernels().matmul(_rows(x), weight.T)
+        out = _product(_rows(x), weight.T)
         if bias is not None:
             out += bias
         return out if x.ndim == 2 else out.reshape(x.shape[:-1] + (weight.shape[0],))
@@ -125,7 +133,7 @@ class LinearRelu(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias):
-        out = _kernels().matmul(_rows(x), weight.T)
+        out = _product(_rows(x), weight.T)
         _kernels().bias_relu_(out, bias)
         if x.ndim != 2:
             out = out.reshape(x.shape[:-1] + (weight.shape[0],))
