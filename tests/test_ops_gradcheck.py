@@ -282,6 +282,7 @@ CASES = [
     # pre-activations of both signs (a fixed seed keeps them away from the kink at 0)
     G("linear_relu", lambda x, w, b: F.linear_relu(x, w, b), uni(5, 3), signed(4, 3), uni(4)),
     G("linear_relu[no bias, 3-D input]", lambda x, w: F.linear_relu(x, w), uni(2, 5, 3), signed(4, 3)),
+    G("linear_relu[1-D input]", lambda x, w, b: F.linear_relu(x, w, b), uni(3), signed(4, 3), uni(4), seed=7),
     G("dot", lambda a, b: ag.dot(a, b), uni(5), uni(5)),
     G("dot[method]", lambda a, b: a.dot(b), uni(5), uni(5)),
     G("outer", lambda a, b: ag.outer(a, b), uni(3), uni(4)),
