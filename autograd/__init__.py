@@ -28,7 +28,7 @@ from .ops.conv import avg_pool2d, conv2d, max_pool2d
 from .ops.conversion import (allclose, clone, eq, equal, ge, gt, isclose, isfinite, isinf, isnan, le,
                              logical_and, logical_not, logical_or, logical_xor, lt, ne)
 from .ops.indexing import index_put
-from .ops.inplace import adam_step_, sgd_step_, sgd_steps_
+from .ops.inplace import adam_step_, adam_steps_, sgd_step_, sgd_steps_
 from .ops.join import cat, chunk, concat, concatenate, repeat, split, stack
 from .ops.join import pad as _pad
 from .ops.linalg import dot, inner, matmul, mm, outer

@@ -31,23 +31,28 @@ class Adam(Optimizer):
         check_nonnegative(group["eps"], "epsilon")
         check_nonnegative(group["weight_decay"], "weight_decay")
 
-    def _update(self, param, grad, state, group):
-        if not state:
-            state["step"] = new_step_counter()
-            state["exp_avg"] = ag.zeros_like(param)
-            state["exp_avg_sq"] = ag.zeros_like(param)
-            if group["amsgrad"]:
-                state["max_exp_avg_sq"] = ag.zeros_like(param)
-        if group["amsgrad"] and "max_exp_avg_sq" not in state:  # amsgrad switched on mid-run
-            state["max_exp_avg_sq"] = state["exp_avg_sq"].clone()
-        step_t = state["step"]
-        step_t.add_(1)
+    def _update_group(self, group, params, grads, states):
+        # One foreach call for the group (autograd.adam_steps_), as SGD: see SGD._update_group.
+        amsgrad = group["amsgrad"]
+        steps = []
+        for param, state in zip(params, states):
+            if not state:
+                state["step"] = new_step_counter()
+                state["exp_avg"] = ag.zeros_like(param)
+                state["exp_avg_sq"] = ag.zeros_like(param)
+                if amsgrad:
+                    state["max_exp_avg_sq"] = ag.zeros_like(param)
+            if amsgrad and "max_exp_avg_sq" not in state:  # amsgrad switched on mid-run
+                state["max_exp_avg_sq"] = state["exp_avg_sq"].clone()
+            step_t = state["step"]
+            step_t.add_(1)
+            steps.append(step_t.item())
         beta1, beta2 = group["betas"]
-        ag.adam_step_(param, grad, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq"),
-                      step=step_t.item(), lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
-                      weight_decay=group["weight_decay"],
-                      decoupled_weight_decay=group["decoupled_weight_decay"], amsgrad=group["amsgrad"],
-                      maximize=group["maximize"], eps_inside_sqrt=group["eps_inside_sqrt"])
+        ag.adam_steps_(params, grads, [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
+                       [s["max_exp_avg_sq"] for s in states] if amsgrad else None, steps=steps, lr=group["lr"],
+                       beta1=beta1, beta2=beta2, eps=group["eps"], weight_decay=group["weight_decay"],
+                       decoupled_weight_decay=group["decoupled_weight_decay"], amsgrad=amsgrad,
+                       maximize=group["maximize"], eps_inside_sqrt=group["eps_inside_sqrt"])
 
 
 class AdamW(Adam):

@@ -235,3 +235,50 @@ def test_sgd_steps_errors():
     with ag.no_grad():
         ag.sgd_steps_([leaf], [g], lr=0.5)
     np.testing.assert_array_equal(leaf.detach().numpy(), 0.5)
+
+
+@pytest.mark.parametrize("opts", [dict(), dict(amsgrad=True, weight_decay=0.1),
+                                  dict(decoupled_weight_decay=True, weight_decay=0.1, maximize=True),
+                                  dict(eps_inside_sqrt=True)])
+def test_adam_steps_equals_adam_step_per_tensor(opts):
+    """Same bits as one adam_step_ per tensor: ordinary tensors, a non-contiguous one, float64 beside
+    float32, a gradient of another dtype, and parameters at different step counts."""
+    rng = np.random.default_rng(2)
+    values = [rng.standard_normal(s).astype(np.float32) for s in [(4, 3), (5,), (6, 4), ()]]
+    values.append(rng.standard_normal((3, 4)).astype(np.float64))
+    grads = [rng.standard_normal(v.shape).astype(v.dtype) for v in values]
+    grads[1] = grads[1].astype(np.float64)
+    amsgrad = opts.get("amsgrad", False)
+    hyper = dict(lr=0.01, beta1=0.9, beta2=0.99, eps=1e-8, **opts)
+
+    def fresh():
+        params = [ag.tensor(v.copy()) for v in values]
+        params[2] = ag.tensor(values[2].T.copy()).t()  # non-contiguous: the general path
+        states = [[ag.zeros_like(p) for _ in range(3 if amsgrad else 2)] for p in params]
+        return params, states
+
+    one_by_one, one_states = fresh()
+    foreach, foreach_states = fresh()
+    for step in range(1, 4):
+        steps = [step + (i % 2) for i in range(len(values))]  # two step counts in one call
+        for p, g, st, t in zip(one_by_one, grads, one_states, steps):
+            ag.adam_step_(p, ag.tensor(g), *st[:2], st[2] if amsgrad else None, step=t, **hyper)
+        ag.adam_steps_(foreach, [ag.tensor(g) for g in grads], [st[0] for st in foreach_states],
+                       [st[1] for st in foreach_states], [st[2] for st in foreach_states] if amsgrad else None,
+                       steps=steps, **hyper)
+    for a, b in zip(one_by_one + [t for st in one_states for t in st],
+                    foreach + [t for st in foreach_states for t in st]):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_adam_steps_errors():
+    p, g, m, v = ag.ones(3), ag.ones(3), ag.zeros(3), ag.zeros(3)
+    hyper = dict(lr=0.1, beta1=0.9, beta2=0.999, eps=1e-8)
+    with pytest.raises(ValueError, match="adam_steps_: expected one gradient, exp_avg, exp_avg_sq, step per"):
+        ag.adam_steps_([p], [g], [m], [v], steps=[1, 2], **hyper)
+    with pytest.raises(ValueError, match="and max_exp_avg_sq"):
+        ag.adam_steps_([p], [g], [m], [v], steps=[1], amsgrad=True, **hyper)
+    with pytest.raises(ValueError, match="adam_step_: step counts from 1, got 0"):
+        ag.adam_steps_([p], [g], [m], [v], steps=[0], **hyper)
+    with pytest.raises(RuntimeError, match="not differentiable"):
+        ag.adam_steps_([ag.ones(3, requires_grad=True)], [g], [m], [v], steps=[1], **hyper)

@@ -376,14 +376,66 @@ def adam_step_(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, *, step, l
     if not param._data.flags.writeable:
         _store(param, param._data, "adam_step_")
     grad = _as_dtype_of(grad, param)
+    vmax = max_exp_avg_sq if amsgrad else exp_avg_sq  # not touched by the kernel without amsgrad
+    _run_fused(kernels._adam_step_kernel, [param, grad, exp_avg, exp_avg_sq, vmax],
+               [param, exp_avg, exp_avg_sq, vmax],
+               _adam_scalars(step, lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay, amsgrad,
+                             maximize, eps_inside_sqrt))
+    return param
+
+
+def _adam_scalars(step, lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay, amsgrad, maximize,
+                  eps_inside_sqrt):
+    """The Adam kernel's scalar arguments for one step count."""
     bias_correction1 = 1 - beta1 ** step
     bias_correction2 = 1 - beta2 ** step
     decay = 1.0 - lr * weight_decay if decoupled_weight_decay else 1.0
     coupled_decay = 0.0 if decoupled_weight_decay else float(weight_decay)
-    vmax = max_exp_avg_sq if amsgrad else exp_avg_sq  # not touched by the kernel without amsgrad
-    _run_fused(kernels._adam_step_kernel, [param, grad, exp_avg, exp_avg_sq, vmax],
-               [param, exp_avg, exp_avg_sq, vmax],
-               [float(decay), coupled_decay, float(1 - beta1), float(beta2), float(1 - beta2),
-                -float(lr / bias_correction1), float(bias_correction2 ** 0.5), float(bias_correction2),
-                float(eps), -1.0 if maximize else 1.0, bool(amsgrad), bool(eps_inside_sqrt)])
-    return param
+    return [float(decay), coupled_decay, float(1 - beta1), float(beta2), float(1 - beta2),
+            -float(lr / bias_correction1), float(bias_correction2 ** 0.5), float(bias_correction2),
+            float(eps), -1.0 if maximize else 1.0, bool(amsgrad), bool(eps_inside_sqrt)]
+
+
+def adam_steps_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs=None, *, steps, lr, beta1, beta2, eps,
+                weight_decay=0.0, decoupled_weight_decay=False, amsgrad=False, maximize=False,
+                eps_inside_sqrt=False):
+    """:func:`adam_step_` over lists of tensors (PyTorch's ``foreach`` form), with the same arguments;
+    ``steps[i]`` is the step count of ``params[i]``. The scalars are computed once per step count and
+    dtype, and each ordinary tensor costs one kernel call; other tensors go through :func:`adam_step_`
+    and get its checks and messages."""
+    count = len(params)
+    lists = [grads, exp_avgs, exp_avg_sqs, steps] + ([max_exp_avg_sqs] if amsgrad else [])
+    if max_exp_avg_sqs is None and amsgrad or any(len(x) != count for x in lists):
+        raise ValueError(f"adam_steps_: expected one gradient, exp_avg, exp_avg_sq, step"
+                         f"{' and max_exp_avg_sq' if amsgrad else ''} per parameter, got {count} parameters "
+                         f"and lists of {', '.join(str(len(x)) for x in lists if x is not None)}")
+    kernel = _kernels()._adam_step_kernel
+    recording = grad_mode._state.grad_enabled
+    cast = {}
+    for i in range(count):
+        param, grad, m, v, step = params[i], grads[i], exp_avgs[i], exp_avg_sqs[i], steps[i]
+        vmax = max_exp_avg_sqs[i] if amsgrad else v  # not touched by the kernel without amsgrad
+        tensors = (param, grad, m, v, vmax)
+        plain = step >= 1 and all([isinstance(t, Tensor) for t in tensors])
+        if plain:
+            arrays = [t._data for t in tensors]
+            p = arrays[0]
+            plain = (all([a.dtype == p.dtype and a.shape == p.shape and a.flags.c_contiguous for a in arrays])
+                     and p.dtype.kind == "f" and p.flags.writeable and m._data.flags.writeable
+                     and v._data.flags.writeable and vmax._data.flags.writeable
+                     and not (recording and any([t.requires_grad for t in tensors])))
+        if not plain:
+            adam_step_(param, grad, m, v, max_exp_avg_sqs[i] if amsgrad else None, step=step, lr=lr, beta1=beta1,
+                       beta2=beta2, eps=eps, weight_decay=weight_decay,
+                       decoupled_weight_decay=decoupled_weight_decay, amsgrad=amsgrad, maximize=maximize,
+                       eps_inside_sqrt=eps_inside_sqrt)
+            continue
+        key = (p.dtype, step)
+        scalars = cast.get(key)
+        if scalars is None:
+            scalars = cast[key] = _cast(p.dtype.type, _adam_scalars(
+                step, lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay, amsgrad, maximize,
+                eps_inside_sqrt))
+        kernel(*[a.reshape(-1) for a in arrays], *scalars)
+        for t in (param, m, v) if not amsgrad else (param, m, v, vmax):
+            t._version[0] += 1
