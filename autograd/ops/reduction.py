@@ -17,6 +17,7 @@ from .shape import broadcast_to, reshape
 
 MaxMin = namedtuple("MaxMin", ["values", "indices"])
 _add_reduce = np.add.reduce
+_ALL_AXES = [tuple(range(n)) for n in range(65)]  # numpy allows at most 64 dimensions
 
 
 def _keep_shape(shape, axes):
@@ -160,6 +161,8 @@ def scatter_add(input, dim, index, src):
 
 # ---------------------------------------------------------------------- functions
 def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
+    if dim is None and axis is None and dtype is None and keepdims is None and input._data.dtype.kind == "f":
+        return Sum.apply(input, _ALL_AXES[input._data.ndim], bool(keepdim))  # x.sum(): the loss's usual last op
     dim, keepdim = dim_alias(dim, keepdim, axis, keepdims)
     if dtype is not None:
         input = input.to(dtype)
