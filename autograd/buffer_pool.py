@@ -24,7 +24,6 @@ MAX_BYTES = 1 << 30
 
 enabled = os.environ.get("NUMBAGRAD_BUFFER_POOL", "1") != "0"
 _buffers = []
-_ids = set()
 _getrefcount = getattr(sys, "getrefcount", None)
 
 
@@ -50,12 +49,15 @@ def empty(shape, dtype):
         if buffer.shape == shape and buffer.dtype == dtype and _getrefcount(buffer) <= _IDLE_REFS:
             return buffer
     buffer = np.empty(shape, dtype)
-    if len(_buffers) >= MAX_BUFFERS or sum(b.nbytes for b in _buffers) + nbytes > MAX_BYTES:
+    if not _fits(nbytes):
         _drop_idle()
-    if len(_buffers) < MAX_BUFFERS and sum(b.nbytes for b in _buffers) + nbytes <= MAX_BYTES:
+    if _fits(nbytes):
         _buffers.append(buffer)
-        _ids.add(id(buffer))
     return buffer
+
+
+def _fits(nbytes):
+    return len(_buffers) < MAX_BUFFERS and pooled_bytes() + nbytes <= MAX_BYTES
 
 
 def empty_like(array):
@@ -64,7 +66,9 @@ def empty_like(array):
 
 def holds(array):
     """1 when ``array`` is one of the pool's (the pool's own reference to it), else 0."""
-    return 1 if id(array) in _ids and any(b is array for b in _buffers) else 0
+    if array.nbytes < MIN_BYTES:  # the usual case, decided without a look at the pool
+        return 0
+    return 1 if any(b is array for b in _buffers) else 0
 
 
 def _drop_idle():
@@ -73,7 +77,6 @@ def _drop_idle():
         if _getrefcount(buffer) > _IDLE_REFS:
             kept.append(buffer)
     _buffers[:] = kept
-    _ids.intersection_update(id(b) for b in kept)
 
 
 def release():

@@ -59,8 +59,8 @@ class Div(Function):
     @staticmethod
     def backward(ctx, grad_output):
         b, z = ctx.saved_tensors
-        need_b = ctx.next_edges[1] is not None
-        da = grad_output / b
+        need_b = ctx.needs_input_grad[1]
+        da = grad_output / b  # needed for db too
         return da, (-(da * z) if need_b else None)
 
 

@@ -308,6 +308,26 @@ def sgd_step_(param, grad, momentum_buffer=None, *, lr, momentum=0.0, dampening=
     return param
 
 
+def _plain_flats(tensors, recording):
+    """Flat views of ``tensors``' arrays when a foreach update can run its kernel on them directly:
+    Tensors of one float dtype and shape, C-contiguous and writeable, none requiring grad while
+    recording. None otherwise (the single-tensor op then checks them and says what is wrong)."""
+    first = tensors[0]
+    if not isinstance(first, Tensor) or first._data.dtype.kind != "f":
+        return None
+    dtype, shape = first._data.dtype, first._data.shape
+    flats = []
+    for tensor in tensors:
+        if not isinstance(tensor, Tensor) or (recording and tensor.requires_grad):
+            return None
+        data = tensor._data
+        flags = data.flags
+        if data.dtype != dtype or data.shape != shape or not (flags.c_contiguous and flags.writeable):
+            return None
+        flats.append(data.reshape(-1))
+    return flats
+
+
 def sgd_steps_(params, grads, momentum_buffers=None, *, lr, momentum=0.0, dampening=0.0, nesterov=False,
                weight_decay=0.0, maximize=False, first_steps=None):
     """:func:`sgd_step_` over lists of tensors (PyTorch's ``foreach`` form), with the same arguments;
@@ -328,29 +348,21 @@ def sgd_steps_(params, grads, momentum_buffers=None, *, lr, momentum=0.0, dampen
         first_steps = [False] * count
     kernel = _kernels()._sgd_step_kernel
     settings = (-float(lr), float(momentum), 1.0 - float(dampening), float(weight_decay), -1.0 if maximize else 1.0)
-    flags = (bool(use_momentum),)
-    cast = {}
     recording = grad_mode._state.grad_enabled
+    dtype = scalars = None
     for i in range(count):
         param, grad = params[i], grads[i]
         buf = momentum_buffers[i] if use_momentum else param  # not touched by the kernel without momentum
-        if isinstance(param, Tensor) and isinstance(grad, Tensor) and isinstance(buf, Tensor):
-            p, g, b = param._data, grad._data, buf._data
-            plain = (p.dtype == g.dtype == b.dtype and p.dtype.kind == "f" and p.shape == g.shape == b.shape
-                     and p.flags.c_contiguous and g.flags.c_contiguous and b.flags.c_contiguous
-                     and p.flags.writeable and b.flags.writeable
-                     and not (recording and (param.requires_grad or grad.requires_grad or buf.requires_grad)))
-        else:
-            plain = False
-        if not plain:
+        flats = _plain_flats((param, grad, buf), recording)
+        if flats is None:
             sgd_step_(param, grad, momentum_buffers[i] if use_momentum else None, lr=lr, momentum=momentum,
                       dampening=dampening, nesterov=nesterov, weight_decay=weight_decay, maximize=maximize,
                       first_step=first_steps[i])
             continue
-        scalars = cast.get(p.dtype)
-        if scalars is None:
-            scalars = cast[p.dtype] = _cast(p.dtype.type, settings)
-        kernel(p.reshape(-1), g.reshape(-1), b.reshape(-1), *scalars, *flags, bool(first_steps[i]), bool(nesterov))
+        if flats[0].dtype is not dtype:  # the scalars' type follows the tensors' (one lookup per dtype run)
+            dtype = flats[0].dtype
+            scalars = _cast(dtype.type, settings)
+        kernel(*flats, *scalars, use_momentum, bool(first_steps[i]), bool(nesterov))
         param._version[0] += 1
         if use_momentum:
             buf._version[0] += 1
@@ -411,31 +423,22 @@ def adam_steps_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs=None, *, s
                          f"and lists of {', '.join(str(len(x)) for x in lists if x is not None)}")
     kernel = _kernels()._adam_step_kernel
     recording = grad_mode._state.grad_enabled
-    cast = {}
+    scalars_of_step = {}
     for i in range(count):
         param, grad, m, v, step = params[i], grads[i], exp_avgs[i], exp_avg_sqs[i], steps[i]
         vmax = max_exp_avg_sqs[i] if amsgrad else v  # not touched by the kernel without amsgrad
-        tensors = (param, grad, m, v, vmax)
-        plain = step >= 1 and all([isinstance(t, Tensor) for t in tensors])
-        if plain:
-            arrays = [t._data for t in tensors]
-            p = arrays[0]
-            plain = (all([a.dtype == p.dtype and a.shape == p.shape and a.flags.c_contiguous for a in arrays])
-                     and p.dtype.kind == "f" and p.flags.writeable and m._data.flags.writeable
-                     and v._data.flags.writeable and vmax._data.flags.writeable
-                     and not (recording and any([t.requires_grad for t in tensors])))
-        if not plain:
+        flats = _plain_flats((param, grad, m, v, vmax), recording) if step >= 1 else None
+        if flats is None:
             adam_step_(param, grad, m, v, max_exp_avg_sqs[i] if amsgrad else None, step=step, lr=lr, beta1=beta1,
                        beta2=beta2, eps=eps, weight_decay=weight_decay,
                        decoupled_weight_decay=decoupled_weight_decay, amsgrad=amsgrad, maximize=maximize,
                        eps_inside_sqrt=eps_inside_sqrt)
             continue
-        key = (p.dtype, step)
-        scalars = cast.get(key)
+        scalars = scalars_of_step.get(step)
         if scalars is None:
-            scalars = cast[key] = _cast(p.dtype.type, _adam_scalars(
-                step, lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay, amsgrad, maximize,
-                eps_inside_sqrt))
-        kernel(*[a.reshape(-1) for a in arrays], *scalars)
+            scalars = scalars_of_step[step] = _adam_scalars(step, lr, beta1, beta2, eps, weight_decay,
+                                                            decoupled_weight_decay, amsgrad, maximize,
+                                                            eps_inside_sqrt)
+        kernel(*flats, *_cast(flats[0].dtype.type, scalars))
         for t in (param, m, v) if not amsgrad else (param, m, v, vmax):
             t._version[0] += 1
