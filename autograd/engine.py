@@ -1,26 +1,27 @@
-"""The backward engine: one iterative walk of the graph in reverse topological order.
+"""The backward engine: one iterative walk of the graph, consumers before producers.
 
-``Tensor.backward`` and ``autograd.grad`` both call :func:`run_backward`. Vertices of the walk are
-Nodes (recorded ops) and leaf Tensors. The walk
+``Tensor.backward`` and ``autograd.grad`` both call :func:`run_backward`. The walk
 
-1. orders the vertices reachable from the roots by an iterative depth-first search (no recursion, so a
-   chain of a million ops is fine), children after parents in the reversed post-order;
-2. visits them in that order, so a vertex's incoming gradient is complete (summed over every consumer)
-   before it is used;
-3. reduces each gradient that an op returns to the shape of the input it belongs to (broadcasting is
-   undone here, once, instead of in every op) and casts it to that input's dtype.
+1. keeps the Nodes that have received a gradient in a max-heap on their ``sequence_nr`` (the order in
+   which they were recorded). A Node is recorded after every Node it consumes, so the newest pending
+   Node has no consumer left to hear from: its incoming gradient is complete (summed over every
+   consumer) when it comes off the heap. No recursion, and no first pass that counts dependencies;
+2. runs that Node's backward and reduces each gradient it returns to the shape of the input it belongs
+   to (broadcasting is undone here, once, instead of in every op) and casts it to that input's dtype;
+3. accumulates into each leaf once, after the Nodes, with the leaf's total gradient.
 
 Backward formulas are Tensor computations: with ``create_graph=False`` they run under ``no_grad``;
 with ``create_graph=True`` they are recorded, which is what gives higher-order gradients.
 
-The ordering is shared with ``autograd.Scalar`` through a small protocol (minitorch's ``Variable``): a
-vertex lists where its gradient goes in ``next_edges`` (a leaf Tensor has none), so drawings and the
-step-by-step player order Scalars and Tensors alike. ``Scalar.backward`` itself runs a specialised walk
-over its own slots (autograd/scalar.py, the same order, without dicts); :func:`backpropagate` is the
-plain reference form of that walk (the chain rule over :func:`topological_order`), against which the
-tests check it.
+:func:`topological_order` orders all the vertices of a graph at once (Kahn's algorithm over a small
+protocol, minitorch's ``Variable``: a vertex lists where its gradient goes in ``next_edges``, a leaf
+Tensor none), for Scalars and Tensors alike: drawings, the step-by-step player and ``autograd.grad``'s
+pruning use it. ``Scalar.backward`` runs a specialised walk over its own slots (autograd/scalar.py, in
+that order, without dicts); :func:`backpropagate` is the plain reference form of that walk (the chain
+rule over :func:`topological_order`), against which the tests check it.
 """
 import sys
+from heapq import heappop, heappush
 
 import numpy as np
 
@@ -105,18 +106,31 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
     With ``inputs=None`` (``Tensor.backward``) gradients accumulate into the ``.grad`` of every leaf that
     requires grad. Otherwise (``autograd.grad``) the gradients of ``inputs`` are returned and no
     ``.grad`` is touched.
+
+    Nodes are visited newest first (a max-heap on ``Node.sequence_nr``): every consumer of a node was
+    recorded after it, so by the time a node comes off the heap all of its incoming gradient has been
+    summed, without a first pass that counts dependencies. Leaves have no edges and are accumulated
+    last, each once, with its total gradient.
     """
     roots = [_vertex_of(t) for t in outputs]
-    order = topological_order(roots)
-    pending = {}
-    for root, g in zip(roots, grad_outputs):
-        _add_pending(pending, root, g)
-
     wanted = needed = None
     captured = {}
     if inputs is not None:
-        wanted = {id(_vertex_of(t)) for t in inputs}
-        needed = _vertices_leading_to(order, wanted)
+        wanted = {_vertex_of(t) for t in inputs}
+        needed = _vertices_leading_to(topological_order(roots), wanted)
+    pending = {}  # Node -> the sum of the gradients received so far (None while all were None)
+    leaf_grads = {}  # leaf Tensor -> its summed gradient, in order of first arrival
+    heap = []
+    for root, g in zip(roots, grad_outputs):
+        if type(root) is Node:
+            if root in pending:
+                pending[root] = pending[root] + g
+            else:
+                pending[root] = g
+                heappush(heap, (-root.sequence_nr, root))
+        else:
+            previous = leaf_grads.get(root)
+            leaf_grads[root] = g if previous is None else previous + g
 
     state = grad_mode._state
     previous_mode, state.grad_enabled = state.grad_enabled, create_graph
@@ -125,21 +139,10 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
     # PyTorch, they give NaN silently; detect_anomaly is the tool that reports them.
     numpy_errors = fp_errors.enter(fp_errors.IGNORE_ALL)
     try:
-        for vertex in order:
-            grad = pending.pop(id(vertex), None)
-            if type(vertex) is not Node:  # a leaf
-                if grad is not None:
-                    if vertex._hooks:
-                        grad = _run_hooks(vertex._hooks, grad)
-                    if wanted is None:
-                        _accumulate(vertex, grad, create_graph)
-                    elif id(vertex) in wanted:
-                        captured[id(vertex)] = grad
-                continue
-            node = vertex
-            if needed is not None and id(node) not in needed:
-                continue
-            if grad is None:
+        while heap:
+            node = heappop(heap)[1]
+            grad = pending.pop(node)
+            if grad is None:  # every consumer passed None: nothing flows through this node
                 if not retain_graph:
                     node.release()
                 continue
@@ -149,13 +152,44 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 retained = node.retained()
                 if retained is not None:
                     _accumulate(retained, grad, create_graph)
-            if wanted is not None and id(node) in wanted:
-                captured[id(node)] = grad
-                if not any(e is not None and id(e) in needed for e in node.next_edges):
+            if wanted is not None and node in wanted:
+                captured[node] = grad
+                if not any(e is not None and e in needed for e in node.next_edges):
                     continue
-            _propagate(node, grad, pending, check_anomaly)
+            input_grads = node.function.backward(node, grad)
+            if type(input_grads) is not tuple:
+                input_grads = (input_grads,)
+            edges = node.next_edges
+            if len(input_grads) != len(edges):
+                raise RuntimeError(f"{node.name()} returned {len(input_grads)} gradients but its forward "
+                                   f"took {len(edges)} arguments")
+            for edge, g, meta in zip(edges, input_grads, node.input_meta):
+                if edge is None or (needed is not None and edge not in needed):
+                    continue
+                if g is not None:
+                    if type(g) is not Tensor or g._data.shape != meta[0] or g._data.dtype != meta[1]:
+                        g = _conformed(g, meta, node)
+                    if check_anomaly:
+                        _check_finite(node, g)
+                if type(edge) is Node:
+                    previous = pending.get(edge, _ABSENT)
+                    if previous is _ABSENT:
+                        pending[edge] = g
+                        heappush(heap, (-edge.sequence_nr, edge))
+                    elif g is not None:
+                        pending[edge] = g if previous is None else previous + g
+                elif g is not None:
+                    previous = leaf_grads.get(edge)
+                    leaf_grads[edge] = g if previous is None else previous + g
             if not retain_graph:
                 node.release()
+        for leaf, g in leaf_grads.items():
+            if leaf._hooks:
+                g = _run_hooks(leaf._hooks, g)
+            if wanted is None:
+                _accumulate(leaf, g, create_graph)
+            elif leaf in wanted:
+                captured[leaf] = g
     finally:
         state.grad_enabled = previous_mode
         fp_errors.leave(numpy_errors)
@@ -164,7 +198,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
         return None
     results = []
     for t in inputs:
-        g = captured.get(id(_vertex_of(t)))
+        g = captured.get(_vertex_of(t))
         if g is None and not allow_unused:
             raise RuntimeError("One of the differentiated Tensors appears to not have been used in the "
                                "graph. Set allow_unused=True if this is the desired behavior.")
@@ -172,9 +206,27 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
     return tuple(results)
 
 
+_ABSENT = object()
+
+
+def _conformed(g, meta, node):
+    """``g`` as the gradient of an input with ``meta`` = (shape, dtype): a Tensor, summed over the axes
+    that broadcasting added or stretched, in the input's dtype."""
+    if not isinstance(g, Tensor):
+        g = make_tensor(np.asarray(g), False, None, None)
+    data = g._data
+    shape, dtype = meta
+    if data.shape != shape:
+        g = sum_to_shape(g, shape, node)
+    if data.dtype != dtype:
+        g = g.to(dtype)
+    return g
+
+
 def _propagate(node, grad, pending, check_anomaly):
     """Run one node's backward and add each input's gradient, reduced to that input's shape and dtype,
-    to what is pending for the vertex it goes to."""
+    to what is pending (keyed by id) for the vertex it goes to: one step of the walk, for the
+    step-by-step player (autograd/backprop_steps.py)."""
     input_grads = node.function.backward(node, grad)
     if type(input_grads) is not tuple:
         input_grads = (input_grads,)
@@ -185,14 +237,7 @@ def _propagate(node, grad, pending, check_anomaly):
     for edge, g, meta in zip(edges, input_grads, node.input_meta):
         if edge is None or g is None:
             continue
-        if not isinstance(g, Tensor):
-            g = make_tensor(np.asarray(g), False, None, None)
-        shape, dtype = meta
-        data = g._data
-        if data.shape != shape:
-            g = sum_to_shape(g, shape, node)
-        if data.dtype != dtype:
-            g = g.to(dtype)
+        g = _conformed(g, meta, node)
         if check_anomaly:
             _check_finite(node, g)
         key = id(edge)
@@ -200,18 +245,12 @@ def _propagate(node, grad, pending, check_anomaly):
         pending[key] = g if previous is None else previous + g
 
 
-def _add_pending(pending, vertex, grad):
-    key = id(vertex)
-    previous = pending.get(key)
-    pending[key] = grad if previous is None else previous + grad
-
-
 def _vertices_leading_to(order, wanted):
-    """Ids of the vertices from which some wanted vertex is reachable (the rest need no backward)."""
+    """The vertices from which some wanted vertex is reachable (the rest need no backward)."""
     needed = set()
     for vertex in reversed(order):  # children before parents
-        if id(vertex) in wanted or any(id(e) in needed for e in _children(vertex) if e is not None):
-            needed.add(id(vertex))
+        if vertex in wanted or any(e in needed for e in _children(vertex) if e is not None):
+            needed.add(vertex)
     return needed
 
 

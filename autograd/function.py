@@ -25,6 +25,7 @@ that input Tensor, and the returned array as the output Tensor, so a double back
 any other array is saved as a constant. Saved tensors carry the version they had when saved, and
 reading them after an in-place change raises instead of giving a wrong gradient.
 """
+import itertools
 import traceback
 
 import numpy as np
@@ -115,14 +116,19 @@ class _SavedOutput:
         self.version = tensor._version[0]
 
 
+_sequence_numbers = itertools.count()
+
+
 class Node:
     """A recorded op application: the ``ctx`` of forward/backward and the ``grad_fn`` of its output.
 
     ``next_edges[i]`` is where the gradient of forward argument ``i`` goes: the producing Node for a
-    non-leaf tensor, the Tensor itself for a leaf that requires grad, or None.
+    non-leaf tensor, the Tensor itself for a leaf that requires grad, or None. ``sequence_nr`` counts
+    the Nodes in the order they were recorded (PyTorch's name): a Node's is larger than that of every
+    Node it consumes, which is the order the backward walk relies on.
     """
 
-    __slots__ = ("function", "next_edges", "input_meta", "_to_save", "_saved", "_freed",
+    __slots__ = ("function", "next_edges", "input_meta", "sequence_nr", "_to_save", "_saved", "_freed",
                  "tensor_hooks", "retained", "forward_stack", "__dict__", "__weakref__")
 
     def __init__(self, function, next_edges, input_meta):
@@ -131,6 +137,7 @@ class Node:
         self.function = function
         self.next_edges = next_edges
         self.input_meta = input_meta
+        self.sequence_nr = next(_sequence_numbers)
         self._to_save = None
         self._saved = ()
         self._freed = False

@@ -30,6 +30,73 @@ def test_shared_subgraph_sums_gradients_of_every_path():
     assert x.grad.item() == pytest.approx(36.0)
 
 
+def _random_dag(rng, leaves, size):
+    """Op i combines two earlier values chosen at random (so consumers are recorded in an order
+    unrelated to a depth-first walk); returns every value, last = the output."""
+    values = list(leaves)
+    for _ in range(size):
+        i, j = rng.integers(len(values), size=2)
+        op = rng.integers(3)
+        a, b = values[i], values[j]
+        values.append(a * b if op == 0 else a + b if op == 1 else (a - b) * 0.5)
+    return values
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_dags_match_the_scalar_engine(seed):
+    """The tensor walk (newest node first) and Scalar's topological walk agree on every leaf's gradient
+    in graphs where most values feed several later ops."""
+    start = np.random.default_rng(seed).uniform(-1.2, 1.2, 4)
+    tensors = _random_dag(np.random.default_rng(seed + 100), [leaf(v) for v in start], 40)
+    scalars = _random_dag(np.random.default_rng(seed + 100), [ag.Scalar(v) for v in start], 40)
+    tensors[-1].backward()
+    scalars[-1].backward()
+    for t, s in zip(tensors[:4], scalars[:4]):
+        expected = s.grad
+        if t.grad is None:  # this leaf did not reach the output
+            assert expected == 0.0
+        else:
+            assert t.grad.item() == pytest.approx(expected, rel=1e-12, abs=1e-12)
+
+
+class _BlockGradient(ag.Function):
+    """y = x, with no gradient to x (a backward that returns None)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return None
+
+
+def test_node_that_receives_only_none_is_skipped_and_freed():
+    x, w = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    y = x * x
+    (_BlockGradient.apply(y) * w).sum().backward()
+    assert y.grad_fn._freed  # its saved tensors are released like every visited node's
+    assert x.grad is None
+    np.testing.assert_allclose(w.grad.numpy(), [1.0, 4.0])
+
+
+def test_hook_on_a_leaf_used_by_several_ops_runs_once_with_the_total():
+    x = leaf([1.0, 2.0])
+    seen = []
+    x.register_hook(lambda g: seen.append(g.numpy().copy()))
+    (x * 2 + x * 3 + x.exp()).sum().backward()
+    assert len(seen) == 1
+    np.testing.assert_allclose(seen[0], 5 + np.exp([1.0, 2.0]))
+
+
+def test_grad_of_several_outputs_where_one_consumes_the_other():
+    x = leaf([1.0, 2.0])
+    y = (x * x).sum()         # dy/dx = 2x
+    z = y * 3                 # dz/dx = 6x, and z is recorded after y
+    (gx,) = ag.grad([z, y], [x])
+    np.testing.assert_allclose(gx.numpy(), 8 * np.array([1.0, 2.0]))
+
+
 def test_same_tensor_twice_in_one_op():
     x = leaf([3.0])
     (x * x).sum().backward()
