@@ -2,6 +2,7 @@
 sums each gradient back to its operand's shape, so the backward formulas here ignore broadcasting."""
 import numpy as np
 
+from .. import fp_errors
 from ..function import Function
 from ..tensor import Tensor
 from ._args import binary_operands, constant
@@ -51,7 +52,7 @@ class Div(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with fp_errors.ignored():
             z = a / b
         ctx.save_for_backward(b, z)
         return z
@@ -83,7 +84,7 @@ class PowScalar(Function):
     def forward(ctx, x, exponent):
         ctx.save_for_backward(x)
         ctx.exponent = exponent
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with fp_errors.ignored():
             return x ** exponent
 
     @staticmethod
@@ -104,7 +105,7 @@ class Pow(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with fp_errors.ignored():
             out = a ** b
         ctx.save_for_backward(a, b, out)
         return out
@@ -214,7 +215,7 @@ def div(input, other, rounding_mode=None):
         fn = {"floor": np.floor_divide, "trunc": lambda x, y: np.trunc(x / y).astype(x.dtype)}
         if rounding_mode not in fn:
             raise ValueError(f"div: rounding_mode must be None, 'floor' or 'trunc', got {rounding_mode!r}")
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with fp_errors.ignored():
             return constant(fn[rounding_mode](a._data, b._data), a.dtype)
     a, b = binary_operands(input, other, "div", floating=True)
     return Div.apply(a, b)

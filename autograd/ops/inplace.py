@@ -7,7 +7,7 @@ tensor's version counter goes up, which is how backward detects that a saved ten
 """
 import numpy as np
 
-from .. import grad_mode
+from .. import fp_errors, grad_mode
 from ..lazy_kernels import kernels as _kernels
 from ..tensor import Tensor, make_tensor
 from . import arithmetic
@@ -66,7 +66,7 @@ def _ufunc_inplace(target, other, ufunc, compute, op):
         _store(target, target._data, op)
     value = other._data if isinstance(other, Tensor) else other
     try:
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with fp_errors.ignored():
             ufunc(target._data, value, out=target._data, casting="same_kind")
     except (TypeError, ValueError) as error:  # wrong dtype or shape: say it in PyTorch's terms
         result = np.result_type(target._data, value)

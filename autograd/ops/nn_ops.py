@@ -6,6 +6,7 @@ derivatives come from the same mechanism as any other op.
 """
 import numpy as np
 
+from .. import fp_errors
 from ..function import Function
 from ._args import floating
 
@@ -63,7 +64,7 @@ class BinaryCrossEntropy(Function):
     @staticmethod
     def forward(ctx, p, y):
         ctx.save_for_backward(p, y)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with fp_errors.ignored():
             log_p = np.maximum(np.log(p), -100.0)
             log_q = np.maximum(np.log1p(-p), -100.0)
         return -(y * log_p + (1 - y) * log_q)

@@ -9,7 +9,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from .. import dtypes
+from .. import dtypes, fp_errors
 from ..function import Function
 from ..tensor import Tensor, normalize_dim, normalize_dims
 from ._args import constant, dim_alias, floating
@@ -70,7 +70,7 @@ class Mean(Function):
     def forward(ctx, x, axes, keepdim):
         ctx.input_shape, ctx.axes = x.shape, axes
         ctx.count = int(np.prod([x.shape[a] for a in axes])) if axes else 1
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with fp_errors.ignored():
             return x.mean(axis=axes, keepdims=keepdim) if x.size else np.full(
                 np.sum(x, axis=axes, keepdims=keepdim).shape, np.nan, x.dtype)
 
@@ -326,7 +326,7 @@ class LogSumExp(Function):
     def forward(ctx, x, axes, keepdim):
         m = np.max(x, axis=axes, keepdims=True) if x.size else np.zeros(_keep_shape(x.shape, axes), x.dtype)
         m = np.where(np.isfinite(m), m, 0).astype(x.dtype, copy=False)
-        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        with fp_errors.ignored():
             out = np.log(np.exp(x - m).sum(axis=axes, keepdims=True)) + m
         out = out if keepdim else out.reshape(np.sum(x, axis=axes).shape)
         ctx.save_for_backward(x, out)  # the returned array itself, so double backward sees its graph

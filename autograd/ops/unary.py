@@ -5,6 +5,7 @@ PyTorch). Out-of-domain inputs give NaN/Inf silently, as in PyTorch, without num
 """
 import numpy as np
 
+from .. import fp_errors
 from ..function import Function
 from ._args import floating
 
@@ -14,7 +15,7 @@ class Exp(Function):
 
     @staticmethod
     def forward(ctx, x):
-        with np.errstate(over="ignore"):
+        with fp_errors.ignored():
             y = np.exp(x)
         ctx.save_for_backward(y)
         return y
@@ -31,7 +32,7 @@ class Log(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with fp_errors.ignored():
             return np.log(x)
 
     @staticmethod
@@ -46,7 +47,7 @@ class Log1p(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with fp_errors.ignored():
             return np.log1p(x)
 
     @staticmethod
@@ -60,7 +61,7 @@ class Expm1(Function):
 
     @staticmethod
     def forward(ctx, x):
-        with np.errstate(over="ignore"):
+        with fp_errors.ignored():
             y = np.expm1(x)
         ctx.save_for_backward(y)
         return y
@@ -76,7 +77,7 @@ class Sqrt(Function):
 
     @staticmethod
     def forward(ctx, x):
-        with np.errstate(invalid="ignore"):
+        with fp_errors.ignored():
             y = np.sqrt(x)
         ctx.save_for_backward(y)
         return y
@@ -92,7 +93,7 @@ class Rsqrt(Function):
 
     @staticmethod
     def forward(ctx, x):
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with fp_errors.ignored():
             y = 1.0 / np.sqrt(x)
         ctx.save_for_backward(y)
         return y
@@ -108,7 +109,7 @@ class Reciprocal(Function):
 
     @staticmethod
     def forward(ctx, x):
-        with np.errstate(divide="ignore"):
+        with fp_errors.ignored():
             y = 1.0 / x
         ctx.save_for_backward(y)
         return y
