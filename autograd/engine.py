@@ -181,9 +181,11 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 elif g is not None:
                     previous = leaf_grads.get(edge)
                     leaf_grads[edge] = g if previous is None else previous + g
+            input_grads = g = None  # the leaves' gradients must be referenced by leaf_grads alone (_sole_owner)
             if not retain_graph:
                 node.release()
-        for leaf, g in leaf_grads.items():
+        while leaf_grads:
+            leaf, g = leaf_grads.popitem()  # popped, not iterated: the dict must not keep g alive (see _sole_owner)
             if leaf._hooks:
                 g = _run_hooks(leaf._hooks, g)
             if wanted is None:

@@ -506,6 +506,34 @@ def test_leaf_gradients_never_alias_each_other_or_the_callers_gradient():
     assert not np.shares_memory(a.grad.numpy(), seen[0].numpy())
 
 
+class _RecordGradient(ag.Function):
+    """y = 2x; remembers (weakly) the array its backward returns."""
+
+    returned = None
+
+    @staticmethod
+    def forward(ctx, x):
+        return 2 * x
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        grad = grad_output * 2
+        _RecordGradient.returned = weakref.ref(grad._data)
+        return grad
+
+
+@pytest.mark.parametrize("leaves", [1, 3])
+def test_a_fresh_gradient_becomes_dot_grad_without_a_copy(leaves):
+    """A gradient array that only the walk refers to is handed over as .grad (a copy per parameter and
+    step would be a full extra pass over memory): also when it is the last gradient the walk computed."""
+    xs = [leaf(np.ones((3, 4))) for _ in range(leaves)]
+    out = _RecordGradient.apply(xs[0]).sum()
+    for x in xs[1:]:
+        out = out + x.sum()
+    out.backward()
+    assert _RecordGradient.returned() is xs[0].grad._data
+
+
 def test_leaf_gradients_are_c_contiguous_even_when_backward_produced_a_transpose():
     w = ag.tensor(np.ones((4, 3)), requires_grad=True)
     x = ag.tensor(np.arange(6.0).reshape(2, 3))
