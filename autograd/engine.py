@@ -132,6 +132,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
             previous = leaf_grads.get(root)
             leaf_grads[root] = g if previous is None else previous + g
 
+    pruning = needed is not None
     state = grad_mode._state
     previous_mode, state.grad_enabled = state.grad_enabled, create_graph
     check_anomaly = state.anomaly
@@ -146,15 +147,9 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 if not retain_graph:
                     node.release()
                 continue
-            if node.tensor_hooks:
-                grad = _run_hooks(node.tensor_hooks, grad)
-            if node.retained is not None and wanted is None:
-                retained = node.retained()
-                if retained is not None:
-                    _accumulate(retained, grad, create_graph)
-            if wanted is not None and node in wanted:
-                captured[node] = grad
-                if not any(e is not None and e in needed for e in node.next_edges):
+            if node.tensor_hooks is not None or node.retained is not None or wanted is not None:
+                grad = _before_backward(node, grad, create_graph, wanted, needed, captured)
+                if grad is None:  # a wanted vertex with nothing needed behind it
                     continue
             input_grads = node.function.backward(node, grad)
             if type(input_grads) is not tuple:
@@ -164,7 +159,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 raise RuntimeError(f"{node.name()} returned {len(input_grads)} gradients but its forward "
                                    f"took {len(edges)} arguments")
             for edge, g, meta in zip(edges, input_grads, node.input_meta):
-                if edge is None or (needed is not None and edge not in needed):
+                if edge is None or pruning and edge not in needed:
                     continue
                 if g is not None:
                     if type(g) is not Tensor or g._data.shape != meta[0] or g._data.dtype != meta[1]:
@@ -183,7 +178,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                     leaf_grads[edge] = g if previous is None else previous + g
             input_grads = g = None  # the leaves' gradients must be referenced by leaf_grads alone (_sole_owner)
             if not retain_graph:
-                node.release()
+                node._saved, node._freed = (), True  # node.release(), without the call
         while leaf_grads:
             leaf, g = leaf_grads.popitem()  # popped, not iterated: the dict must not keep g alive (see _sole_owner)
             if leaf._hooks:
@@ -209,6 +204,23 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
 
 
 _ABSENT = object()
+
+
+def _before_backward(node, grad, create_graph, wanted, needed, captured):
+    """What happens to a node's gradient before its backward when it has hooks, keeps its output's
+    ``.grad`` (``retain_grad``) or is one of ``autograd.grad``'s inputs. Returns the gradient to
+    propagate, or None when nothing behind the node is needed."""
+    if node.tensor_hooks:
+        grad = _run_hooks(node.tensor_hooks, grad)
+    if node.retained is not None and wanted is None:
+        retained = node.retained()
+        if retained is not None:
+            _accumulate(retained, grad, create_graph)
+    if wanted is not None and node in wanted:
+        captured[node] = grad
+        if not any(e is not None and e in needed for e in node.next_edges):
+            return None
+    return grad
 
 
 def _conformed(g, meta, node):

@@ -59,7 +59,15 @@ class Function:
             for a in args:
                 if isinstance(a, Tensor) and a.requires_grad:
                     return cls._record(args, kwargs)
-        out = cls.forward(_Scratch(), *[a._data if isinstance(a, Tensor) else a for a in args], **kwargs)
+        if len(args) == 2:  # binary ops and most backward formulas: unpacking beats a comprehension
+            a, b = args
+            out = cls.forward(_Scratch(), a._data if isinstance(a, Tensor) else a,
+                              b._data if isinstance(b, Tensor) else b, **kwargs)
+        else:
+            arrays = []
+            for a in args:  # a plain loop: on Python 3.11 a comprehension builds a function per call
+                arrays.append(a._data if isinstance(a, Tensor) else a)
+            out = cls.forward(_Scratch(), *arrays, **kwargs)
         if type(out) is not np.ndarray:
             out = np.asarray(out)
         return make_tensor(out, False, None, args[0]._version if cls.is_view else None)
