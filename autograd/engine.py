@@ -112,7 +112,9 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
     summed, without a first pass that counts dependencies. Leaves have no edges and are accumulated
     last, each once, with its total gradient.
     """
-    roots = [_vertex_of(t) for t in outputs]
+    roots = []
+    for t in outputs:  # a loop, not a comprehension of _vertex_of calls: this runs on every backward
+        roots.append(t.grad_fn if t.grad_fn is not None else t)
     wanted = needed = None
     captured = {}
     if inputs is not None:
