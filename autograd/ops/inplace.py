@@ -324,7 +324,7 @@ def _plain_flats(tensors, recording):
         flags = data.flags
         if data.dtype != dtype or data.shape != shape or not (flags.c_contiguous and flags.writeable):
             return None
-        flats.append(data.reshape(-1))
+        flats.append(data if data.ndim == 1 else data.reshape(-1))
     return flats
 
 
@@ -352,17 +352,19 @@ def sgd_steps_(params, grads, momentum_buffers=None, *, lr, momentum=0.0, dampen
     dtype = scalars = None
     for i in range(count):
         param, grad = params[i], grads[i]
-        buf = momentum_buffers[i] if use_momentum else param  # not touched by the kernel without momentum
-        flats = _plain_flats((param, grad, buf), recording)
+        buf = momentum_buffers[i] if use_momentum else None
+        flats = _plain_flats((param, grad, buf) if use_momentum else (param, grad), recording)
         if flats is None:
-            sgd_step_(param, grad, momentum_buffers[i] if use_momentum else None, lr=lr, momentum=momentum,
+            sgd_step_(param, grad, buf, lr=lr, momentum=momentum,
                       dampening=dampening, nesterov=nesterov, weight_decay=weight_decay, maximize=maximize,
                       first_step=first_steps[i])
             continue
         if flats[0].dtype is not dtype:  # the scalars' type follows the tensors' (one lookup per dtype run)
             dtype = flats[0].dtype
             scalars = _cast(dtype.type, settings)
-        kernel(*flats, *scalars, use_momentum, bool(first_steps[i]), bool(nesterov))
+        # without momentum the kernel's buffer argument is the parameter (it does not touch it)
+        kernel(flats[0], flats[1], flats[2] if use_momentum else flats[0], *scalars, use_momentum,
+               bool(first_steps[i]), bool(nesterov))
         param._version[0] += 1
         if use_momentum:
             buf._version[0] += 1
