@@ -81,9 +81,9 @@ def _drop_idle():
 
 def release():
     """Drop the pooled arrays that nothing else refers to; returns the bytes given back."""
-    before = sum(b.nbytes for b in _buffers)
+    before = pooled_bytes()
     _drop_idle()
-    return before - sum(b.nbytes for b in _buffers)
+    return before - pooled_bytes()
 
 
 def pooled_bytes():

@@ -153,14 +153,8 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 grad = _before_backward(node, grad, create_graph, wanted, needed, captured)
                 if grad is None:  # a wanted vertex with nothing needed behind it
                     continue
-            input_grads = node.function.backward(node, grad)
-            if type(input_grads) is not tuple:
-                input_grads = (input_grads,)
-            edges = node.next_edges
-            if len(input_grads) != len(edges):
-                raise RuntimeError(f"{node.name()} returned {len(input_grads)} gradients but its forward "
-                                   f"took {len(edges)} arguments")
-            for edge, g, meta in zip(edges, input_grads, node.input_meta):
+            input_grads = _input_gradients(node, grad)
+            for edge, g, meta in zip(node.next_edges, input_grads, node.input_meta):
                 if edge is None or pruning and edge not in needed:
                     continue
                 if g is not None:
@@ -180,7 +174,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                     leaf_grads[edge] = g if previous is None else previous + g
             input_grads = g = None  # the leaves' gradients must be referenced by leaf_grads alone (_sole_owner)
             if not retain_graph:
-                node._saved, node._freed = (), True  # node.release(), without the call
+                node.release()
         while leaf_grads:
             leaf, g = leaf_grads.popitem()  # popped, not iterated: the dict must not keep g alive (see _sole_owner)
             if leaf._hooks:
@@ -225,6 +219,18 @@ def _before_backward(node, grad, create_graph, wanted, needed, captured):
     return grad
 
 
+def _input_gradients(node, grad):
+    """The node's backward for the gradient ``grad`` of its output: one gradient (or None) per forward
+    argument, as a tuple."""
+    input_grads = node.function.backward(node, grad)
+    if type(input_grads) is not tuple:
+        input_grads = (input_grads,)
+    if len(input_grads) != len(node.next_edges):
+        raise RuntimeError(f"{node.name()} returned {len(input_grads)} gradients but its forward "
+                           f"took {len(node.next_edges)} arguments")
+    return input_grads
+
+
 def _conformed(g, meta, node):
     """``g`` as the gradient of an input with ``meta`` = (shape, dtype): a Tensor, summed over the axes
     that broadcasting added or stretched, in the input's dtype."""
@@ -243,14 +249,7 @@ def _propagate(node, grad, pending, check_anomaly):
     """Run one node's backward and add each input's gradient, reduced to that input's shape and dtype,
     to what is pending (keyed by id) for the vertex it goes to: one step of the walk, for the
     step-by-step player (autograd/backprop_steps.py)."""
-    input_grads = node.function.backward(node, grad)
-    if type(input_grads) is not tuple:
-        input_grads = (input_grads,)
-    edges = node.next_edges
-    if len(input_grads) != len(edges):
-        raise RuntimeError(f"{node.name()} returned {len(input_grads)} gradients but its forward "
-                           f"took {len(edges)} arguments")
-    for edge, g, meta in zip(edges, input_grads, node.input_meta):
+    for edge, g, meta in zip(node.next_edges, _input_gradients(node, grad), node.input_meta):
         if edge is None or g is None:
             continue
         g = _conformed(g, meta, node)
