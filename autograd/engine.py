@@ -172,7 +172,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 elif g is not None:
                     previous = leaf_grads.get(edge)
                     leaf_grads[edge] = g if previous is None else previous + g
-            input_grads = g = None  # the leaves' gradients must be referenced by leaf_grads alone (_sole_owner)
+            input_grads = g = grad = None  # the leaves' gradients must be referenced by leaf_grads alone (_sole_owner)
             if not retain_graph:
                 node.release()
         while leaf_grads:
@@ -287,8 +287,12 @@ def _accumulate(tensor, grad, create_graph):
         else:
             # A copy: the same gradient array may be handed to several inputs (add passes it through),
             # and an in-place change of one .grad (clipping, accumulation) must not reach the others.
-            data = buffer_pool.empty(grad._data.shape, tensor.dtype)
-            np.copyto(data, grad._data)
+            data = grad._data
+            if data.nbytes < buffer_pool.MIN_BYTES and data.dtype == tensor._data.dtype:
+                data = data.copy()  # one C call: small arrays are not pooled
+            else:
+                data = buffer_pool.empty(data.shape, tensor.dtype)
+                np.copyto(data, grad._data)
             tensor.grad = make_tensor(data, False, None, None)
     elif create_graph or tensor.grad.requires_grad:
         tensor.grad = tensor.grad + grad

@@ -134,16 +134,18 @@ class Optimizer:
             for group in self.param_groups:
                 params, grads, states = [], [], []
                 for p in group["params"]:
-                    if p.grad is None:
+                    grad = p.grad
+                    if grad is None:
                         continue
-                    if p.grad.shape != p.shape:
+                    if grad.shape != p.shape:
                         raise RuntimeError(f"{type(self).__name__}.step: a parameter of shape {p.shape} has "
-                                           f"a gradient of shape {p.grad.shape}")
+                                           f"a gradient of shape {grad.shape}")
                     state = self.state.get(p)
                     if state is None:
                         state = self.state[p] = {}
                     params.append(p)
-                    grads.append(p.grad.detach())
+                    # a gradient recorded with create_graph=True is detached: the update is no graph's part
+                    grads.append(grad.detach() if grad.requires_grad else grad)
                     states.append(state)
                 self._update_group(group, params, grads, states)
         return loss
