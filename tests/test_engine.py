@@ -534,6 +534,32 @@ def test_a_fresh_gradient_becomes_dot_grad_without_a_copy(leaves):
     assert _RecordGradient.returned() is xs[0].grad._data
 
 
+class _SharedGradient(ag.Function):
+    """z = a + b; backward passes its incoming gradient on to both inputs, as Add does."""
+
+    returned = None
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a + b
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        _SharedGradient.returned = weakref.ref(grad_output._data)
+        return grad_output, grad_output
+
+
+def test_a_gradient_shared_by_two_leaves_is_copied_once():
+    """The first leaf to take a shared gradient gets a copy (an in-place change of one .grad must not
+    reach the other); the last one takes the array itself, which nothing else refers to by then."""
+    a, b = leaf(np.ones((3, 4))), leaf(np.ones((3, 4)))
+    _SharedGradient.apply(a, b).sum().backward()
+    assert not np.shares_memory(a.grad.numpy(), b.grad.numpy())
+    assert _SharedGradient.returned() in (a.grad._data, b.grad._data)
+    np.testing.assert_array_equal(a.grad.numpy(), 1.0)
+    np.testing.assert_array_equal(b.grad.numpy(), 1.0)
+
+
 def test_leaf_gradients_are_c_contiguous_even_when_backward_produced_a_transpose():
     w = ag.tensor(np.ones((4, 3)), requires_grad=True)
     x = ag.tensor(np.arange(6.0).reshape(2, 3))
