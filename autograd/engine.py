@@ -112,28 +112,14 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
     summed, without a first pass that counts dependencies. Leaves have no edges and are accumulated
     last, each once, with its total gradient.
     """
-    roots = []
-    for t in outputs:  # a loop, not a comprehension of _vertex_of calls: this runs on every backward
-        roots.append(t.grad_fn if t.grad_fn is not None else t)
-    wanted = needed = None
-    captured = {}
-    if inputs is not None:
-        wanted = {_vertex_of(t) for t in inputs}
-        needed = _vertices_leading_to(topological_order(roots), wanted)
-    pending = {}  # Node -> the sum of the gradients received so far (None while all were None)
-    leaf_grads = {}  # leaf Tensor -> its summed gradient, in order of first arrival
-    heap = []
-    for root, g in zip(roots, grad_outputs):
-        if type(root) is Node:
-            if root in pending:
-                pending[root] = pending[root] + g
-            else:
-                pending[root] = g
-                heappush(heap, (-root.sequence_nr, root))
-        else:
-            previous = leaf_grads.get(root)
-            leaf_grads[root] = g if previous is None else previous + g
-
+    if inputs is None and len(outputs) == 1 and outputs[0].grad_fn is not None:  # loss.backward()
+        root = outputs[0].grad_fn
+        pending = {root: grad_outputs[0]}  # Node -> the sum of the gradients received so far (None while all were None)
+        heap = [(-root.sequence_nr, root)]
+        leaf_grads = {}  # leaf Tensor -> its summed gradient, in order of first arrival
+        wanted = needed = captured = None
+    else:
+        pending, heap, leaf_grads, wanted, needed, captured = _start_walk(outputs, grad_outputs, inputs)
     pruning = needed is not None
     state = grad_mode._state
     previous_mode, state.grad_enabled = state.grad_enabled, create_graph
@@ -200,6 +186,32 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
 
 
 _ABSENT = object()
+
+
+def _start_walk(outputs, grad_outputs, inputs):
+    """The walk's starting state for several outputs, leaf outputs, or ``autograd.grad``'s ``inputs``:
+    the pending gradients and heap of the output nodes, the outputs that are leaves, and (for
+    ``inputs``) the wanted vertices, those leading to them, and the dict that captures their gradients."""
+    roots = [_vertex_of(t) for t in outputs]
+    wanted = needed = captured = None
+    if inputs is not None:
+        wanted = {_vertex_of(t) for t in inputs}
+        needed = _vertices_leading_to(topological_order(roots), wanted)
+        captured = {}
+    pending = {}
+    leaf_grads = {}
+    heap = []
+    for root, g in zip(roots, grad_outputs):
+        if type(root) is Node:
+            if root in pending:
+                pending[root] = pending[root] + g
+            else:
+                pending[root] = g
+                heappush(heap, (-root.sequence_nr, root))
+        else:
+            previous = leaf_grads.get(root)
+            leaf_grads[root] = g if previous is None else previous + g
+    return pending, heap, leaf_grads, wanted, needed, captured
 
 
 def _before_backward(node, grad, create_graph, wanted, needed, captured):

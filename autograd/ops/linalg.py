@@ -14,9 +14,15 @@ from .shape import broadcast_to, reshape, transpose, unsqueeze
 def _product(a, b):
     """a @ b for two float matrices of one dtype (checked by the callers): BLAS, except for an outer
     product (inner size 1), which autograd.kernels.matmul may give to its faster Numba kernel."""
-    if a.shape[1] == 1:
+    rows, inner = a.shape
+    if inner == 1:
         return _kernels().matmul(a, b)
-    return a @ b
+    if rows * inner * b.shape[1] < _SMALL_PRODUCT:
+        return a.dot(b)  # the same BLAS call with less dispatch: 2x2 0.58 -> 0.29 us, 64^3 3.5 -> 3.1 us
+    return a @ b  # (dot was slower on some large shapes: 256x128 @ 128x784 200 us against 163 us)
+
+
+_SMALL_PRODUCT = 1 << 18  # multiply-adds
 
 
 def _mT(x):
