@@ -144,7 +144,7 @@ def kernel_mlp_step(weights, x, y):
     grads = [np.empty_like(a) for pair in weights for a in pair]
     dw1, db1, dw2, db2, dw3, db3 = grads
     flat = [(p.reshape(-1), g.reshape(-1)) for p, g in zip([a for pair in weights for a in pair], grads)]
-    sgd = (f32(-LR), f32(0.0), f32(1.0), f32(0.0), f32(1.0), False, False, False)
+    neg_lr = f32(-LR)
     one = np.ones(1, f32)
 
     def step():
@@ -168,7 +168,7 @@ def kernel_mlp_step(weights, x, y):
         np.add.reduce(gz1, axis=0, out=db1)
         np.matmul(gz1.T, x, out=dw1)
         for p, g in flat:
-            k._sgd_step_kernel(p, g, p, *sgd)
+            k._axpy_kernel(p, g, neg_lr)  # what SGD.step runs without momentum or weight decay
         return loss_sum / weight_sum
     return step
 
