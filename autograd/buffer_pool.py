@@ -61,6 +61,8 @@ def _fits(nbytes):
 
 
 def empty_like(array):
+    if array.nbytes < MIN_BYTES:  # the usual case, without empty()'s size arithmetic
+        return np.empty(array.shape, array.dtype)
     return empty(array.shape, array.dtype)
 
 
