@@ -176,18 +176,21 @@ class Node:
     def _pack(self, args, arrays, returned, result):
         saved = []
         for item in self._to_save:
-            if item is None:
-                saved.append(None)
-                continue
             if item is returned:
                 saved.append(_SavedOutput(result))
-                continue
-            for arg, arr in zip(args, arrays):
-                if item is arr and isinstance(arg, Tensor):
-                    saved.append((arg, arg._version[0]))
-                    break
+            elif item is None:
+                saved.append(None)
             else:
-                saved.append(make_tensor(np.asarray(item), False, None, None))
+                i = 0
+                for array in arrays:  # which argument's array it is: compared by identity
+                    if item is array:
+                        arg = args[i]
+                        if isinstance(arg, Tensor):
+                            saved.append((arg, arg._version[0]))
+                            break
+                    i += 1
+                else:
+                    saved.append(make_tensor(np.asarray(item), False, None, None))
         self._saved = tuple(saved)
         self._to_save = None
 
