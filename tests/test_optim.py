@@ -151,6 +151,21 @@ def test_maximize_climbs():
         assert 0 < w.item() < 1, cls.__name__
 
 
+@pytest.mark.parametrize("cls,kw", [(optim.SGD, {}), (optim.SGD, dict(momentum=0.9)), (optim.Adam, {})])
+def test_step_with_a_gradient_recorded_by_create_graph(cls, kw):
+    """After backward(create_graph=True) the .grad requires grad; the update still records nothing
+    and gives what the same gradient without a graph gives."""
+    w, v = _param([1.0, -2.0]), _param([1.0, -2.0])
+    opt_w, opt_v = cls([w], lr=0.1, **kw), cls([v], lr=0.1, **kw)
+    (w ** 3).sum().backward(create_graph=True)
+    (v ** 3).sum().backward()
+    assert w.grad.requires_grad and not v.grad.requires_grad
+    opt_w.step()
+    opt_v.step()
+    assert w.is_leaf and w.grad_fn is None
+    np.testing.assert_array_equal(w.detach().numpy(), v.detach().numpy())
+
+
 # ---------------------------------------------------------------------------- the course's results
 def test_momentum_velocity_is_the_discounted_sum_of_gradients():
     grads = _grad_sequence(7)

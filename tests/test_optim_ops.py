@@ -187,7 +187,8 @@ def test_update_ops_errors():
     np.testing.assert_allclose(p.detach().numpy(), [0.9, 1.8], rtol=1e-6)
 
 
-@pytest.mark.parametrize("opts", [dict(), dict(momentum=0.9), dict(momentum=0.9, nesterov=True, weight_decay=0.1),
+@pytest.mark.parametrize("opts", [dict(), dict(maximize=True), dict(weight_decay=0.1), dict(momentum=0.9),
+                                  dict(momentum=0.9, nesterov=True, weight_decay=0.1),
                                   dict(momentum=0.5, dampening=0.2, maximize=True)])
 def test_sgd_steps_equals_sgd_step_per_tensor(opts):
     """The foreach form gives the same bits as one sgd_step_ per tensor, for ordinary tensors, a
