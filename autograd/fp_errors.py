@@ -22,20 +22,20 @@ def _make(**kwargs):
 IGNORE_ALL = _make(all="ignore")
 
 
-def enter(state):
-    """Set ``state`` and return a token for :func:`leave` (cheapest form, for try/finally)."""
-    if _extobj_contextvar is None:
+if _extobj_contextvar is not None:
+    # The ContextVar's own C methods: no Python frame on the paths that switch the state per call.
+    #: Set ``state`` and return a token for :func:`leave` (cheapest form, for try/finally).
+    enter = _extobj_contextvar.set
+    leave = _extobj_contextvar.reset
+else:  # pragma: no cover - numpy < 2 or a future layout
+    def enter(state):
+        """Set ``state`` and return a token for :func:`leave` (cheapest form, for try/finally)."""
         token = np.errstate(**state)
         token.__enter__()
         return token
-    return _extobj_contextvar.set(state)
 
-
-def leave(token):
-    if _extobj_contextvar is None:
+    def leave(token):
         token.__exit__(None, None, None)
-    else:
-        _extobj_contextvar.reset(token)
 
 
 class ignored:

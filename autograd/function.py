@@ -54,27 +54,29 @@ class Function:
     @classmethod
     def apply(cls, *args, **kwargs):
         # The hottest function of the library (every op, forward and backward). Unrecorded calls (the
-        # backward formulas, inference) take the short path: unwrap, compute, wrap.
+        # backward formulas, inference) take the short path: unwrap, compute, wrap. The recording path
+        # is written out here too rather than in a helper method: one Python call less per recorded op.
+        record = False
         if _state.grad_enabled and cls.differentiable:
             for a in args:
                 if isinstance(a, Tensor) and a.requires_grad:
-                    return cls._record(args, kwargs)
-        if len(args) == 2:  # binary ops and most backward formulas: unpacking beats a comprehension
-            a, b = args
-            out = cls.forward(_Scratch(), a._data if isinstance(a, Tensor) else a,
-                              b._data if isinstance(b, Tensor) else b, **kwargs)
-        else:
-            arrays = []
-            for a in args:  # a plain loop: on Python 3.11 a comprehension builds a function per call
-                arrays.append(a._data if isinstance(a, Tensor) else a)
-            out = cls.forward(_Scratch(), *arrays, **kwargs)
-        if type(out) is not np.ndarray:
-            out = np.asarray(out)
-        return make_tensor(out, False, None, args[0]._version if cls.is_view else None)
+                    record = True
+                    break
+        if not record:
+            if len(args) == 2:  # binary ops and most backward formulas: unpacking beats a comprehension
+                a, b = args
+                out = cls.forward(_Scratch(), a._data if isinstance(a, Tensor) else a,
+                                  b._data if isinstance(b, Tensor) else b, **kwargs)
+            else:
+                arrays = []
+                for a in args:  # a plain loop: on Python 3.11 a comprehension builds a function per call
+                    arrays.append(a._data if isinstance(a, Tensor) else a)
+                out = cls.forward(_Scratch(), *arrays, **kwargs)
+            if type(out) is not np.ndarray:
+                out = np.asarray(out)
+            return make_tensor(out, False, None, args[0]._version if cls.is_view else None)
 
-    @classmethod
-    def _record(cls, args, kwargs):
-        """Run forward with a new Node as ctx and make it the result's ``grad_fn``."""
+        # Recording: run forward with a new Node as ctx and make it the result's ``grad_fn``.
         arrays = []
         edges = []
         shapes = []
