@@ -139,12 +139,18 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 grad = _before_backward(node, grad, create_graph, wanted, needed, captured)
                 if grad is None:  # a wanted vertex with nothing needed behind it
                     continue
-            input_grads = _input_gradients(node, grad)
-            for edge, g, meta in zip(node.next_edges, input_grads, node.input_meta):
+            input_grads = node.function.backward(node, grad)  # _input_gradients, written out: the hottest call
+            if type(input_grads) is not tuple:
+                input_grads = (input_grads,)
+            edges = node.next_edges
+            if len(input_grads) != len(edges):
+                raise _arity_error(node, input_grads)
+            for edge, g, meta in zip(edges, input_grads, node.input_meta):
                 if edge is None or pruning and edge not in needed:
                     continue
                 if g is not None:
-                    if type(g) is not Tensor or g._data.shape != meta[0] or g._data.dtype != meta[1]:
+                    if type(g) is not Tensor or g._data.shape != meta[0] or g._data.dtype is not meta[1] \
+                            and g._data.dtype != meta[1]:  # (one dtype is mostly one object: `is` first)
                         g = _conformed(g, meta, node)
                     if check_anomaly:
                         _check_finite(node, g)
@@ -166,7 +172,13 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
             if leaf._hooks:
                 g = _run_hooks(leaf._hooks, g)
             if wanted is None:
-                _accumulate(leaf, g, create_graph)
+                existing = leaf.grad
+                if existing is not None and not create_graph and not existing.requires_grad:
+                    # _accumulate's usual case (every step after the first), without its call
+                    np.add(existing._data, g._data, out=existing._data)
+                    existing._version[0] += 1
+                else:
+                    _accumulate(leaf, g, create_graph)
             elif leaf in wanted:
                 captured[leaf] = g
     finally:
@@ -238,9 +250,13 @@ def _input_gradients(node, grad):
     if type(input_grads) is not tuple:
         input_grads = (input_grads,)
     if len(input_grads) != len(node.next_edges):
-        raise RuntimeError(f"{node.name()} returned {len(input_grads)} gradients but its forward "
-                           f"took {len(node.next_edges)} arguments")
+        raise _arity_error(node, input_grads)
     return input_grads
+
+
+def _arity_error(node, input_grads):
+    return RuntimeError(f"{node.name()} returned {len(input_grads)} gradients but its forward "
+                        f"took {len(node.next_edges)} arguments")
 
 
 def _conformed(g, meta, node):

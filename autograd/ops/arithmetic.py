@@ -193,9 +193,13 @@ class Clamp(Function):
 
 
 # ---------------------------------------------------------------------- functions
+# The binary functions first check inline for the common case (two tensors of one dtype), which
+# binary_operands would return unchanged: they run for every op, in forward and in backward formulas.
 def add(input, other, alpha=1):
     if alpha != 1:
         other = mul(other, alpha)
+    elif isinstance(input, Tensor) and isinstance(other, Tensor) and input._data.dtype == other._data.dtype:
+        return Add.apply(input, other)
     a, b = binary_operands(input, other, "add")
     return Add.apply(a, b)
 
@@ -203,16 +207,23 @@ def add(input, other, alpha=1):
 def sub(input, other, alpha=1):
     if alpha != 1:
         other = mul(other, alpha)
+    elif isinstance(input, Tensor) and isinstance(other, Tensor) and input._data.dtype == other._data.dtype:
+        return Sub.apply(input, other)
     a, b = binary_operands(input, other, "sub")
     return Sub.apply(a, b)
 
 
 def mul(input, other):
+    if isinstance(input, Tensor) and isinstance(other, Tensor) and input._data.dtype == other._data.dtype:
+        return Mul.apply(input, other)
     a, b = binary_operands(input, other, "mul")
     return Mul.apply(a, b)
 
 
 def div(input, other, rounding_mode=None):
+    if (rounding_mode is None and isinstance(input, Tensor) and isinstance(other, Tensor)
+            and input._data.dtype == other._data.dtype and input._data.dtype.kind == "f"):
+        return Div.apply(input, other)
     if rounding_mode is not None:
         a, b = binary_operands(input, other, "div")
         fn = {"floor": np.floor_divide, "trunc": lambda x, y: np.trunc(x / y).astype(x.dtype)}
