@@ -105,10 +105,16 @@ class Function:
         return result
 
 
+#: The ctx attributes that the hottest ops set in forward (Sum, Mean and ExpandReduced, the reductions'
+#: backward; MatMul): as slots of the ctx classes they cost no instance dict per call (70 ns).
+_COMMON_CTX_FIELDS = ("input_shape", "axes", "keepdim", "transposes")
+
+
 class _Scratch:
     """The ctx of a forward that records nothing: it takes attributes (dropped with it) and ignores
     saves. A fresh plain object per call costs less than intercepting every attribute assignment."""
 
+    __slots__ = _COMMON_CTX_FIELDS + ("__dict__",)
     needs_input_grad = ()
 
     def save_for_backward(self, *arrays):
@@ -139,7 +145,7 @@ class Node:
     """
 
     __slots__ = ("function", "next_edges", "input_meta", "sequence_nr", "_to_save", "_saved", "_freed",
-                 "tensor_hooks", "retained", "forward_stack", "__dict__", "__weakref__")
+                 "tensor_hooks", "retained", "forward_stack", "__dict__", "__weakref__") + _COMMON_CTX_FIELDS
 
     def __init__(self, function, next_edges, input_meta):
         """``next_edges[i]``/``input_meta[i]``: where argument i's gradient goes and its (shape, dtype),
