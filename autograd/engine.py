@@ -149,8 +149,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 if edge is None or pruning and edge not in needed:
                     continue
                 if g is not None:
-                    if type(g) is not Tensor or g._data.shape != meta[0] or g._data.dtype is not meta[1] \
-                            and g._data.dtype != meta[1]:  # (one dtype is mostly one object: `is` first)
+                    if type(g) is not Tensor or (g._data.shape, g._data.dtype) != meta:  # meta: (shape, dtype)
                         g = _conformed(g, meta, node)
                     if check_anomaly:
                         _check_finite(node, g)
@@ -175,7 +174,8 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 existing = leaf.grad
                 if existing is not None and not create_graph and not existing.requires_grad:
                     # _accumulate's usual case (every step after the first), without its call
-                    np.add(existing._data, g._data, out=existing._data)
+                    data = existing._data
+                    data += g._data  # ndarray.__iadd__: np.add(..., out=) with less dispatch
                     existing._version[0] += 1
                 else:
                     _accumulate(leaf, g, create_graph)
