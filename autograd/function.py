@@ -69,6 +69,10 @@ class Function:
                 a = a._data if isinstance(a, Tensor) else a
                 b = b._data if isinstance(b, Tensor) else b
                 out = cls.forward(_Scratch(), a, b, **kwargs) if kwargs else cls.forward(_Scratch(), a, b)
+            elif len(args) == 1:  # unary ops
+                a = args[0]
+                a = a._data if isinstance(a, Tensor) else a
+                out = cls.forward(_Scratch(), a, **kwargs) if kwargs else cls.forward(_Scratch(), a)
             else:
                 arrays = []
                 for a in args:  # a plain loop: on Python 3.11 a comprehension builds a function per call
