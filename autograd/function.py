@@ -138,7 +138,7 @@ class _SavedOutput:
         self.version = tensor._version[0]
 
 
-_sequence_numbers = itertools.count()
+_next_sequence_nr = itertools.count().__next__  # called directly: no next() lookup
 
 
 class Node:
@@ -159,7 +159,7 @@ class Node:
         self.function = function
         self.next_edges = next_edges
         self.input_meta = input_meta
-        self.sequence_nr = next(_sequence_numbers)
+        self.sequence_nr = _next_sequence_nr()
         self._to_save = None
         self._saved = ()
         self._freed = False

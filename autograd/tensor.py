@@ -11,9 +11,12 @@ import numpy as np
 from . import dtypes, grad_mode
 
 
+_new_object = object.__new__  # one global lookup instead of a lookup and an attribute per tensor
+
+
 def make_tensor(data, requires_grad, grad_fn, version):
     """Wrap an array the engine made (no copy, no checks). ``version`` is a shared counter or None."""
-    t = object.__new__(Tensor)
+    t = _new_object(Tensor)
     t._data = data
     t.requires_grad = requires_grad
     t.grad_fn = grad_fn

@@ -53,7 +53,7 @@ class MatMul(Function):
     def backward(ctx, grad_output):
         a, b = ctx.saved_tensors
         ta, tb = ctx.transposes
-        need_a, need_b = ctx.needs_input_grad[:2]
+        need_a, need_b, _, _ = ctx.needs_input_grad
         da = db = None
         if need_a:  # dA = dC op(B)ᵀ, or its transpose op(B) dCᵀ when A entered transposed
             da = MatMul.apply(b, grad_output, tb, True) if ta else MatMul.apply(grad_output, b, False, not tb)
