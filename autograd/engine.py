@@ -139,7 +139,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 grad = _before_backward(node, grad, create_graph, wanted, needed, captured)
                 if grad is None:  # a wanted vertex with nothing needed behind it
                     continue
-            input_grads = node.function.backward(node, grad)  # _input_gradients, written out: the hottest call
+            input_grads = node.function.backward(node, grad)  # _input_gradients written out (hot path)
             if type(input_grads) is not tuple:
                 input_grads = (input_grads,)
             edges = node.next_edges
@@ -149,7 +149,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 if edge is None or pruning and edge not in needed:
                     continue
                 if g is not None:
-                    if type(g) is not Tensor or (g._data.shape, g._data.dtype) != meta:  # meta: (shape, dtype)
+                    if type(g) is not Tensor or (g._data.shape, g._data.dtype) != meta:  # (shape, dtype)
                         g = _conformed(g, meta, node)
                     if check_anomaly:
                         _check_finite(node, g)

@@ -89,7 +89,8 @@ class Function:
                 arrays = []
                 for a in args:  # a plain loop: on Python 3.11 a comprehension builds a function per call
                     arrays.append(a._data if isinstance(a, Tensor) else a)
-                out = cls.forward(_Scratch(), *arrays, **kwargs) if kwargs else cls.forward(_Scratch(), *arrays)
+                ctx = _Scratch()
+                out = cls.forward(ctx, *arrays, **kwargs) if kwargs else cls.forward(ctx, *arrays)
             if type(out) is not np.ndarray:
                 out = np.asarray(out)
             return make_tensor(out, False, None, args[0]._version if cls.is_view else None)
@@ -128,7 +129,7 @@ class Function:
 _COMMON_CTX_FIELDS = ("input_shape", "axes", "keepdim", "transposes")
 
 
-_apply = Function.__dict__["apply"].__func__
+_apply = Function.__dict__["apply"].__func__  # the function under the classmethod, bound per op above
 
 
 class _Scratch:
