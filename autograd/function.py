@@ -186,7 +186,10 @@ class Node:
     @property
     def needs_input_grad(self):
         """``needs_input_grad[i]``: whether forward argument ``i`` requires grad (PyTorch's ctx field)."""
-        return tuple([edge is not None for edge in self.next_edges])
+        edges = self.next_edges
+        if len(edges) == 2:  # binary ops (asked on every backward): no comprehension to build and call
+            return edges[0] is not None, edges[1] is not None
+        return tuple([edge is not None for edge in edges])
 
     def name(self):
         return self.function.__name__ + "Backward"
