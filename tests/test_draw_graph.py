@@ -120,7 +120,7 @@ def test_tensor_graph_shows_names_shapes_dtypes_and_previews():
     assert big_texts[4] == "grad mean 2  std 0"
     assert value_node(nodes, "loss")[1] == "() float64"
     op_names = {texts[0] for texts in nodes.values() if len(texts) == 1}
-    assert {"MatMulBackward", "TanhBackward", "SumBackward", "MulBackward", "AddBackward"} <= op_names
+    assert {"MatMulBackward", "TanhBackward", "SumAllBackward", "MulBackward", "AddBackward"} <= op_names
     source = ag.draw_graph(loss).source
     line = next(ln for ln in source.splitlines() if "<B>fc1.weight</B>" in ln)
     assert COLORS["parameter"] in line

@@ -64,6 +64,23 @@ class Sum(Function):
         return ExpandReduced.apply(grad_output, ctx.input_shape, ctx.axes), None, None
 
 
+class SumAll(Function):
+    """y = Σ x over every axis (``x.sum()``, the usual last op of a loss);  dx = dy broadcast back.
+
+    :class:`Sum` over all axes as an op of its own (PyTorch has SumBackward0 beside SumBackward1 too):
+    one argument to record and one gradient to return instead of three, on every loss's backward."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.input_shape = x.shape
+        return _add_reduce(x, None)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        shape = ctx.input_shape
+        return ExpandReduced.apply(grad_output, shape, _ALL_AXES[len(shape)])
+
+
 class Mean(Function):
     """y = (1/n) Σ x over ``axes``;  dx = dy/n broadcast back."""
 
@@ -163,7 +180,9 @@ def scatter_add(input, dim, index, src):
 # ---------------------------------------------------------------------- functions
 def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
     if dim is None and axis is None and dtype is None and keepdims is None and input._data.dtype.kind == "f":
-        return Sum.apply(input, _ALL_AXES[input._data.ndim], bool(keepdim))  # x.sum(): the loss's usual last op
+        if not keepdim:
+            return SumAll.apply(input)  # x.sum(): the loss's usual last op
+        return Sum.apply(input, _ALL_AXES[input._data.ndim], True)
     dim, keepdim = dim_alias(dim, keepdim, axis, keepdims)
     if dtype is not None:
         input = input.to(dtype)
