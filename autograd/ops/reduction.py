@@ -36,16 +36,33 @@ class ExpandReduced(Function):
     @staticmethod
     def forward(ctx, x, shape, axes):
         ctx.axes, ctx.keepdim = axes, x.ndim == len(shape)
-        kept = x if x.ndim == 0 else x.reshape(_keep_shape(shape, axes))  # a 0-d x broadcasts as it is
-        if math.prod(shape) > 65536:  # large: a read-only view saves a pass over memory
-            return np.broadcast_to(kept, shape)
-        out = np.empty(shape, x.dtype)  # small: filling beats np.broadcast_to's 4 µs of setup
-        out[...] = kept
-        return out
+        return _broadcast(x if x.ndim == 0 else x.reshape(_keep_shape(shape, axes)), shape)
 
     @staticmethod
     def backward(ctx, grad_output):
         return Sum.apply(grad_output, ctx.axes, ctx.keepdim), None, None
+
+
+class ExpandAll(Function):
+    """y = x (0-d) repeated over ``shape``;  dx = Σ dy. The backward of :class:`SumAll`: no axes to
+    remember, two arguments."""
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        return _broadcast(x, shape)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return SumAll.apply(grad_output), None
+
+
+def _broadcast(x, shape):
+    """``x`` broadcast to ``shape`` as an array of its own, or as a read-only view when large."""
+    if math.prod(shape) > 65536:  # large: a view saves a pass over memory
+        return np.broadcast_to(x, shape)
+    out = np.empty(shape, x.dtype)  # small: filling beats np.broadcast_to's 4 µs of setup
+    out[...] = x
+    return out
 
 
 class Sum(Function):
@@ -77,8 +94,7 @@ class SumAll(Function):
 
     @staticmethod
     def backward(ctx, grad_output):
-        shape = ctx.input_shape
-        return ExpandReduced.apply(grad_output, shape, _ALL_AXES[len(shape)])
+        return ExpandAll.apply(grad_output, ctx.input_shape)
 
 
 class Mean(Function):
