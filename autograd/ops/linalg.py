@@ -29,22 +29,28 @@ def _mT(x):
     return transpose(x, -1, -2)
 
 
+_PLAIN = (False, False)  # MatMul's transposes when neither operand is transposed
+
+
 class MatMul(Function):
     """C = A @ B over the last two axes (leading axes broadcast);  dA = dC Bᵀ,  dB = Aᵀ dC.
 
-    ``transpose_a``/``transpose_b`` read an operand transposed (C = op(A) op(B), op(M) = Mᵀ), so
-    backward multiplies by a transpose without a transpose op: BLAS reads it in place, and the graph
-    of a double backward stays two matmuls per product.
+    ``transposes=(transpose_a, transpose_b)`` reads an operand transposed (C = op(A) op(B),
+    op(M) = Mᵀ), so backward multiplies by a transpose without a transpose op: BLAS reads it in place,
+    and the graph of a double backward stays two matmuls per product. It is a keyword, not two more
+    arguments: the op stays binary, which apply, the record and the walk handle on their fast paths.
     """
 
     @staticmethod
-    def forward(ctx, a, b, transpose_a, transpose_b):
+    def forward(ctx, a, b, transposes=_PLAIN):
         ctx.save_for_backward(a, b)
-        ctx.transposes = (transpose_a, transpose_b)
-        if transpose_a:
-            a = a.mT  # swapaxes(-1, -2), as an attribute: half its cost
-        if transpose_b:
-            b = b.mT
+        ctx.transposes = transposes
+        if transposes is not _PLAIN:
+            transpose_a, transpose_b = transposes
+            if transpose_a:
+                a = a.mT  # swapaxes(-1, -2), as an attribute: half its cost
+            if transpose_b:
+                b = b.mT
         if a.ndim == 2 and b.ndim == 2:
             return _product(a, b)
         return np.matmul(a, b)
@@ -53,13 +59,15 @@ class MatMul(Function):
     def backward(ctx, grad_output):
         a, b = ctx.saved_tensors
         ta, tb = ctx.transposes
-        need_a, need_b, _, _ = ctx.needs_input_grad
+        need_a, need_b = ctx.needs_input_grad
         da = db = None
         if need_a:  # dA = dC op(B)ᵀ, or its transpose op(B) dCᵀ when A entered transposed
-            da = MatMul.apply(b, grad_output, tb, True) if ta else MatMul.apply(grad_output, b, False, not tb)
+            da = (MatMul.apply(b, grad_output, transposes=(tb, True)) if ta
+                  else MatMul.apply(grad_output, b, transposes=(False, not tb)))
         if need_b:  # dB = op(A)ᵀ dC, or its transpose dCᵀ op(A) when B entered transposed
-            db = MatMul.apply(grad_output, a, True, ta) if tb else MatMul.apply(a, grad_output, not ta, False)
-        return da, db, None, None
+            db = (MatMul.apply(grad_output, a, transposes=(True, ta)) if tb
+                  else MatMul.apply(a, grad_output, transposes=(not ta, False)))
+        return da, db
 
 
 def matmul(input, other):
@@ -72,7 +80,7 @@ def matmul(input, other):
         if a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype and a.dtype.kind == "f" \
                 and a.shape[1] == b.shape[0]:
             if (input.requires_grad or other.requires_grad) and _state.grad_enabled:
-                return MatMul.apply(input, other, False, False)
+                return MatMul.apply(input, other)
             return make_tensor(_product(a, b), False, None, None)  # nothing to record
     return _matmul_general(input, other)
 
@@ -99,7 +107,7 @@ def _matmul_general(input, other):
         a = unsqueeze(a, 0)
     if vector_b:
         b = unsqueeze(b, -1)
-    out = MatMul.apply(a, b, False, False)
+    out = MatMul.apply(a, b)
     if vector_a or vector_b:
         shape = out.shape[:-2] + (() if vector_a else out.shape[-2:-1]) + (() if vector_b else out.shape[-1:])
         out = reshape(out, shape)
@@ -164,12 +172,12 @@ def _linear_grads(needs_input_grad, grad_output, x, weight):
     if need_b:  # first, while g is still in cache (the products below stream other data through it)
         db = Sum.apply(g, (0,), False)
     if need_x:
-        dx = MatMul.apply(g, weight, False, False)
+        dx = MatMul.apply(g, weight)
         if x.ndim != 2:
             dx = reshape(dx, x.shape)
     if need_w:
         rows = x if x.ndim == 2 else reshape(x, (-1, x.shape[-1]))
-        dw = MatMul.apply(g, rows, True, False)
+        dw = MatMul.apply(g, rows, transposes=(True, False))
     return dx, dw, db
 
 
