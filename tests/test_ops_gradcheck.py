@@ -15,6 +15,7 @@ import pytest
 
 import autograd as ag
 import nn.functional as F
+from autograd.ops.arithmetic import NegMul
 from autograd.ops.linalg import MatMul
 from conftest import const, distinct, make_input, matrix, pos, signed, uni, weighted_sum
 
@@ -102,6 +103,7 @@ CASES = [
     G("div[()/(2,3)]", lambda a, b: a / b, uni(), signed(2, 3, low=0.5)),
     G("div[scalar/x]", lambda a: 1.5 / a, signed(2, 3, low=0.5)),
     G("div[x/scalar]", lambda a: a.div(4.0), uni(2, 3)),
+    G("negmul (div's gradient of b)", lambda a, b: NegMul.apply(a, b), uni(3, 4), uni(3, 4)),
     G("neg", lambda a: -a, uni(2, 3)),
     G("neg[fn]", lambda a: ag.neg(a).neg().neg(), uni(2, 3)),
     G("pow[x**3]", lambda a: a ** 3, uni(2, 3)),
