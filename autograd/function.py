@@ -32,7 +32,7 @@ from types import MethodType
 import numpy as np
 
 from .grad_mode import _state
-from .tensor import Tensor, make_tensor
+from .tensor import Tensor, _new_object, make_tensor
 
 
 class Function:
@@ -93,7 +93,16 @@ class Function:
                 out = cls.forward(ctx, *arrays, **kwargs) if kwargs else cls.forward(ctx, *arrays)
             if type(out) is not np.ndarray:
                 out = np.asarray(out)
-            return make_tensor(out, False, None, args[0]._version if cls.is_view else None)
+            # make_tensor(out, False, None, version), written out: one call less per op
+            result = _new_object(Tensor)
+            result._data = out
+            result.requires_grad = False
+            result.grad_fn = None
+            result.grad = None
+            result._version = args[0]._version if cls.is_view else [0]
+            result._hooks = None
+            result.name = None
+            return result
 
         # Recording: run forward with a new Node as ctx and make it the result's ``grad_fn``.
         arrays = []
