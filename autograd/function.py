@@ -127,7 +127,14 @@ class Function:
             out = np.asarray(out)
         if out.dtype.kind != "f":
             raise TypeError(f"{cls.__name__} produced a {out.dtype} result, which cannot carry a gradient")
-        result = make_tensor(out, True, ctx, args[0]._version if cls.is_view else None)
+        result = _new_object(Tensor)  # make_tensor(out, True, ctx, version), written out as above
+        result._data = out
+        result.requires_grad = True
+        result.grad_fn = ctx
+        result.grad = None
+        result._version = args[0]._version if cls.is_view else [0]
+        result._hooks = None
+        result.name = None
         if ctx._to_save is not None:
             ctx._pack(args, arrays, returned, result)
         return result
