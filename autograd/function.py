@@ -105,23 +105,40 @@ class Function:
             return result
 
         # Recording: run forward with a new Node as ctx and make it the result's ``grad_fn``.
-        arrays = []
-        edges = []
-        shapes = []
-        for a in args:  # one pass: the arrays for forward, the edges and input shapes for backward
-            if isinstance(a, Tensor):
-                data = a._data
-                arrays.append(data)
-                if a.requires_grad:
-                    edges.append(a.grad_fn or a)
-                    shapes.append((data.shape, data.dtype))
-                    continue
-            else:
-                arrays.append(a)
-            edges.append(None)
-            shapes.append(None)
-        ctx = Node(cls, edges, shapes)
-        out = cls.forward(ctx, *arrays, **kwargs) if kwargs else cls.forward(ctx, *arrays)
+        if len(args) == 1:  # unary ops: the argument is a tensor that requires grad, or nothing would record
+            (a,) = args
+            data = a._data
+            arrays = [data]
+            ctx = Node(cls, [a.grad_fn or a], [(data.shape, data.dtype)])
+            out = cls.forward(ctx, data, **kwargs) if kwargs else cls.forward(ctx, data)
+        elif len(args) == 2 and isinstance(args[0], Tensor) and isinstance(args[1], Tensor):
+            # binary ops between two tensors: the loop below, unrolled (no appends, no loop)
+            a, b = args
+            a_data, b_data = a._data, b._data
+            arrays = [a_data, b_data]
+            a_grad, b_grad = a.requires_grad, b.requires_grad
+            ctx = Node(cls, [(a.grad_fn or a) if a_grad else None, (b.grad_fn or b) if b_grad else None],
+                       [(a_data.shape, a_data.dtype) if a_grad else None,
+                        (b_data.shape, b_data.dtype) if b_grad else None])
+            out = cls.forward(ctx, a_data, b_data, **kwargs) if kwargs else cls.forward(ctx, a_data, b_data)
+        else:
+            arrays = []
+            edges = []
+            shapes = []
+            for a in args:  # one pass: the arrays for forward, the edges and input shapes for backward
+                if isinstance(a, Tensor):
+                    data = a._data
+                    arrays.append(data)
+                    if a.requires_grad:
+                        edges.append(a.grad_fn or a)
+                        shapes.append((data.shape, data.dtype))
+                        continue
+                else:
+                    arrays.append(a)
+                edges.append(None)
+                shapes.append(None)
+            ctx = Node(cls, edges, shapes)
+            out = cls.forward(ctx, *arrays, **kwargs) if kwargs else cls.forward(ctx, *arrays)
         returned = out
         if type(out) is not np.ndarray:
             out = np.asarray(out)
