@@ -270,12 +270,12 @@ class Node:
                 f"call backward(retain_graph=True) the first time if you need to backward twice.")
         out = []
         for item in self._saved:
-            if isinstance(item, tuple):
+            if type(item) is tuple:  # an input: (tensor, its version when saved)
                 tensor, version = item
                 if tensor._version[0] != version:
                     raise self._modified_error(tensor.dtype, tensor.shape, tensor._version[0], version)
                 out.append(tensor)
-            elif isinstance(item, _SavedOutput):
+            elif type(item) is _SavedOutput:
                 if item.version_counter[0] != item.version:
                     raise self._modified_error(item.data.dtype, item.data.shape,
                                                item.version_counter[0], item.version)
