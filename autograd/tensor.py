@@ -15,7 +15,10 @@ _new_object = object.__new__  # one global lookup instead of a lookup and an att
 
 
 def make_tensor(data, requires_grad, grad_fn, version):
-    """Wrap an array the engine made (no copy, no checks). ``version`` is a shared counter or None."""
+    """Wrap an array the engine made (no copy, no checks). ``version`` is a shared counter or None.
+
+    ``Function.apply`` writes these lines out for the results of ops (a call less per op): a slot
+    added to Tensor is set there too (tests/test_engine.py checks that every slot is)."""
     t = _new_object(Tensor)
     t._data = data
     t.requires_grad = requires_grad

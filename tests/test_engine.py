@@ -386,6 +386,21 @@ def test_saved_tensors_are_released_after_backward():
     assert node._saved == ()
 
 
+def test_results_of_ops_have_every_tensor_slot_set():
+    """Function.apply builds its results without calling make_tensor: each slot must still be set."""
+    x = leaf(np.ones((2, 2)))
+    recorded = x * x
+    with ag.no_grad():
+        unrecorded = x * x
+    view = recorded.reshape(4)  # a view shares its input's version counter
+    for t in (recorded, unrecorded, view):
+        for slot in ag.Tensor.__slots__:
+            if slot != "__weakref__":
+                getattr(t, slot)  # raises AttributeError if apply left it unset
+    assert recorded.grad is None and recorded.name is None and recorded._hooks is None
+    assert view._version is recorded._version and unrecorded._version is not x._version
+
+
 # ---------------------------------------------------------------------------- autograd.grad
 def test_grad_returns_gradients_without_touching_dot_grad():
     x, w = leaf([1.0, 2.0]), leaf([3.0, 4.0])
