@@ -347,8 +347,7 @@ def _tensor_steps(root, gradient, max_steps):
         steps.names[id(vertex)] = vertex.name() if type(vertex) is Node else (vertex.name or "leaf")
     pending = {id(root_vertex): seed}
     known, done = {}, set()
-    state = grad_mode._state
-    previous_mode, state.grad_enabled = state.grad_enabled, False
+    recording = grad_mode.GRAD_ENABLED.set(False)
     try:
         for index, vertex in enumerate(order):
             grad = pending.pop(id(vertex), None)
@@ -396,5 +395,5 @@ def _tensor_steps(root, gradient, max_steps):
             steps.steps.append(BackwardStep(steps, index, vertex, None if grad is None else grad._data,
                                             contributions, grads, done, caption))
     finally:
-        state.grad_enabled = previous_mode
+        grad_mode.GRAD_ENABLED.reset(recording)
     return steps

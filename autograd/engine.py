@@ -121,9 +121,8 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
     else:
         pending, heap, leaf_grads, wanted, needed, captured = _start_walk(outputs, grad_outputs, inputs)
     pruning = needed is not None
-    state = grad_mode._state
-    previous_mode, state.grad_enabled = state.grad_enabled, create_graph
-    check_anomaly = state.anomaly
+    recording = grad_mode.GRAD_ENABLED.set(create_graph)  # backward formulas record only for create_graph
+    check_anomaly = grad_mode.is_anomaly_enabled()
     # Backward formulas meet inf·0 and 0/0 (the derivative of sqrt at 0 times a zero gradient): like
     # PyTorch, they give NaN silently; detect_anomaly is the tool that reports them.
     numpy_errors = fp_errors.enter(fp_errors.IGNORE_ALL)
@@ -182,7 +181,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
             elif leaf in wanted:
                 captured[leaf] = g
     finally:
-        state.grad_enabled = previous_mode
+        grad_mode.GRAD_ENABLED.reset(recording)
         fp_errors.leave(numpy_errors)
 
     if inputs is None:

@@ -31,7 +31,7 @@ from types import MethodType
 
 import numpy as np
 
-from .grad_mode import _state
+from .grad_mode import is_anomaly_enabled, is_grad_enabled
 from .tensor import Tensor, _new_object, make_tensor
 
 
@@ -69,7 +69,7 @@ class Function:
         # backward formulas, inference) take the short path: unwrap, compute, wrap. The recording path
         # is written out here too rather than in a helper method: one Python call less per recorded op.
         record = False
-        if _state.grad_enabled and cls.differentiable:
+        if is_grad_enabled() and cls.differentiable:
             for a in args:
                 if isinstance(a, Tensor) and a.requires_grad:
                     record = True
@@ -214,7 +214,7 @@ class Node:
         self._freed = False
         self.tensor_hooks = None
         self.retained = None
-        self.forward_stack = traceback.format_stack(limit=12)[:-2] if _state.anomaly else None
+        self.forward_stack = traceback.format_stack(limit=12)[:-2] if is_anomaly_enabled() else None
 
     @property
     def needs_input_grad(self):

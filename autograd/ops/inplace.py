@@ -15,7 +15,7 @@ from .arithmetic import add, clamp, div, mul, pow, sub
 
 
 def _recording(target, others):
-    return grad_mode._state.grad_enabled and (
+    return grad_mode.is_grad_enabled() and (
         target.requires_grad or any(isinstance(o, Tensor) and o.requires_grad for o in others))
 
 
@@ -275,7 +275,7 @@ def _check_update(op, tensors, names):
             raise ValueError(f"{op}: {name} has shape {tensor.shape}, but param has shape {tensors[0].shape}")
         if data.dtype.kind != "f":
             raise TypeError(f"{op}: {name} must be a floating-point tensor, got {tensor.dtype}")
-        if tensor.requires_grad and grad_mode._state.grad_enabled:
+        if tensor.requires_grad and grad_mode.is_grad_enabled():
             raise RuntimeError(f"{op}: an optimizer update is not differentiable; run it under "
                                f"autograd.no_grad() (Optimizer.step does)")
 
@@ -353,7 +353,7 @@ def sgd_steps_(params, grads, momentum_buffers=None, *, lr, momentum=0.0, dampen
     kernel = kernels._axpy_kernel if plain else kernels._sgd_step_kernel
     settings = ((-float(lr) * (-1.0 if maximize else 1.0),) if plain else
                 (-float(lr), float(momentum), 1.0 - float(dampening), float(weight_decay), -1.0 if maximize else 1.0))
-    recording = grad_mode._state.grad_enabled
+    recording = grad_mode.is_grad_enabled()
     dtype = scalars = None
     for i in range(count):
         param, grad = params[i], grads[i]
@@ -431,7 +431,7 @@ def adam_steps_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs=None, *, s
                          f"{' and max_exp_avg_sq' if amsgrad else ''} per parameter, got {count} parameters "
                          f"and lists of {', '.join(str(len(x)) for x in lists if x is not None)}")
     kernel = _kernels()._adam_step_kernel
-    recording = grad_mode._state.grad_enabled
+    recording = grad_mode.is_grad_enabled()
     scalars_of_step = {}
     for i in range(count):
         param, grad, m, v, step = params[i], grads[i], exp_avgs[i], exp_avg_sqs[i], steps[i]

@@ -3,7 +3,7 @@ import numpy as np
 
 from ..function import Function
 from ..lazy_kernels import kernels as _kernels
-from ..grad_mode import _state
+from ..grad_mode import is_grad_enabled
 from ..tensor import Tensor, make_tensor
 from ._args import binary_operands
 from .activations import ReluBackward
@@ -79,7 +79,7 @@ def matmul(input, other):
         # on the critical path of every linear layer and costs as much as a 64×64 product.
         if a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype and a.dtype.kind == "f" \
                 and a.shape[1] == b.shape[0]:
-            if (input.requires_grad or other.requires_grad) and _state.grad_enabled:
+            if (input.requires_grad or other.requires_grad) and is_grad_enabled():
                 return MatMul.apply(input, other)
             return make_tensor(_product(a, b), False, None, None)  # nothing to record
     return _matmul_general(input, other)
