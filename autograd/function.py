@@ -158,8 +158,8 @@ class Function:
 
 
 #: The ctx attributes that the hottest ops set in forward (Sum, Mean and ExpandReduced, the reductions'
-#: backward; MatMul): as slots of the ctx classes they cost no instance dict per call (70 ns).
-_COMMON_CTX_FIELDS = ("input_shape", "axes", "keepdim", "transposes")
+#: backward): as slots of the ctx classes they cost no instance dict per call (70 ns).
+_COMMON_CTX_FIELDS = ("input_shape", "axes", "keepdim")
 
 
 _apply = Function.__dict__["apply"].__func__  # the function under the classmethod, bound per op above

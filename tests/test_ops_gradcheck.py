@@ -16,7 +16,7 @@ import pytest
 import autograd as ag
 import nn.functional as F
 from autograd.ops.arithmetic import NegMul
-from autograd.ops.linalg import MatMul
+from autograd.ops.linalg import MatMulAT, MatMulATBT, MatMulBT
 from conftest import const, distinct, make_input, matrix, pos, signed, uni, weighted_sum
 
 F64 = ag.float64
@@ -273,14 +273,10 @@ CASES = [
     G("matmul[1-D@3-D]", lambda a, b: a @ b, uni(3), uni(2, 3, 4)),
     G("matmul[3-D@2-D]", lambda a, b: a @ b, uni(2, 3, 4), uni(4, 2)),
     G("matmul[rmatmul ndarray]", lambda b: np.arange(6.0).reshape(2, 3) @ b, uni(3, 2)),
-    G("matmul[op(A)=Aᵀ]", lambda a, b: MatMul.apply(a, b, transposes=(True, False)),
-      uni(4, 3), uni(4, 2)),
-    G("matmul[op(B)=Bᵀ]", lambda a, b: MatMul.apply(a, b, transposes=(False, True)),
-      uni(3, 4), uni(2, 4)),
-    G("matmul[Aᵀ Bᵀ]", lambda a, b: MatMul.apply(a, b, transposes=(True, True)),
-      uni(4, 3), uni(2, 4)),
-    G("matmul[batched Aᵀ Bᵀ]", lambda a, b: MatMul.apply(a, b, transposes=(True, True)),
-      uni(2, 4, 3), uni(2, 4)),
+    G("matmul[op(A)=Aᵀ]", lambda a, b: MatMulAT.apply(a, b), uni(4, 3), uni(4, 2)),
+    G("matmul[op(B)=Bᵀ]", lambda a, b: MatMulBT.apply(a, b), uni(3, 4), uni(2, 4)),
+    G("matmul[Aᵀ Bᵀ]", lambda a, b: MatMulATBT.apply(a, b), uni(4, 3), uni(2, 4)),
+    G("matmul[batched Aᵀ Bᵀ]", lambda a, b: MatMulATBT.apply(a, b), uni(2, 4, 3), uni(2, 4)),
     G("linear[2-D]", lambda x, w, b: F.linear(x, w, b), uni(5, 3), uni(4, 3), uni(4)),
     G("linear[no bias]", lambda x, w: F.linear(x, w), uni(5, 3), uni(4, 3)),
     G("linear[1-D input]", lambda x, w, b: F.linear(x, w, b), uni(3), uni(4, 3), uni(4)),

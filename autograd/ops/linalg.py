@@ -29,45 +29,66 @@ def _mT(x):
     return transpose(x, -1, -2)
 
 
-_PLAIN = (False, False)  # MatMul's transposes when neither operand is transposed
-
-
 class MatMul(Function):
     """C = A @ B over the last two axes (leading axes broadcast);  dA = dC Bᵀ,  dB = Aᵀ dC.
 
-    ``transposes=(transpose_a, transpose_b)`` reads an operand transposed (C = op(A) op(B),
-    op(M) = Mᵀ), so backward multiplies by a transpose without a transpose op: BLAS reads it in place,
-    and the graph of a double backward stays two matmuls per product. It is a keyword, not two more
-    arguments: the op stays binary, which apply, the record and the walk handle on their fast paths.
+    Its variants :class:`MatMulAT`, :class:`MatMulBT` and :class:`MatMulATBT` read an operand
+    transposed (C = op(A) op(B), op(M) = Mᵀ), so backward multiplies by a transpose without a
+    transpose op: BLAS reads it in place, and the graph of a double backward stays two matmuls per
+    product. Which operands are transposed is the class's ``transposes``, not an argument: the op
+    stays binary, which apply, the record and the walk handle on their fast paths.
     """
 
-    @staticmethod
-    def forward(ctx, a, b, transposes=_PLAIN):
+    transposes = (False, False)
+
+    @classmethod
+    def forward(cls, ctx, a, b):
         ctx.save_for_backward(a, b)
-        ctx.transposes = transposes
-        if transposes is not _PLAIN:
-            transpose_a, transpose_b = transposes
-            if transpose_a:
-                a = a.mT  # swapaxes(-1, -2), as an attribute: half its cost
-            if transpose_b:
-                b = b.mT
+        transpose_a, transpose_b = cls.transposes
+        if transpose_a:
+            a = a.mT  # swapaxes(-1, -2), as an attribute: half its cost
+        if transpose_b:
+            b = b.mT
         if a.ndim == 2 and b.ndim == 2:
             return _product(a, b)
         return np.matmul(a, b)
 
-    @staticmethod
-    def backward(ctx, grad_output):
+    @classmethod
+    def backward(cls, ctx, grad_output):
         a, b = ctx.saved_tensors
-        ta, tb = ctx.transposes
+        ta, tb = cls.transposes
         need_a, need_b = ctx.needs_input_grad
         da = db = None
         if need_a:  # dA = dC op(B)ᵀ, or its transpose op(B) dCᵀ when A entered transposed
-            da = (MatMul.apply(b, grad_output, transposes=(tb, True)) if ta
-                  else MatMul.apply(grad_output, b, transposes=(False, not tb)))
+            if ta:
+                da = MATMUL_OPS[tb, True].apply(b, grad_output)
+            else:
+                da = MATMUL_OPS[False, not tb].apply(grad_output, b)
         if need_b:  # dB = op(A)ᵀ dC, or its transpose dCᵀ op(A) when B entered transposed
-            db = (MatMul.apply(grad_output, a, transposes=(True, ta)) if tb
-                  else MatMul.apply(a, grad_output, transposes=(not ta, False)))
+            if tb:
+                db = MATMUL_OPS[True, ta].apply(grad_output, a)
+            else:
+                db = MATMUL_OPS[not ta, False].apply(a, grad_output)
         return da, db
+
+
+class MatMulAT(MatMul):
+    """C = Aᵀ B (A read transposed in place)."""
+    transposes = (True, False)
+
+
+class MatMulBT(MatMul):
+    """C = A Bᵀ (B read transposed in place)."""
+    transposes = (False, True)
+
+
+class MatMulATBT(MatMul):
+    """C = Aᵀ Bᵀ."""
+    transposes = (True, True)
+
+
+#: The product op for (transpose A, transpose B).
+MATMUL_OPS = {op.transposes: op for op in (MatMul, MatMulAT, MatMulBT, MatMulATBT)}
 
 
 def matmul(input, other):
@@ -177,7 +198,7 @@ def _linear_grads(needs_input_grad, grad_output, x, weight):
             dx = reshape(dx, x.shape)
     if need_w:
         rows = x if x.ndim == 2 else reshape(x, (-1, x.shape[-1]))
-        dw = MatMul.apply(g, rows, transposes=(True, False))
+        dw = MatMulAT.apply(g, rows)
     return dx, dw, db
 
 
