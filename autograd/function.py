@@ -240,8 +240,16 @@ class Node:
         self._to_save = arrays
 
     def _pack(self, args, arrays, returned, result):
+        to_save = self._to_save
+        if (len(to_save) == 2 == len(arrays) and to_save[0] is arrays[0] and to_save[1] is arrays[1]
+                and type(args[0]) is type(args[1]) is Tensor):
+            # a binary op saving its two inputs (mul, matmul, ...): no search for their arguments
+            a, b = args
+            self._saved = ((a, a._version[0]), (b, b._version[0]))
+            self._to_save = None
+            return
         saved = []
-        for item in self._to_save:
+        for item in to_save:
             if item is returned:
                 saved.append(_SavedOutput(result))
             elif item is None:
