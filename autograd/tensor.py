@@ -223,7 +223,12 @@ class Tensor:
             raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn: "
                                "nothing in this computation requires grad (create the inputs with "
                                "requires_grad=True)")
-        gradient = _initial_gradient(self, gradient, "backward")
+        if gradient is None and self._data.size == 1:  # loss.backward(): the seed 1, without a call
+            seed = np.empty(self._data.shape, self._data.dtype)
+            seed.fill(1)
+            gradient = make_tensor(seed, False, None, None)
+        else:
+            gradient = _initial_gradient(self, gradient, "backward")
         if retain_graph is None:
             retain_graph = create_graph
         (_run_backward or _load_run_backward())([self], [gradient], retain_graph, create_graph)
