@@ -67,7 +67,8 @@ class Function:
     def apply(cls, *args, **kwargs):
         # The hottest function of the library (every op, forward and backward). Unrecorded calls (the
         # backward formulas, inference) take the short path: unwrap, compute, wrap. The recording path
-        # is written out here too rather than in a helper method: one Python call less per recorded op.
+        # and the result's construction are written out here too rather than in helpers (make_tensor):
+        # one Python call less per op.
         record = False
         if is_grad_enabled() and cls.differentiable:
             for a in args:
@@ -91,68 +92,55 @@ class Function:
                     arrays.append(a._data if isinstance(a, Tensor) else a)
                 ctx = _Scratch()
                 out = cls.forward(ctx, *arrays, **kwargs) if kwargs else cls.forward(ctx, *arrays)
-            if type(out) is not np.ndarray:
-                out = np.asarray(out)
-            # make_tensor(out, False, None, version), written out: one call less per op
-            result = _new_object(Tensor)
-            result._data = out
-            result.requires_grad = False
-            result.grad_fn = None
-            result.grad = None
-            result._version = args[0]._version if cls.is_view else [0]
-            result._hooks = None
-            result.name = None
-            return result
-
-        # Recording: run forward with a new Node as ctx and make it the result's ``grad_fn``.
-        if len(args) == 1:  # unary ops: the argument is a tensor that requires grad, or nothing would record
-            (a,) = args
-            data = a._data
-            arrays = [data]
-            ctx = Node(cls, [a.grad_fn or a], [(data.shape, data.dtype)])
-            out = cls.forward(ctx, data, **kwargs) if kwargs else cls.forward(ctx, data)
-        elif len(args) == 2 and isinstance(args[0], Tensor) and isinstance(args[1], Tensor):
-            # binary ops between two tensors: the loop below, unrolled (no appends, no loop)
-            a, b = args
-            a_data, b_data = a._data, b._data
-            arrays = [a_data, b_data]
-            a_grad, b_grad = a.requires_grad, b.requires_grad
-            ctx = Node(cls, [(a.grad_fn or a) if a_grad else None, (b.grad_fn or b) if b_grad else None],
-                       [(a_data.shape, a_data.dtype) if a_grad else None,
-                        (b_data.shape, b_data.dtype) if b_grad else None])
-            out = cls.forward(ctx, a_data, b_data, **kwargs) if kwargs else cls.forward(ctx, a_data, b_data)
-        else:
-            arrays = []
-            edges = []
-            shapes = []
-            for a in args:  # one pass: the arrays for forward, the edges and input shapes for backward
-                if isinstance(a, Tensor):
-                    data = a._data
-                    arrays.append(data)
-                    if a.requires_grad:
-                        edges.append(a.grad_fn or a)
-                        shapes.append((data.shape, data.dtype))
-                        continue
-                else:
-                    arrays.append(a)
-                edges.append(None)
-                shapes.append(None)
-            ctx = Node(cls, edges, shapes)
-            out = cls.forward(ctx, *arrays, **kwargs) if kwargs else cls.forward(ctx, *arrays)
+        else:  # recording: forward runs with a new Node as ctx, which becomes the result's ``grad_fn``
+            if len(args) == 1:  # unary: the argument is a tensor that requires grad, or nothing would record
+                (a,) = args
+                data = a._data
+                arrays = [data]
+                ctx = Node(cls, [a.grad_fn or a], [(data.shape, data.dtype)])
+                out = cls.forward(ctx, data, **kwargs) if kwargs else cls.forward(ctx, data)
+            elif len(args) == 2 and isinstance(args[0], Tensor) and isinstance(args[1], Tensor):
+                # binary ops between two tensors: the loop below, unrolled (no appends, no loop)
+                a, b = args
+                a_data, b_data = a._data, b._data
+                arrays = [a_data, b_data]
+                a_grad, b_grad = a.requires_grad, b.requires_grad
+                ctx = Node(cls, [(a.grad_fn or a) if a_grad else None, (b.grad_fn or b) if b_grad else None],
+                           [(a_data.shape, a_data.dtype) if a_grad else None,
+                            (b_data.shape, b_data.dtype) if b_grad else None])
+                out = cls.forward(ctx, a_data, b_data, **kwargs) if kwargs else cls.forward(ctx, a_data, b_data)
+            else:
+                arrays = []
+                edges = []
+                shapes = []
+                for a in args:  # one pass: the arrays for forward, the edges and input shapes for backward
+                    if isinstance(a, Tensor):
+                        data = a._data
+                        arrays.append(data)
+                        if a.requires_grad:
+                            edges.append(a.grad_fn or a)
+                            shapes.append((data.shape, data.dtype))
+                            continue
+                    else:
+                        arrays.append(a)
+                    edges.append(None)
+                    shapes.append(None)
+                ctx = Node(cls, edges, shapes)
+                out = cls.forward(ctx, *arrays, **kwargs) if kwargs else cls.forward(ctx, *arrays)
         returned = out
         if type(out) is not np.ndarray:
             out = np.asarray(out)
-        if out.dtype.kind != "f":
+        if record and out.dtype.kind != "f":
             raise TypeError(f"{cls.__name__} produced a {out.dtype} result, which cannot carry a gradient")
-        result = _new_object(Tensor)  # make_tensor(out, True, ctx, version), written out as above
+        result = _new_object(Tensor)  # make_tensor(out, record, grad_fn, version), written out
         result._data = out
-        result.requires_grad = True
-        result.grad_fn = ctx
+        result.requires_grad = record
+        result.grad_fn = ctx if record else None
         result.grad = None
         result._version = args[0]._version if cls.is_view else [0]
         result._hooks = None
         result.name = None
-        if ctx._to_save is not None:
+        if record and ctx._to_save is not None:
             ctx._pack(args, arrays, returned, result)
         return result
 

@@ -77,8 +77,7 @@ class Sum(Function):
 
     @staticmethod
     def backward(ctx, grad_output):
-        # ExpandReduced directly, not through _expand_back: one call less on every loss's backward
-        return ExpandReduced.apply(grad_output, ctx.input_shape, ctx.axes), None, None
+        return _expand_back(grad_output, ctx.input_shape, ctx.axes), None, None
 
 
 class SumAll(Function):
