@@ -188,7 +188,7 @@ def _known_outputs(nodes):
     by a consumer or by the op itself, or retained with ``retain_grad()``."""
     known = {}
     for node in nodes:
-        for item in node._saved:
+        for item in node._saved or ():  # None once released
             if isinstance(item, tuple) and isinstance(item[0], Tensor) and item[0].grad_fn is not None:
                 known.setdefault(id(item[0].grad_fn), item[0])
             elif isinstance(item, _SavedOutput):

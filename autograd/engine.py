@@ -164,7 +164,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                     leaf_grads[edge] = g if previous is None else previous + g
             input_grads = g = grad = None  # the leaves' gradients must be referenced by leaf_grads alone (_sole_owner)
             if not retain_graph:
-                node.release()
+                node._saved = None  # node.release(), without the call
         while leaf_grads:
             leaf, g = leaf_grads.popitem()  # popped, not iterated: the dict must not keep g alive (see _sole_owner)
             if leaf._hooks:

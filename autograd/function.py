@@ -140,7 +140,7 @@ class Function:
         result._version = args[0]._version if cls.is_view else [0]
         result._hooks = None
         result.name = None
-        if record and ctx._to_save is not None:
+        if record and ctx._saved:  # forward called save_for_backward: its arrays become saved tensors
             ctx._pack(args, arrays, returned, result)
         return result
 
@@ -187,7 +187,10 @@ class Node:
     Node it consumes, which is the order the backward walk relies on.
     """
 
-    __slots__ = ("function", "next_edges", "input_meta", "sequence_nr", "_to_save", "_saved", "_freed",
+    # _saved: () until forward saves; the arrays given to save_for_backward until apply packs them
+    # (_pack); then the saved entries; None once released (one slot for all four states: each slot
+    # set in __init__ costs every op).
+    __slots__ = ("function", "next_edges", "input_meta", "sequence_nr", "_saved",
                  "tensor_hooks", "retained", "forward_stack", "__dict__", "__weakref__") + _COMMON_CTX_FIELDS
 
     def __init__(self, function, next_edges, input_meta):
@@ -197,9 +200,7 @@ class Node:
         self.next_edges = next_edges
         self.input_meta = input_meta
         self.sequence_nr = _next_sequence_nr()
-        self._to_save = None
         self._saved = ()
-        self._freed = False
         self.tensor_hooks = None
         self.retained = None
         self.forward_stack = traceback.format_stack(limit=12)[:-2] if is_anomaly_enabled() else None
@@ -225,16 +226,15 @@ class Node:
                      else (None, 0) for e in self.next_edges)
 
     def save_for_backward(self, *arrays):
-        self._to_save = arrays
+        self._saved = arrays
 
     def _pack(self, args, arrays, returned, result):
-        to_save = self._to_save
+        to_save = self._saved
         if (len(to_save) == 2 == len(arrays) and to_save[0] is arrays[0] and to_save[1] is arrays[1]
                 and type(args[0]) is type(args[1]) is Tensor):
             # a binary op saving its two inputs (mul, matmul, ...): no search for their arguments
             a, b = args
             self._saved = ((a, a._version[0]), (b, b._version[0]))
-            self._to_save = None
             return
         saved = []
         for item in to_save:
@@ -254,18 +254,22 @@ class Node:
                 else:
                     saved.append(make_tensor(np.asarray(item), False, None, None))
         self._saved = tuple(saved)
-        self._to_save = None
 
     @property
     def saved_tensors(self):
         """The saved Tensors, checked against in-place modification since they were saved."""
-        if self._freed:
+        saved = self._saved
+        if saved is None:
             raise RuntimeError(
                 f"Trying to backward through the graph a second time (or to read the saved tensors of "
                 f"{self.name()} after they were freed). Saved tensors are freed after backward; "
                 f"call backward(retain_graph=True) the first time if you need to backward twice.")
+        if len(saved) == 2 and type(saved[0]) is type(saved[1]) is tuple:  # a binary op's two inputs
+            (a, a_version), (b, b_version) = saved
+            if a._version[0] == a_version and b._version[0] == b_version:
+                return a, b
         out = []
-        for item in self._saved:
+        for item in saved:
             if type(item) is tuple:  # an input: (tensor, its version when saved)
                 tensor, version = item
                 if tensor._version[0] != version:
@@ -289,8 +293,11 @@ class Node:
 
     def release(self):
         """Free the saved tensors (done after backward unless ``retain_graph=True``)."""
-        self._saved = ()
-        self._freed = True
+        self._saved = None
+
+    @property
+    def _freed(self):
+        return self._saved is None
 
     def register_hook(self, hook):
         """Hook on the gradient flowing into this node's output (used by ``Tensor.register_hook``)."""

@@ -11,6 +11,7 @@ import numpy as np
 from . import dtypes, grad_mode
 
 
+_ONE = {np.dtype(t): np.ones((), t) for t in (np.float16, np.float32, np.float64)}  # backward's seeds, copied
 _new_object = object.__new__  # one global lookup instead of a lookup and an attribute per tensor
 
 
@@ -223,10 +224,9 @@ class Tensor:
             raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn: "
                                "nothing in this computation requires grad (create the inputs with "
                                "requires_grad=True)")
-        if gradient is None and self._data.size == 1:  # loss.backward(): the seed 1, without a call
-            seed = np.empty(self._data.shape, self._data.dtype)
-            seed.fill(1)
-            gradient = make_tensor(seed, False, None, None)
+        data = self._data
+        if gradient is None and data.ndim == 0 and data.dtype in _ONE:  # loss.backward(): the seed 1
+            gradient = make_tensor(_ONE[data.dtype].copy(), False, None, None)  # one C call, not two
         else:
             gradient = _initial_gradient(self, gradient, "backward")
         if retain_graph is None:

@@ -383,7 +383,7 @@ def test_saved_tensors_are_released_after_backward():
     z = y.sum()
     node = y.grad_fn
     z.backward()
-    assert node._saved == ()
+    assert node._freed and not node._saved
 
 
 def test_results_of_ops_have_every_tensor_slot_set():
