@@ -103,7 +103,7 @@ def _kernel_threads():
 
 
 # ------------------------------------------------------------------------------------ rows
-def mlp_rows(table, torch, batches=(32, 128, 512), repeat=15):
+def mlp_rows(table, torch, batches=(32, 128, 512), repeat=25):
     floor_targets = {32: 1.5, 128: 1.3, 512: 1.15}
     torch_targets = {32: 0.55, 128: 0.7, 512: 0.8}
     for batch in batches:
@@ -127,7 +127,7 @@ def mlp_rows(table, torch, batches=(32, 128, 512), repeat=15):
                     f"≤ {floor_targets[batch]:.2f}x")
 
 
-def tiny_graph_rows(table, torch, repeat=15):
+def tiny_graph_rows(table, torch, repeat=31):
     ops = {"mul": lambda a, b: a * b, "add": lambda a, b: a + b, "sub": lambda a, b: a - b,
            "div": lambda a, b: a / b, "matmul": lambda a, b: a @ b}
     rng = np.random.default_rng(0)
