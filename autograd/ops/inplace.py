@@ -328,6 +328,18 @@ def _plain_flats(tensors, recording):
     return flats
 
 
+def _plain_pair(param, grad):
+    """:func:`_plain_flats` for a parameter and its gradient outside recording (plain SGD's usual
+    case), written for two: (param's flat view, grad's flat view) or None."""
+    if not isinstance(param, Tensor) or not isinstance(grad, Tensor):
+        return None
+    p, g = param._data, grad._data
+    if (p.dtype is not g.dtype or p.dtype.kind != "f" or p.shape != g.shape or not p.flags.carray
+            or not g.flags.carray):  # carray: C-contiguous, aligned and writeable
+        return None
+    return (p, g) if p.ndim == 1 else (p.reshape(-1), g.reshape(-1))
+
+
 def sgd_steps_(params, grads, momentum_buffers=None, *, lr, momentum=0.0, dampening=0.0, nesterov=False,
                weight_decay=0.0, maximize=False, first_steps=None):
     """:func:`sgd_step_` over lists of tensors (PyTorch's ``foreach`` form), with the same arguments;
@@ -358,7 +370,10 @@ def sgd_steps_(params, grads, momentum_buffers=None, *, lr, momentum=0.0, dampen
     for i in range(count):
         param, grad = params[i], grads[i]
         buf = momentum_buffers[i] if use_momentum else None
-        flats = _plain_flats((param, grad, buf) if use_momentum else (param, grad), recording)
+        if plain and not recording:
+            flats = _plain_pair(param, grad)
+        else:
+            flats = _plain_flats((param, grad, buf) if use_momentum else (param, grad), recording)
         if flats is None:
             sgd_step_(param, grad, buf, lr=lr, momentum=momentum,
                       dampening=dampening, nesterov=nesterov, weight_decay=weight_decay, maximize=maximize,
