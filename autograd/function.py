@@ -209,8 +209,12 @@ class Node:
     def needs_input_grad(self):
         """``needs_input_grad[i]``: whether forward argument ``i`` requires grad (PyTorch's ctx field)."""
         edges = self.next_edges
-        if len(edges) == 2:  # binary ops (asked on every backward): no comprehension to build and call
+        count = len(edges)
+        # binary and ternary ops (linear layers) ask on every backward: no comprehension to build and call
+        if count == 2:
             return edges[0] is not None, edges[1] is not None
+        if count == 3:
+            return edges[0] is not None, edges[1] is not None, edges[2] is not None
         return tuple([edge is not None for edge in edges])
 
     def name(self):
