@@ -649,6 +649,74 @@ def _log_softmax_f64(x, out):
             orow[j] = (xr[j] - m) - lse
 
 
+# Short float32 rows (10 classes) leave the per-row loops above too short to vectorise: the blocked
+# kernels below shift a block of rows into one buffer and take e^{x−max} over it in a single loop, then
+# finish each row. The same operations in the same order as the per-row kernels, so bit-identical;
+# measured (float32, 128 rows): 10 columns 8.3 -> 4.6 us, 64: 30 -> 24 us, 256: 108 -> 106 us, 1000:
+# 381 -> 409 us, hence _NARROW_ROWS.
+_NARROW_ROWS = 256
+_ROW_BLOCK_ELEMENTS = 1024
+
+
+@_njit_inline
+def _shifted_rows(x, first, stop, shifted):
+    # x[r] − max(x[r]) in float64 for rows first..stop-1, one row after another; returns the count.
+    n = x.shape[1]
+    k = 0
+    for r in range(first, stop):
+        xr = x[r]
+        m = _row_max(xr)
+        for j in range(n):
+            shifted[k + j] = xr[j] - m
+        k += n
+    return k
+
+
+@_njit
+def _softmax_narrow_f32(x, out):
+    rows, n = x.shape
+    block = max(1, _ROW_BLOCK_ELEMENTS // n)
+    shifted = np.empty(block * n)
+    flat = out.reshape(-1)
+    for first in range(0, rows, block):
+        stop = min(first + block, rows)
+        count = _shifted_rows(x, first, stop, shifted)
+        base = first * n
+        for i in range(count):
+            flat[base + i] = _exp_ext(shifted[i])
+        for r in range(first, stop):
+            orow = out[r]
+            s = 0.0
+            for j in range(n):
+                s += orow[j]
+            inv = np.float32(1.0 / s)
+            for j in range(n):
+                orow[j] = orow[j] * inv
+
+
+@_njit
+def _log_softmax_narrow_f32(x, out):
+    rows, n = x.shape
+    block = max(1, _ROW_BLOCK_ELEMENTS // n)
+    shifted = np.empty(block * n)
+    e = np.empty(block * n, np.float32)
+    for first in range(0, rows, block):
+        stop = min(first + block, rows)
+        count = _shifted_rows(x, first, stop, shifted)
+        for i in range(count):
+            e[i] = _exp_ext(shifted[i])
+        k = 0
+        for r in range(first, stop):
+            s = 0.0
+            for j in range(n):
+                s += e[k + j]
+            lse = math.log(s)
+            orow = out[r]
+            for j in range(n):
+                orow[j] = shifted[k + j] - lse
+            k += n
+
+
 @_njit
 def _logsumexp_f32(x, out):
     n = x.shape[1]
@@ -1013,12 +1081,24 @@ def _rows(x):
     return x, x.reshape(-1, x.shape[-1]) if x.size else None
 
 
+def _softmax_kernel(x2):
+    if x2.dtype != _F32:
+        return _softmax_f64
+    return _softmax_narrow_f32 if x2.shape[1] < _NARROW_ROWS else _softmax_f32
+
+
+def _log_softmax_kernel(x2):
+    if x2.dtype != _F32:
+        return _log_softmax_f64
+    return _log_softmax_narrow_f32 if x2.shape[1] < _NARROW_ROWS else _log_softmax_f32
+
+
 def softmax_forward(x):
     """softmax over the last axis: e^{x−max} / Σ e^{x−max}."""
     x, x2 = _rows(x)
     out = np.empty_like(x)
     if x2 is not None:
-        (_softmax_f32 if x.dtype == _F32 else _softmax_f64)(x2, out.reshape(x2.shape))
+        _softmax_kernel(x2)(x2, out.reshape(x2.shape))
     return out
 
 
@@ -1027,7 +1107,7 @@ def log_softmax_forward(x):
     x, x2 = _rows(x)
     out = np.empty_like(x)
     if x2 is not None:
-        (_log_softmax_f32 if x.dtype == _F32 else _log_softmax_f64)(x2, out.reshape(x2.shape))
+        _log_softmax_kernel(x2)(x2, out.reshape(x2.shape))
     return out
 
 
@@ -1206,6 +1286,9 @@ def warm_up(dtypes=("float32",)):
             gelu_forward(x, approx)
             gelu_backward_from_derivative(g, gelu_forward(x, approx, with_derivative=True)[1])
         logsumexp_lastdim(x)
+        wide = np.zeros((1, _NARROW_ROWS), dt)  # rows long enough for the per-row float32 kernels
+        softmax_forward(wide)
+        log_softmax_forward(wide)
         bias_relu_(x.copy(), x[0].copy())
         targets = np.array([0, 3, -100])
         logp = log_softmax_forward(x)

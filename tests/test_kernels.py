@@ -372,6 +372,23 @@ def test_softmax_extremes(dtype):
     np.testing.assert_array_equal(kernels.logsumexp_lastdim(np.full((1, 3), -np.inf, dtype)), [-np.inf])
 
 
+@pytest.mark.parametrize("columns", [1, 2, 10, 37, 255])
+def test_blocked_float32_softmax_kernels_equal_the_per_row_ones(columns):
+    """Short float32 rows go through the blocked kernels (more rows than one block holds, with
+    NaN, inf and all -inf rows); they must give exactly what the per-row kernels give."""
+    rng = np.random.default_rng(columns)
+    x = (rng.standard_normal((2000 // columns + 3, columns)) * 20).astype(np.float32)
+    x[0, 0], x[1, -1], x[2, :] = np.nan, np.inf, -np.inf
+    for blocked, per_row in ((kernels._softmax_narrow_f32, kernels._softmax_f32),
+                             (kernels._log_softmax_narrow_f32, kernels._log_softmax_f32)):
+        got, expected = np.empty_like(x), np.empty_like(x)
+        blocked(x, got)
+        per_row(x, expected)
+        np.testing.assert_array_equal(got, expected)
+    assert kernels._log_softmax_kernel(x) is kernels._log_softmax_narrow_f32
+    assert kernels._softmax_kernel(np.zeros((1, kernels._NARROW_ROWS), np.float32)) is kernels._softmax_f32
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", [(6,), (3, 5), (2, 2, 9), (0, 4)])
 def test_softmax_backwards(dtype, shape):
