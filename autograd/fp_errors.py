@@ -27,6 +27,9 @@ if _extobj_contextvar is not None:
     #: Set ``state`` and return a token for :func:`leave` (cheapest form, for try/finally).
     enter = _extobj_contextvar.set
     leave = _extobj_contextvar.reset
+    #: The state in force: ``current() is IGNORE_ALL`` inside a backward pass, where a hot op can skip
+    #: its own switch (a set and a reset cost a token and two updates of the context's mapping).
+    current = _extobj_contextvar.get
 else:  # pragma: no cover - numpy < 2 or a future layout
     def enter(state):
         """Set ``state`` and return a token for :func:`leave` (cheapest form, for try/finally)."""
@@ -36,6 +39,9 @@ else:  # pragma: no cover - numpy < 2 or a future layout
 
     def leave(token):
         token.__exit__(None, None, None)
+
+    def current():
+        return None
 
 
 class ignored:

@@ -240,6 +240,14 @@ class Node:
             a, b = args
             self._saved = ((a, a._version[0]), (b, b._version[0]))
             return
+        if len(to_save) == 2 and to_save[1] is returned and len(arrays) <= 2:
+            # an input and the output (div saves b and z; others x and y): the search for the input's
+            # argument written out for two arguments
+            first = to_save[0]
+            arg = args[0] if first is arrays[0] else args[1] if len(arrays) == 2 and first is arrays[1] else None
+            if isinstance(arg, Tensor):
+                self._saved = ((arg, arg._version[0]), _SavedOutput(result))
+                return
         saved = []
         for item in to_save:
             if item is returned:
@@ -272,6 +280,11 @@ class Node:
             (a, a_version), (b, b_version) = saved
             if a._version[0] == a_version and b._version[0] == b_version:
                 return a, b
+        if len(saved) == 2 and type(saved[0]) is tuple and type(saved[1]) is _SavedOutput:  # (input, output)
+            (a, a_version), output = saved
+            counter = output.version_counter
+            if a._version[0] == a_version and counter[0] == output.version:
+                return a, make_tensor(output.data, True, self, counter)
         out = []
         for item in saved:
             if type(item) is tuple:  # an input: (tensor, its version when saved)

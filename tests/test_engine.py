@@ -278,6 +278,27 @@ def test_inplace_on_saved_output_raises():
         s.backward()
 
 
+@pytest.mark.parametrize("modified", ["input", "output"])
+def test_inplace_on_a_saved_input_and_output_pair_raises(modified):
+    """Div saves b and its output z, the (input, output) pair that Node._pack stores without its search."""
+    a, b = leaf([1.0, 2.0]), leaf([4.0, 8.0])
+    b_used = b * 1.0
+    z = a / b_used
+    s = z.sum()
+    with ag.no_grad():
+        (b_used if modified == "input" else z).mul_(2)
+    expected = "version 1; expected version 0" if modified == "output" else "DivBackward"
+    with pytest.raises(RuntimeError, match=f"modified by an inplace operation.*{expected}"):
+        s.backward()
+
+
+def test_saved_input_and_output_pair_keeps_the_graph_for_double_backward():
+    a, b = leaf([1.0, 2.0]), leaf([4.0, 8.0])
+    (ga,) = ag.grad((a / b).sum(), [b], create_graph=True)  # -a/b² via z = a/b: d/db again needs z's graph
+    (gb,) = ag.grad(ga.sum(), [b])
+    np.testing.assert_allclose(gb.numpy(), 2 * np.array([1.0, 2.0]) / np.array([4.0, 8.0]) ** 3)
+
+
 def test_inplace_on_unsaved_intermediate_gives_right_gradient():
     x = leaf([1.0, 2.0])
     w = leaf([3.0, 4.0])
