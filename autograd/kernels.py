@@ -592,12 +592,18 @@ def _softmax_f32(x, out):
         m = _row_max(xr)
         for j in range(n):
             orow[j] = _exp_ext(xr[j] - m)
-        s = 0.0
-        for j in range(n):
-            s += orow[j]
-        inv = np.float32(1.0 / s)
-        for j in range(n):
-            orow[j] = orow[j] * inv
+        _scale_to_unit_sum_f32(orow)
+
+
+@_njit_inline
+def _scale_to_unit_sum_f32(row):
+    # row /= Σ row (summed in float64), as one float32 multiply per element
+    s = 0.0
+    for j in range(row.shape[0]):
+        s += row[j]
+    inv = np.float32(1.0 / s)
+    for j in range(row.shape[0]):
+        row[j] = row[j] * inv
 
 
 @_njit
@@ -685,13 +691,7 @@ def _softmax_narrow_f32(x, out):
         for i in range(count):
             flat[base + i] = _exp_ext(shifted[i])
         for r in range(first, stop):
-            orow = out[r]
-            s = 0.0
-            for j in range(n):
-                s += orow[j]
-            inv = np.float32(1.0 / s)
-            for j in range(n):
-                orow[j] = orow[j] * inv
+            _scale_to_unit_sum_f32(out[r])
 
 
 @_njit
