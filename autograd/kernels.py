@@ -45,7 +45,7 @@ import numba
 import numba.extending
 import numpy as np
 
-from . import buffer_pool
+from . import blas, buffer_pool
 
 __all__ = [
     "sigmoid_forward",
@@ -1300,6 +1300,9 @@ def warm_up(dtypes=("float32",)):
         col2im(im2col(image, 2, 2, 1, 1, 0, 0, 2, 3), image.shape, 2, 2, 1, 1, 0, 0, 2, 3)
         pooled, idx = max_pool2d_forward(image, 2, 2, 1, 1, 0, 0, 2, 3)
         plane_scatter_add(plane_gather(image, idx), idx, image.shape)
+        blas_axpy = blas.axpy_function(dt)
+        if blas_axpy is not None:  # axpy_ calls it only for large arrays, so small ones would not compile it
+            _blas_axpy_kernel(blas_axpy, x.reshape(-1).copy(), g.reshape(-1), dt.type(0))
 
 
 # ---------------------------------------------------------------------------
@@ -1498,6 +1501,33 @@ def _lerp_kernel(x, end, weight):
 def _axpy_kernel(x, y, alpha):
     for i in range(x.size):
         x[i] = x[i] + alpha * y[i]
+
+
+def axpy_(x, y, alpha):
+    """x += alpha·y for flat C-contiguous arrays ``x`` and ``y`` of one float dtype (``alpha`` a scalar
+    of that dtype): numpy's BLAS from ``_BLAS_AXPY_MIN`` elements, multithreaded on the cores the last
+    product used (autograd/blas.py says why), the Numba loop below that (no ctypes call to pay)."""
+    if x.size >= _BLAS_AXPY_MIN:
+        function = blas.axpy_function(x.dtype)
+        if function is not None and x.size <= function.int_max:
+            _blas_axpy_kernel(function, x, y, alpha)
+            return
+    _axpy_kernel(x, y, alpha)
+
+
+# OpenBLAS splits an axpy over its threads above 10,000 elements; below, a BLAS call on one thread
+# only adds the call (~1.5 us) to the Numba loop's time.
+_BLAS_AXPY_MIN = 16384
+
+
+@_njit
+def _blas_axpy_kernel(axpy, x, y, alpha):
+    x_start, y_start = x.ctypes.data, y.ctypes.data
+    nbytes = x.size * x.itemsize
+    if x_start != y_start and x_start < y_start + nbytes and y_start < x_start + nbytes:
+        _axpy_kernel(x, y, alpha)  # partly overlapping arrays: the loop's order, which threads would not keep
+    else:
+        axpy(x.size, alpha, y_start, 1, x_start, 1)
 
 
 @_njit

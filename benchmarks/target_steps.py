@@ -168,7 +168,7 @@ def kernel_mlp_step(weights, x, y):
         np.add.reduce(gz1, axis=0, out=db1)
         np.matmul(gz1.T, x, out=dw1)
         for p, g in flat:
-            k._axpy_kernel(p, g, neg_lr)  # what SGD.step runs without momentum or weight decay
+            k.axpy_(p, g, neg_lr)  # what SGD.step runs without momentum or weight decay
         return loss_sum / weight_sum
     return step
 

@@ -478,3 +478,60 @@ def test_import_is_lazy():
 def test_warm_up():
     kernels.warm_up(("float32", "float64"))
     assert kernels._sigmoid_fwd_f32.signatures and kernels._sigmoid_fwd_f64.signatures
+
+
+def _numpy_uses_openblas():
+    return "openblas" in str(np.__config__.CONFIG["Build Dependencies"]["blas"].get("name", "")).lower()
+
+
+def _assert_one_rounding_of_axpy(result, x, alpha, y):
+    """``result`` is x + α·y rounded once or twice (BLAS may fuse the multiply-add): within one unit
+    of rounding of |x| + |α·y| of the exact value (so a cancelling sum may be off by many ulps of itself)."""
+    wide = np.longdouble
+    exact = x.astype(wide) + wide(alpha) * y.astype(wide)
+    bound = np.finfo(x.dtype).eps * (np.abs(x).astype(wide) + np.abs(wide(alpha) * y.astype(wide)))
+    assert np.all(np.abs(result.astype(wide) - exact) <= bound)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_axpy_large_arrays_go_to_numpys_blas(dtype):
+    """x += α·y: from _BLAS_AXPY_MIN elements through numpy's BLAS (found whenever numpy ships OpenBLAS,
+    as its wheels do), below through the Numba loop (which gives numpy's x + α·y exactly)."""
+    from autograd import blas
+    function = blas.axpy_function(np.dtype(dtype))
+    if _numpy_uses_openblas():
+        assert function is not None
+    rng = np.random.default_rng(0)
+    alpha = dtype(-0.37)
+    x, y = rng.standard_normal(kernels._BLAS_AXPY_MIN - 1).astype(dtype), rng.standard_normal(
+        kernels._BLAS_AXPY_MIN - 1).astype(dtype)
+    expected = x + alpha * y
+    kernels.axpy_(x, y, alpha)
+    np.testing.assert_array_equal(x, expected)
+    for n in (kernels._BLAS_AXPY_MIN, 200_003):
+        x, y = rng.standard_normal(n).astype(dtype), rng.standard_normal(n).astype(dtype)
+        result = x.copy()
+        kernels.axpy_(result, y, alpha)
+        _assert_one_rounding_of_axpy(result, x, alpha, y)
+    if function is not None:  # the BLAS kernel itself
+        x, y = rng.standard_normal(40_000).astype(dtype), rng.standard_normal(40_000).astype(dtype)
+        result = x.copy()
+        kernels._blas_axpy_kernel(function, result, y, alpha)
+        _assert_one_rounding_of_axpy(result, x, alpha, y)
+        assert kernels._blas_axpy_kernel.signatures
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_axpy_with_overlapping_arrays_keeps_the_loops_order(dtype):
+    """Partly overlapping x and y (views of one buffer, shifted) give the sequential loop's result, which
+    threads splitting the work would not; x is y gives x·(1 + α)."""
+    n = kernels._BLAS_AXPY_MIN * 3
+    buffer = np.random.default_rng(1).standard_normal(n + 7).astype(dtype)
+    expected = buffer.copy()
+    kernels._axpy_kernel(expected[7:], expected[:-7], dtype(0.5))
+    kernels.axpy_(buffer[7:], buffer[:-7], dtype(0.5))
+    np.testing.assert_array_equal(buffer, expected)
+    same = np.random.default_rng(2).standard_normal(n).astype(dtype)
+    expected = same * dtype(1.5)
+    kernels.axpy_(same, same, dtype(0.5))
+    np.testing.assert_array_max_ulp(same, expected, maxulp=1)

@@ -283,3 +283,22 @@ def test_adam_steps_errors():
         ag.adam_steps_([p], [g], [m], [v], steps=[0], **hyper)
     with pytest.raises(RuntimeError, match="not differentiable"):
         ag.adam_steps_([ag.ones(3, requires_grad=True)], [g], [m], [v], steps=[1], **hyper)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sgd_steps_on_large_tensors_matches_the_formula(dtype):
+    """Plain SGD over a tensor large enough for numpy's BLAS axpy (autograd/blas.py) gives p − lr·g
+    rounded once or twice (BLAS may fuse the multiply-add), and counts one version per step."""
+    rng = np.random.default_rng(3)
+    values = rng.standard_normal((300, 200)).astype(dtype)
+    grad = rng.standard_normal((300, 200)).astype(dtype)
+    param = ag.tensor(values.copy())
+    ag.sgd_steps_([param], [ag.tensor(grad)], lr=0.05)
+    assert param.version == 1
+    wide = np.longdouble
+    exact = values.astype(wide) - wide(dtype(0.05)) * grad.astype(wide)
+    bound = np.finfo(dtype).eps * (np.abs(values) + np.abs(dtype(0.05) * grad)).astype(wide)
+    assert np.all(np.abs(param.numpy().astype(wide) - exact) <= bound)
+    ag.sgd_steps_([param], [ag.tensor(grad)], lr=0.05, maximize=True)  # back up by the same step
+    np.testing.assert_allclose(param.numpy(), values, rtol=0, atol=4 * np.finfo(dtype).eps * np.abs(values).max())
+    assert param.version == 2

@@ -1,0 +1,68 @@
+"""numpy's own BLAS library, for the level-1 routine (axpy) that the kernels hand large updates to.
+
+Why: an optimizer step streams every parameter and its gradient right after the weight-gradient
+products, which OpenBLAS ran on both cores, leaving half of each gradient in the other core's cache.
+OpenBLAS's multithreaded axpy runs y += a·x on those same threads (still spinning after the product,
+so they start at once), where a Numba loop on one core waits on the other core's cache and on memory:
+the plain SGD update of the 784-256-256-10 MLP takes 75-80 us in its step as one Numba loop, 45-53 us
+as BLAS saxpy.
+
+The library is the one numpy is linked against: its symbols are looked up through numpy's own
+extension module (the dynamic loader searches the module's dependencies), so nothing is loaded that
+numpy has not loaded already. :func:`axpy_function` returns None where no CBLAS axpy is found (numpy
+built against Accelerate, or a platform where the lookup fails); callers then use their Numba loop.
+"""
+import ctypes
+
+import numpy as np
+
+# (symbol pattern, integer type): numpy's wheels ship OpenBLAS with 64-bit integers under
+# "scipy_"-prefixed, "64_"-suffixed names; other builds export the plain CBLAS names.
+_NAMINGS = (
+    ("scipy_cblas_{}axpy64_", ctypes.c_int64),
+    ("cblas_{}axpy64_", ctypes.c_int64),
+    ("scipy_cblas_{}axpy", ctypes.c_int),
+    ("cblas_{}axpy", ctypes.c_int),
+)
+_PREFIXES = {np.dtype(np.float32): ("s", ctypes.c_float), np.dtype(np.float64): ("d", ctypes.c_double)}
+
+_functions = None  # dtype -> the bound ctypes function (None: not available), filled on first use
+_INT32_MAX = 2**31 - 1
+
+
+def _numpy_library():
+    try:
+        from numpy._core import _multiarray_umath as module
+    except ImportError:  # numpy 1.x
+        from numpy.core import _multiarray_umath as module
+    return ctypes.CDLL(module.__file__)
+
+
+def _bind():
+    functions = dict.fromkeys(_PREFIXES)
+    try:
+        library = _numpy_library()
+    except (OSError, ImportError, AttributeError):
+        return functions
+    for dtype, (letter, real) in _PREFIXES.items():
+        for pattern, integer in _NAMINGS:
+            function = getattr(library, pattern.format(letter), None)
+            if function is None:
+                continue
+            # void axpy(n, alpha, const x*, incx, y*, incy): y += alpha·x
+            function.argtypes = [integer, real, ctypes.c_void_p, integer, ctypes.c_void_p, integer]
+            function.restype = None
+            function.int_max = np.iinfo(np.int64).max if integer is ctypes.c_int64 else _INT32_MAX
+            functions[dtype] = function
+            break
+    return functions
+
+
+def axpy_function(dtype):
+    """The CBLAS ``?axpy(n, alpha, x, incx, y, incy)`` (y += alpha·x) of numpy's BLAS for float32 or
+    float64 ``dtype``, as a ctypes function (Numba kernels can call it), or None when there is none.
+    Its ``int_max`` attribute is the largest ``n`` its integer type holds."""
+    global _functions
+    if _functions is None:
+        _functions = _bind()
+    return _functions.get(dtype)
