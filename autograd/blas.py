@@ -1,6 +1,6 @@
-"""numpy's own BLAS library, for the level-1 routine (axpy) that the kernels hand large updates to.
+"""numpy's BLAS beyond matrix products: axpy for the kernels' large updates, gemv for column sums.
 
-Why: an optimizer step streams every parameter and its gradient right after the weight-gradient
+Why axpy: an optimizer step streams every parameter and its gradient right after the weight-gradient
 products, which OpenBLAS ran on both cores, leaving half of each gradient in the other core's cache.
 OpenBLAS's multithreaded axpy runs y += a·x on those same threads (still spinning after the product,
 so they start at once), where a Numba loop on one core waits on the other core's cache and on memory:
@@ -66,3 +66,24 @@ def axpy_function(dtype):
     if _functions is None:
         _functions = _bind()
     return _functions.get(dtype)
+
+
+def column_sums(x):
+    """Σ over the rows of a 2-D float32/float64 array, as BLAS's matrix-vector product with a vector of
+    ones (OpenBLAS threads it), or None for other arrays. numpy's add.reduce(axis=0) adds the rows one
+    after another too, but 2-30× slower: 0.30 against 0.98 us at 32×10, 6.0 against 16.3 at 512×256,
+    38 against 1050 at 100000×3 (float32)."""
+    rows = x.shape[0]
+    if rows == 0 or x.dtype.char not in "fd" or not x.flags.c_contiguous:
+        return None
+    key = (rows, x.dtype.char)
+    ones = _ONES.get(key)
+    if ones is None:
+        if len(_ONES) >= 64:
+            _ONES.clear()
+        ones = _ONES[key] = np.ones(rows, x.dtype)
+        ones.flags.writeable = False
+    return ones.dot(x)
+
+
+_ONES = {}  # (rows, dtype char) -> a read-only vector of ones: the batch sizes a model sees are few

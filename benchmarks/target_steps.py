@@ -127,9 +127,9 @@ def matmul_floor(batch, seed=1):
 
 
 def kernel_mlp_step(weights, x, y):
-    """numbagrad's step with the framework taken away: the same BLAS products and Numba kernels (fused
-    bias+ReLU, ReLU backward, cross-entropy, SGD update) on preallocated arrays, called directly, with no
-    Tensors, graph or optimizer objects. What the step would cost if numbagrad's Python overhead were
+    """numbagrad's step with the framework taken away: the same BLAS calls (products, column sums, axpy)
+    and Numba kernels (fused bias+ReLU, ReLU backward, cross-entropy) on preallocated arrays, called
+    directly, with no Tensors, graph or optimizer objects. What the step would cost if numbagrad's Python overhead were
     zero: a floor for the step's arithmetic on this machine (a bound for the targets, not a competitor).
     ``weights`` are updated in place, as by :func:`numpy_mlp_step`."""
     import numpy as np
@@ -146,6 +146,7 @@ def kernel_mlp_step(weights, x, y):
     flat = [(p.reshape(-1), g.reshape(-1)) for p, g in zip([a for pair in weights for a in pair], grads)]
     neg_lr = f32(-LR)
     one = np.ones(1, f32)
+    batch_ones = np.ones(batch, f32)  # bias gradients: column sums as BLAS gemv, as autograd.blas.column_sums
 
     def step():
         np.matmul(x, w1.T, out=h1)
@@ -157,15 +158,15 @@ def kernel_mlp_step(weights, x, y):
         logp = k.log_softmax_forward(z)
         _, row_weights, loss_sum, weight_sum = k.cross_entropy_rows(logp, y, None, -100)
         g3 = k.cross_entropy_grad(logp, y, row_weights, 1.0 / weight_sum, one)
-        np.add.reduce(g3, axis=0, out=db3)
+        np.dot(batch_ones, g3, out=db3)
         np.matmul(g3.T, h2, out=dw3)
         np.matmul(g3, w3, out=g2)
         k._relu_bwd(g2.reshape(-1), h2.reshape(-1), gz2.reshape(-1))
-        np.add.reduce(gz2, axis=0, out=db2)
+        np.dot(batch_ones, gz2, out=db2)
         np.matmul(gz2.T, h1, out=dw2)
         np.matmul(gz2, w2, out=g1)
         k._relu_bwd(g1.reshape(-1), h1.reshape(-1), gz1.reshape(-1))
-        np.add.reduce(gz1, axis=0, out=db1)
+        np.dot(batch_ones, gz1, out=db1)
         np.matmul(gz1.T, x, out=dw1)
         for p, g in flat:
             k.axpy_(p, g, neg_lr)  # what SGD.step runs without momentum or weight decay

@@ -535,3 +535,26 @@ def test_axpy_with_overlapping_arrays_keeps_the_loops_order(dtype):
     expected = same * dtype(1.5)
     kernels.axpy_(same, same, dtype(0.5))
     np.testing.assert_array_max_ulp(same, expected, maxulp=1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1, 5), (2, 2), (32, 10), (513, 257), (20000, 3)])
+def test_column_sums_equal_numpys_sums_over_rows(dtype, shape):
+    """autograd.blas.column_sums (BLAS gemv with ones, what Sum over axis 0 and a broadcast bias's
+    gradient use) against numpy's add.reduce over axis 0, with inf, -inf and NaN carried through."""
+    from autograd.blas import column_sums
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal(shape).astype(dtype)
+    if shape[1] >= 3:
+        x[0, 0], x[-1, 1], x[0, 2] = np.inf, np.nan, -np.inf
+    expected = np.add.reduce(x.astype(np.float64), axis=0)
+    with np.errstate(invalid="ignore"):
+        result = column_sums(x)
+    assert result.dtype == dtype and result.shape == (shape[1],)
+    tolerance = np.finfo(dtype).eps * np.abs(x).sum(axis=0, where=np.isfinite(x)) * 2
+    finite = np.isfinite(expected)
+    assert np.all(np.abs(result[finite] - expected[finite]) <= tolerance[finite])
+    np.testing.assert_array_equal(result[~finite], expected[~finite].astype(dtype))
+    assert column_sums(np.zeros((0, 3), dtype)) is None                  # no rows: numpy's reduce
+    assert column_sums(np.ones((3, 4), np.float16)) is None              # no BLAS for half precision
+    assert column_sums(np.asfortranarray(np.ones((3, 4), dtype))) is None

@@ -10,6 +10,7 @@ from collections import namedtuple
 import numpy as np
 
 from .. import dtypes, fp_errors
+from ..blas import column_sums
 from ..function import Function
 from ..tensor import Tensor, normalize_dim, normalize_dims
 from ._args import constant, dim_alias, floating
@@ -71,8 +72,12 @@ class Sum(Function):
     @staticmethod
     def forward(ctx, x, axes, keepdim):
         ctx.input_shape, ctx.axes = x.shape, axes
-        if x.dtype.kind == "f":  # the ufunc directly: ndarray.sum goes through a Python wrapper
-            return _add_reduce(x, axes, None, None, keepdim)
+        if x.dtype.kind == "f":
+            if axes == (0,) and x.ndim == 2:  # a bias gradient: Σ of a batch's rows
+                sums = column_sums(x)
+                if sums is not None:
+                    return sums.reshape(1, -1) if keepdim else sums
+            return _add_reduce(x, axes, None, None, keepdim)  # the ufunc: ndarray.sum goes through Python
         return x.sum(axis=axes, keepdims=keepdim)
 
     @staticmethod

@@ -2,6 +2,7 @@
 never their values, so each backward is the inverse movement of the gradient."""
 import numpy as np
 
+from ..blas import column_sums
 from ..function import Function
 from ..tensor import normalize_dim, normalize_dims
 from ._args import shape_arg
@@ -57,6 +58,10 @@ class SumToShape(Function):
         ctx.input_shape = x.shape
         lead = x.ndim - len(shape)
         axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape) if s == 1 and x.shape[lead + i] != 1)
+        if axes == (0,) and x.ndim == 2:  # a broadcast bias's gradient: Σ of a batch's rows
+            out = column_sums(x)
+            if out is not None:
+                return out.reshape(shape)
         out = x.sum(axis=axes, keepdims=True) if axes else x
         return out.reshape(shape)
 
