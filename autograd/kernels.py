@@ -28,6 +28,10 @@ benchmarks/bench_kernels.py and benchmarks/bench_matmul.py):
   can vectorise the loops; fused multiply-adds are written out (``_fma``).
   ``math.exp``/``math.tanh``/``math.erf`` are scalar libm calls in numba (no
   SVML here) and keep loops scalar (~3.5x slower for sigmoid at 1e6 elements).
+* Large axpy updates (plain SGD, ``add_`` with ``alpha``) call numpy's own
+  BLAS (autograd/blas.py), whose threads are the ones the weight-gradient
+  products just ran on and left half of each gradient's cache lines with:
+  the MLP step's SGD update 75-80 -> 45-53 us.
 * float64 kernels favour accuracy (gradcheck with eps=1e-6 runs in float64):
   they use libm ``math.exp``/``math.tanh``/``math.erfc``.
 """
