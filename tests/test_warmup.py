@@ -1,5 +1,7 @@
 """The warm-up command compiles every kernel a first training step needs."""
-from autograd import kernels, warmup
+import numpy as np
+
+from autograd import blas, kernels, warmup
 
 
 def test_warm_up_compiles_the_training_kernels():
@@ -10,3 +12,5 @@ def test_warm_up_compiles_the_training_kernels():
         assert getattr(kernels, name).signatures, f"{name} was not compiled"
     adam = [k for n, k in vars(kernels).items() if n.startswith("_adam") and hasattr(k, "signatures")]
     assert adam and any(k.signatures for k in adam)
+    if blas.axpy_function(np.dtype(np.float32)) is not None:  # numpy's BLAS found: large SGD updates use it
+        assert kernels._blas_axpy_kernel.signatures, "_blas_axpy_kernel was not compiled"
