@@ -1180,21 +1180,21 @@ def _cross_entropy_grad_f32(logp, target, row_weights, coef, g, g_stride, out):
         c = row_weights[i] * coef * g[i * g_stride]
         t = target[i]
         row = out[i]
-        p_t = row[t] if 0 <= t < classes else row[0]
+        counted = 0 <= t < classes  # not an ignored row (ignore_index)
+        p_t = row[t] if counted else 0.0
         for j in range(classes):
             row[j] = row[j] * c
-        if 0 <= t < classes:
+        if counted:
             row[t] = (p_t - 1.0) * c
 
 
 def cross_entropy_grad(logp, target, row_weights, coef, g):
     """(softmax − onehot(t))·wᵢ·coef·gᵢ in one pass, g a scalar array or one value per row."""
+    logp = _c(logp)  # the float32 kernel walks logp and out as flat arrays
     out = np.empty_like(logp)
     g = np.ascontiguousarray(g, dtype=logp.dtype).reshape(-1)
-    if logp.dtype == _F32:
-        _cross_entropy_grad_f32(np.ascontiguousarray(logp), target, row_weights, coef, g, 0 if g.size == 1 else 1, out)
-    else:
-        _cross_entropy_grad(logp, target, row_weights, coef, g, 0 if g.size == 1 else 1, out)
+    kernel = _cross_entropy_grad_f32 if logp.dtype == _F32 else _cross_entropy_grad
+    kernel(logp, target, row_weights, coef, g, 0 if g.size == 1 else 1, out)
     return out
 
 

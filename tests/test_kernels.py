@@ -580,3 +580,17 @@ def test_float32_cross_entropy_grad_matches_the_general_kernel(shape, per_row_g)
                                 0 if g_flat.size == 1 else 1, expected)
     np.testing.assert_array_max_ulp(result, expected, maxulp=2)
     assert np.all(result[target == -100] == 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cross_entropy_grad_of_non_contiguous_log_probabilities(dtype):
+    """A Fortran-ordered logp gives the same gradient as its C-ordered copy (the float32 kernel walks
+    flat arrays, so the wrapper makes logp C-contiguous first)."""
+    rng = np.random.default_rng(6)
+    logp = kernels.log_softmax_forward(rng.standard_normal((6, 4)).astype(dtype))
+    target = np.array([0, 1, -100, 3, 2, 1])
+    _, row_weights, _, weight_sum = kernels.cross_entropy_rows(logp, target, None, -100)
+    one = np.ones(1, dtype)
+    expected = kernels.cross_entropy_grad(logp, target, row_weights, 1.0 / weight_sum, one)
+    result = kernels.cross_entropy_grad(np.asfortranarray(logp), target, row_weights, 1.0 / weight_sum, one)
+    np.testing.assert_array_equal(result, expected)
