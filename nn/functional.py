@@ -10,15 +10,11 @@ import math
 
 import autograd as ag
 from autograd import Tensor
-from autograd.ops.activations import gelu, log_softmax, relu, sigmoid, softmax, tanh  # noqa: F401
-from autograd.ops.conv import avg_pool2d, conv2d, max_pool2d  # noqa: F401
-from autograd.ops.join import pad  # noqa: F401
-from autograd.ops.linalg import linear, linear_relu  # noqa: F401
-from autograd.ops.losses import cross_entropy as _fused_cross_entropy
-from autograd.ops.nn_ops import binary_cross_entropy as _bce_elementwise
-from autograd.ops.nn_ops import elu as _elu
-from autograd.ops.nn_ops import log_sigmoid, softplus  # noqa: F401
-from autograd.ops.normalization import batch_norm  # noqa: F401
+from autograd.neural import (avg_pool2d, batch_norm, conv2d, gelu, linear, linear_relu,  # noqa: F401
+                             log_sigmoid, log_softmax, max_pool2d, pad, relu, sigmoid, softmax, softplus, tanh)
+from autograd.neural import binary_cross_entropy as _bce_elementwise
+from autograd.neural import cross_entropy as _fused_cross_entropy
+from autograd.neural import elu as _elu
 
 # PyTorch's SELU constants (Klambauer et al. 2017), to the digits PyTorch uses.
 SELU_ALPHA = 1.6732632423543772848170429916717

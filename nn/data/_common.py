@@ -4,7 +4,7 @@ import numbers
 import numpy as np
 
 import autograd as ag
-from autograd.creation import Generator, default_generator
+from autograd import Generator, default_generator
 
 
 def resolve_rng(random_state):
