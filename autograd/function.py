@@ -31,6 +31,7 @@ from types import MethodType
 
 import numpy as np
 
+from . import forward_ad
 from .grad_mode import is_anomaly_enabled, is_grad_enabled
 from .tensor import Tensor, _new_object, make_tensor
 
@@ -140,8 +141,11 @@ class Function:
         result._version = args[0]._version if cls.is_view else [0]
         result._hooks = None
         result.name = None
+        result._fw_tangents = None
         if record and ctx._saved:  # forward called save_for_backward: its arrays become saved tensors
             ctx._pack(args, arrays, returned, result)
+        if forward_ad.active_levels:  # inside a dual_level: the output's tangent from the op's jvp rule
+            forward_ad.propagate(cls, ctx, args, result)
         return result
 
 
@@ -157,11 +161,15 @@ class _Scratch:
     """The ctx of a forward that records nothing: it takes attributes (dropped with it) and ignores
     saves. A fresh plain object per call costs less than intercepting every attribute assignment."""
 
-    __slots__ = _COMMON_CTX_FIELDS + ("__dict__",)
+    __slots__ = _COMMON_CTX_FIELDS + ("__dict__", "_saved")
     needs_input_grad = ()
 
     def save_for_backward(self, *arrays):
-        pass
+        self._saved = arrays  # read only by forward-mode rules (jvp), as constants
+
+    @property
+    def saved_tensors(self):
+        return tuple(None if a is None else make_tensor(np.asarray(a), False, None, None) for a in self._saved)
 
 
 class _SavedOutput:

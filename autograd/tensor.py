@@ -28,6 +28,7 @@ def make_tensor(data, requires_grad, grad_fn, version):
     t._version = version if version is not None else [0]
     t._hooks = None
     t.name = None
+    t._fw_tangents = None
     return t
 
 
@@ -58,7 +59,8 @@ class Tensor:
     tensor([2., 4., 6.])
     """
 
-    __slots__ = ("_data", "requires_grad", "grad", "grad_fn", "_version", "_hooks", "name", "__weakref__")
+    __slots__ = ("_data", "requires_grad", "grad", "grad_fn", "_version", "_hooks", "name", "_fw_tangents",
+                 "__weakref__")
     __array_priority__ = 1000  # numpy defers to Tensor's reflected operators: ndarray * Tensor -> Tensor
     #: As a vertex of the backward walk a leaf has no edges (a non-leaf's vertex is its ``grad_fn``).
     next_edges = ()
@@ -73,6 +75,7 @@ class Tensor:
         self._version = [0]
         self._hooks = None
         self.name = name
+        self._fw_tangents = None
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)

@@ -19,6 +19,7 @@ class Parameter(Tensor):
         self._version = data._version if isinstance(data, Tensor) else [0]
         self._hooks = None
         self.name = None
+        self._fw_tangents = None
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
