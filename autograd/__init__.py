@@ -37,6 +37,12 @@ from .ops.reduction import (amax, amin, argmax, argmin, gather, logsumexp, max, 
 from .ops.shape import (broadcast_tensors, broadcast_to, expand, flatten, permute, reshape, squeeze, t,
                         transpose, unsqueeze, view)
 from .ops.unary import abs, absolute, cos, exp, expm1, log, log1p, reciprocal, rsqrt, sign, sin, sqrt
+from .creation import multinomial
+from .ops.batched import baddbmm, bmm
+from .ops.cumulative import cumsum
+from .ops.einsum import einsum
+from .ops.masking import masked_fill, tril, triu
+from .ops.sorting import argsort, sort, topk
 from .scalar import Scalar
 from .tensor import Tensor
 from .tensor_methods import attach as _attach

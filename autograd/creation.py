@@ -185,3 +185,76 @@ def bernoulli(input, generator=None):
     """1 with probability ``input`` (elementwise), else 0, in ``input``'s dtype."""
     probs = input._data if isinstance(input, Tensor) else np.asarray(input)
     return _new((_rng(generator).random(probs.shape) < probs).astype(probs.dtype), probs.dtype, False)
+
+
+# ---------------------------------------------------------------------- sampling and in-place filling
+def multinomial(input, num_samples, replacement=False, generator=None):
+    """Indices drawn from the categories of each row of ``input`` (1-D or 2-D non-negative weights,
+    not necessarily normalised) with probability proportional to the weights, as ``torch.multinomial``;
+    without ``replacement`` each row's draws are distinct. Returns int64 of shape (num_samples,) or
+    (rows, num_samples); the draws come from the seeded generator."""
+    probs = input._data if isinstance(input, Tensor) else np.asarray(input)
+    if probs.ndim not in (1, 2):
+        raise RuntimeError(f"multinomial: prob_dist must be 1 or 2 dim, got shape {tuple(probs.shape)}")
+    if probs.dtype.kind != "f":
+        raise RuntimeError(f"multinomial: only supports floating-point dtypes for input, got {probs.dtype}")
+    num_samples = int(num_samples)
+    if num_samples <= 0:
+        raise RuntimeError(f"multinomial: cannot sample num_samples={num_samples} <= 0 samples")
+    rows = np.atleast_2d(probs).astype(np.float64)
+    if not np.isfinite(rows).all() or (rows < 0).any():
+        raise RuntimeError("multinomial: probability tensor contains either inf, nan or element < 0")
+    totals = rows.sum(axis=1)
+    if (totals <= 0).any():
+        raise RuntimeError("multinomial: invalid multinomial distribution (sum of probabilities <= 0)")
+    if not replacement and num_samples > rows.shape[1]:
+        raise RuntimeError(f"multinomial: cannot sample n_sample={num_samples} > prob_dist.size(-1)="
+                           f"{rows.shape[1]} samples without replacement")
+    if not replacement and ((rows > 0).sum(axis=1) < num_samples).any():
+        raise RuntimeError(f"multinomial: fewer than num_samples={num_samples} categories have a nonzero "
+                           f"weight, so they cannot be drawn without replacement")
+    rng = _rng(generator)
+    out = np.stack([rng.choice(rows.shape[1], num_samples, replace=replacement, p=row / total)
+                    for row, total in zip(rows, totals)]).astype(np.int64)
+    return _new(out if probs.ndim == 2 else out[0], dtypes.int64, False)
+
+
+def _fill_in_place(tensor, values, op):
+    from .grad_mode import is_grad_enabled
+    if tensor.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating tensor, got {tensor.dtype}")
+    if is_grad_enabled() and tensor.requires_grad:
+        raise RuntimeError(f"{op}: a tensor that requires grad is being filled in place; do it under "
+                           f"autograd.no_grad() (as nn.init does)")
+    tensor._data[...] = values
+    tensor._version[0] += 1
+    return tensor
+
+
+def uniform_(tensor, from_=0.0, to=1.0, *, generator=None):
+    """Fill ``tensor`` in place with U(from_, to) draws of the seeded generator (``Tensor.uniform_``)."""
+    values = _rng(generator).uniform(from_, to, tensor.shape)
+    return _fill_in_place(tensor, values, "uniform_")
+
+
+def normal_(tensor, mean=0.0, std=1.0, *, generator=None):
+    """Fill ``tensor`` in place with N(mean, std²) draws of the seeded generator (``Tensor.normal_``)."""
+    values = _rng(generator).normal(mean, std, tensor.shape)
+    return _fill_in_place(tensor, values, "normal_")
+
+
+def new_full(self, size, fill_value, *, dtype=None, requires_grad=False):
+    """A tensor of ``size`` filled with ``fill_value``, of this tensor's dtype unless ``dtype`` is given."""
+    return full(size, fill_value, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+
+def new_zeros(self, *size, dtype=None, requires_grad=False):
+    return zeros(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+
+def new_ones(self, *size, dtype=None, requires_grad=False):
+    return ones(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+
+def new_empty(self, *size, dtype=None, requires_grad=False):
+    return empty(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)

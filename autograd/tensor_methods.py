@@ -1,6 +1,8 @@
 """Attach the op functions to ``Tensor`` as methods and operators (``x.exp()``, ``x + y``, ``x[i]``),
 so each op is written once, as a function of ``autograd``, and reached both ways (as in PyTorch)."""
 from .ops import activations, arithmetic, conversion, indexing, inplace, join, linalg, reduction, shape, unary
+from . import creation as _creation
+from .ops import batched, cumulative, einsum as _einsum, masking, sorting  # noqa: F401  (sequence-model ops)
 from .tensor import Tensor
 
 
@@ -59,6 +61,14 @@ METHODS = {
     "pow_": inplace.pow_, "clamp_": inplace.clamp_, "clip_": inplace.clamp_, "fill_": inplace.fill_,
     "zero_": inplace.zero_, "copy_": inplace.copy_,
     "addcmul_": inplace.addcmul_, "addcdiv_": inplace.addcdiv_, "lerp_": inplace.lerp_,
+    # sequence models: masks, running sums, sorting, batched products, factories, random fills
+    "masked_fill": masking.masked_fill, "masked_fill_": masking.masked_fill_,
+    "tril": masking.tril, "triu": masking.triu, "cumsum": cumulative.cumsum,
+    "sort": sorting.sort, "argsort": sorting.argsort, "topk": sorting.topk,
+    "bmm": batched.bmm, "baddbmm": batched.baddbmm,
+    "new_zeros": _creation.new_zeros, "new_ones": _creation.new_ones, "new_full": _creation.new_full,
+    "new_empty": _creation.new_empty, "uniform_": _creation.uniform_, "normal_": _creation.normal_,
+    "multinomial": _creation.multinomial,
 }
 
 OPERATORS = {
