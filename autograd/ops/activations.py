@@ -1,8 +1,10 @@
 """Activations with fused Numba kernels: sigmoid tanh relu gelu softmax log_softmax.
 
-Each forward is one kernel pass. Each backward is itself a Function (``SigmoidBackward``...) whose
+Each forward is one kernel pass. Each backward is itself a Function (``SigmoidGrad``...) whose
 forward is one fused kernel pass over (grad, saved value), and whose own backward is written with
-Tensor ops, so second derivatives come from the same mechanism as any other op.
+Tensor ops, so second derivatives come from the same mechanism as any other op. The gradient ops are
+named ``...Grad``, so a second-order graph reads ``SigmoidGradBackward``, the node that differentiates
+the gradient of sigmoid.
 """
 import math
 
@@ -34,10 +36,10 @@ class Sigmoid(Function):
     @staticmethod
     def backward(ctx, grad_output):
         (y,) = ctx.saved_tensors
-        return SigmoidBackward.apply(grad_output, y)
+        return SigmoidGrad.apply(grad_output, y)
 
 
-class SigmoidBackward(Function):
+class SigmoidGrad(Function):
     """z = g·y(1−y) in one pass;  dg = dz·y(1−y),  dy = dz·g(1−2y)."""
 
     @staticmethod
@@ -48,7 +50,7 @@ class SigmoidBackward(Function):
     @staticmethod
     def backward(ctx, grad_output):
         g, y = ctx.saved_tensors
-        dg = SigmoidBackward.apply(grad_output, y) if ctx.needs_input_grad[0] else None
+        dg = SigmoidGrad.apply(grad_output, y) if ctx.needs_input_grad[0] else None
         dy = grad_output * g * (1.0 - y * 2.0) if ctx.needs_input_grad[1] else None
         return dg, dy
 
@@ -65,10 +67,10 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx, grad_output):
         (y,) = ctx.saved_tensors
-        return TanhBackward.apply(grad_output, y)
+        return TanhGrad.apply(grad_output, y)
 
 
-class TanhBackward(Function):
+class TanhGrad(Function):
     """z = g·(1−y²) in one pass;  dg = dz·(1−y²),  dy = −2·dz·g·y."""
 
     @staticmethod
@@ -79,7 +81,7 @@ class TanhBackward(Function):
     @staticmethod
     def backward(ctx, grad_output):
         g, y = ctx.saved_tensors
-        dg = TanhBackward.apply(grad_output, y) if ctx.needs_input_grad[0] else None
+        dg = TanhGrad.apply(grad_output, y) if ctx.needs_input_grad[0] else None
         dy = grad_output * g * y * -2.0 if ctx.needs_input_grad[1] else None
         return dg, dy
 
@@ -96,10 +98,10 @@ class Relu(Function):
     @staticmethod
     def backward(ctx, grad_output):
         (y,) = ctx.saved_tensors
-        return ReluBackward.apply(grad_output, y)
+        return ReluGrad.apply(grad_output, y)
 
 
-class ReluBackward(Function):
+class ReluGrad(Function):
     """z = g where y > 0 in one pass;  dg = dz where y > 0,  dy = 0."""
 
     @staticmethod
@@ -110,7 +112,7 @@ class ReluBackward(Function):
     @staticmethod
     def backward(ctx, grad_output):
         (y,) = ctx.saved_tensors
-        return ReluBackward.apply(grad_output, y), None
+        return ReluGrad.apply(grad_output, y), None
 
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -134,10 +136,10 @@ class Gelu(Function):
     @staticmethod
     def backward(ctx, grad_output):
         x, derivative = ctx.saved_tensors
-        return GeluBackward.apply(grad_output, x, derivative, ctx.approximate), None
+        return GeluGrad.apply(grad_output, x, derivative, ctx.approximate), None
 
 
-class GeluBackward(Function):
+class GeluGrad(Function):
     """z = g·GELU'(x) in one pass (GELU'(x) as saved by the forward);  dg = dz·GELU'(x),
     dx = dz·g·GELU''(x)."""
 
@@ -150,7 +152,7 @@ class GeluBackward(Function):
     @staticmethod
     def backward(ctx, grad_output):
         g, x, derivative = ctx.saved_tensors
-        dg = GeluBackward.apply(grad_output, x, derivative, ctx.approximate) if ctx.needs_input_grad[0] else None
+        dg = GeluGrad.apply(grad_output, x, derivative, ctx.approximate) if ctx.needs_input_grad[0] else None
         dx = grad_output * g * _gelu_second_derivative(x, ctx.approximate) if ctx.needs_input_grad[1] else None
         return dg, dx, None, None
 
@@ -181,10 +183,10 @@ class Softmax(Function):
     @staticmethod
     def backward(ctx, grad_output):
         (y,) = ctx.saved_tensors
-        return SoftmaxBackward.apply(grad_output, y, ctx.dim), None
+        return SoftmaxGrad.apply(grad_output, y, ctx.dim), None
 
 
-class SoftmaxBackward(Function):
+class SoftmaxGrad(Function):
     """z = y ⊙ (g − Σ g⊙y) in one pass (J = diag(y) − yyᵀ is symmetric, so dg = J dz);
     dy = dz ⊙ (g − Σ g⊙y) − g · Σ dz⊙y."""
 
@@ -199,7 +201,7 @@ class SoftmaxBackward(Function):
         from .reduction import sum as sum_
         g, y = ctx.saved_tensors
         dim = ctx.dim
-        dg = SoftmaxBackward.apply(grad_output, y, dim) if ctx.needs_input_grad[0] else None
+        dg = SoftmaxGrad.apply(grad_output, y, dim) if ctx.needs_input_grad[0] else None
         dy = None
         if ctx.needs_input_grad[1]:
             dy = (grad_output * (g - sum_(g * y, dim, keepdim=True))
@@ -220,10 +222,10 @@ class LogSoftmax(Function):
     @staticmethod
     def backward(ctx, grad_output):
         (y,) = ctx.saved_tensors
-        return LogSoftmaxBackward.apply(grad_output, y, ctx.dim), None
+        return LogSoftmaxGrad.apply(grad_output, y, ctx.dim), None
 
 
-class LogSoftmaxBackward(Function):
+class LogSoftmaxGrad(Function):
     """z = g − eʸ Σ g in one pass;  dg = dz − Σ dz⊙eʸ,  dy = −dz ⊙ eʸ Σ g."""
 
     @staticmethod

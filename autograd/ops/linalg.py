@@ -6,7 +6,7 @@ from ..lazy_kernels import kernels as _kernels
 from ..grad_mode import is_grad_enabled
 from ..tensor import Tensor, make_tensor
 from ._args import binary_operands
-from .activations import ReluBackward
+from .activations import ReluGrad
 from .reduction import Sum
 from .shape import broadcast_to, reshape, transpose, unsqueeze
 
@@ -178,7 +178,7 @@ class LinearRelu(Function):
     @staticmethod
     def backward(ctx, grad_output):
         x, weight, y = ctx.saved_tensors
-        return _linear_grads(ctx.needs_input_grad, ReluBackward.apply(grad_output, y), x, weight)
+        return _linear_grads(ctx.needs_input_grad, ReluGrad.apply(grad_output, y), x, weight)
 
 
 def _rows(x):

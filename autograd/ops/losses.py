@@ -39,11 +39,11 @@ class CrossEntropy(Function):
     @staticmethod
     def backward(ctx, grad_output):
         (x,) = ctx.saved_tensors
-        dx = CrossEntropyBackward.apply(grad_output, x, ctx.logp, ctx.target, ctx.row_weights, ctx.coef)
+        dx = CrossEntropyGrad.apply(grad_output, x, ctx.logp, ctx.target, ctx.row_weights, ctx.coef)
         return dx, None, None, None, None
 
 
-class CrossEntropyBackward(Function):
+class CrossEntropyGrad(Function):
     """z = cᵢ·gᵢ·(softmax(xᵢ) − onehot(tᵢ)) in one pass (g the loss's gradient, a scalar or one per row,
     cᵢ = wᵢ·coef); dg = Σ_classes cᵢ·(softmax(xᵢ) − onehot(tᵢ))·dz,
     dx = J_softmax(xᵢ)·(cᵢ·gᵢ·dzᵢ), J = diag(p) − ppᵀ."""
@@ -56,7 +56,7 @@ class CrossEntropyBackward(Function):
 
     @staticmethod
     def backward(ctx, grad_output):
-        from .activations import SoftmaxBackward, softmax
+        from .activations import SoftmaxGrad, softmax
         from .reduction import sum as sum_
         from .shape import reshape, unsqueeze
         g, x = ctx.saved_tensors
@@ -72,7 +72,7 @@ class CrossEntropyBackward(Function):
             per_row = sum_((p - make_tensor(onehot, False, None, None)) * grad_output, 1) * scale
             dg = sum_(per_row) if g.ndim == 0 else reshape(per_row, g.shape)
         if need_x:
-            dx = SoftmaxBackward.apply(grad_output * unsqueeze(scale * g, 1), p, 1)
+            dx = SoftmaxGrad.apply(grad_output * unsqueeze(scale * g, 1), p, 1)
         return dg, dx, None, None, None, None
 
 
