@@ -72,39 +72,35 @@ def torch_or_none():
     return torch
 
 
-def interleaved_times(fns, repeat=11, min_time=0.01, setup=None):
-    """Per-call seconds of each ``fns[name]()``, one sample per repetition, the implementations interleaved.
+def interleaved_times(fns, repeat=11, min_time=0.01, setup=None, settle=0.0):
+    """Per-call seconds of each ``fns[name]``, one sample per repetition, the implementations interleaved.
 
-    Each repetition runs every implementation once (a batch of calls lasting about ``min_time`` s, the
-    batch size fixed per implementation after one warm-up call), in forward order on even repetitions
-    and reversed on odd ones, so a slow patch of the machine hits all of them alike and no side always
-    runs first. ``setup()`` (if given) runs untimed before every batch, e.g. ``gc.collect``. A value of
-    None in ``fns`` is skipped and gets an empty list. Returns ``{name: [seconds per call, ...]}``.
+    A value is a callable of this process, a case built in another process
+    (:meth:`benchmarks.reference.Worker.case`), or None (skipped: it gets an empty list). Each repetition
+    runs every implementation once (a batch of calls lasting about ``min_time`` s, the batch size fixed
+    per implementation after a warm-up call), in forward order on even repetitions and reversed on odd
+    ones, so a slow patch of the machine hits all of them alike and no side always runs first.
+    ``setup()`` (if given) runs untimed before every batch of a local callable, e.g. ``gc.collect``;
+    remote cases then run gc.collect() before theirs. ``settle`` seconds pass idle whenever the next batch
+    runs in another process than the last one, so that threads the last one left spinning (OpenMP's,
+    OpenBLAS's) have gone to sleep and do not take the next one's cores. Returns ``{name: [seconds per
+    call, ...]}``.
     """
-    names = [n for n, fn in fns.items() if fn is not None]
-    numbers = {}
-    for name in names:
-        if setup is not None:
-            setup()
-        t0 = time.perf_counter()
-        fns[name]()  # warm-up: compilation, cache loading, first-touch of buffers
-        single = max(time.perf_counter() - t0, 1e-7)
-        if setup is not None:
-            setup()
-        t0 = time.perf_counter()
-        fns[name]()
-        single = min(single, max(time.perf_counter() - t0, 1e-7))
-        numbers[name] = max(1, min(1 << 20, int(min_time / single) + 1)) if single < min_time else 1
+    from benchmarks.reference import LocalCase
+    cases = {name: (fn if hasattr(fn, "block") else LocalCase(fn, setup))
+             for name, fn in fns.items() if fn is not None}
+    collect = setup is not None
+    numbers = {name: case.calibrate(min_time) for name, case in cases.items()}
     times = {name: [] for name in fns}
+    names = list(cases)
+    last = None
     for rep in range(repeat):
         for name in (names if rep % 2 == 0 else names[::-1]):
-            fn, number = fns[name], numbers[name]
-            if setup is not None:
-                setup()
-            t0 = time.perf_counter()
-            for _ in range(number):
-                fn()
-            times[name].append((time.perf_counter() - t0) / number)
+            case = cases[name]
+            if settle and last is not None and case.process != last:
+                time.sleep(settle)
+            times[name].append(case.block(numbers[name], collect=collect))
+            last = case.process
     return times
 
 
