@@ -1,7 +1,12 @@
-"""Run every benchmark in one process (startup latency runs in fresh subprocesses) and print tables.
+"""Run the benchmarks and print tables.
 
-    python -m benchmarks              # all
-    python -m benchmarks overhead     # only the named ones
+    python -m benchmarks [--quick] [SECTION ...]     # all sections, or the named ones
+    python -m benchmarks targets [--quick] [mlp tiny ...]   # issue 7's targets (sections: see bench_targets)
+    python -m benchmarks ab --base DIR [--quick]     # A/B guardrails: this checkout against the one at DIR
+
+Each reference (PyTorch, micrograd) runs in a process of its own with your environment unchanged
+(benchmarks/reference.py); numbagrad runs with the settings a user gets after pip install. --quick uses
+few repetitions: for checking that a table runs, not for its numbers.
 """
 import importlib
 import sys
@@ -9,10 +14,26 @@ import sys
 ALL = ["startup", "overhead", "elementwise", "kernels", "matmul", "mlp", "nn", "optim", "scalar", "targets"]
 
 
-def main(names):
-    for name in names or ALL:
-        module = importlib.import_module(f"benchmarks.bench_{name}")
-        module.main()
+def main(argv):
+    if "-h" in argv or "--help" in argv:
+        print(__doc__.strip())
+        print(f"\nsections: {', '.join(ALL)}, ab")
+        return
+    quick = "--quick" in argv
+    args = [a for a in argv if a != "--quick"]
+    if args and args[0] == "ab":
+        from benchmarks.bench_ab import main as ab_main
+        ab_main(args[1:], quick=quick)
+        return
+    if args and args[0] == "targets":
+        from benchmarks.bench_targets import SECTIONS, main as targets_main
+        targets_main(args[1:] or tuple(SECTIONS), quick=quick)
+        return
+    unknown = [a for a in args if a not in ALL]
+    if unknown:
+        raise SystemExit(f"unknown section(s) {unknown}; choose from {', '.join(ALL)}, ab (see --help)")
+    for name in args or ALL:
+        importlib.import_module(f"benchmarks.bench_{name}").main(quick=quick)
 
 
 if __name__ == "__main__":

@@ -212,7 +212,7 @@ def describe(info, label="process"):
         head = f"numbagrad from {libs['autograd']['tree']}"
     else:
         head = label
-    for pool in info.get("threadpools", []):
+    for pool in sorted(info.get("threadpools") or [], key=lambda pool: str(pool.get("internal_api"))):
         arch = f" {pool['architecture']}" if pool.get("architecture") else ""
         parts.append(f"{pool['internal_api']} {pool.get('version') or ''}{arch} {pool['num_threads']} thr".replace("  ", " "))
     if info.get("threadpools") is None:

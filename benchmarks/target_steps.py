@@ -1,11 +1,14 @@
-"""The training steps that issue 7's targets are measured on, for numbagrad, numpy by hand and PyTorch.
+"""What issue 7's targets are measured against besides the references: the MLP step written by hand in numpy,
+the floor of its matrix products, its kernels alone, the copy floor of an activation (cases for a
+benchmarks.reference worker, built in the same process as numbagrad's step); and fresh-process
+measurements. The steps themselves are benchmarks.cases.mlp_step.
 
 Imports of autograd, nn, optim, numpy and torch happen inside the functions, so that run as a script in a
 fresh process (``python -m benchmarks.target_steps MODE``) the time of the imports can be measured:
 
     import-ours    seconds for ``import autograd, nn, optim``, and whether any Numba kernel got compiled
     import-torch   seconds for ``import torch``
-    first-ours     seconds for the imports + building the MLP + its first training step
+    first-ours     seconds for the imports + building the MLP + its first b128 training step
     first-torch    the same with PyTorch
     peak-ours      peak bytes allocated during one batch-512 MLP step (tracemalloc), numbagrad
     peak-numpy     the same for the hand-written numpy step
@@ -16,60 +19,16 @@ import json
 import sys
 import time
 
-MLP_SIZES = (784, 256, 256, 10)
-LR = 0.01
-CNN_CHANNELS = 8
+from benchmarks.cases import LR, MLP_SIZES, mlp_batch, mlp_step, uniform_weights
 
 
-# ------------------------------------------------------------------------------------------ data
-def mlp_batch(batch, seed=0):
-    """float32 inputs (batch, 784) and int64 class labels, as numpy arrays."""
-    import numpy as np
-    rng = np.random.default_rng(seed)
-    return (rng.standard_normal((batch, MLP_SIZES[0]), dtype=np.float32),
-            rng.integers(0, MLP_SIZES[-1], batch).astype(np.int64))
-
-
-# ------------------------------------------------------------------------------ MLP: numbagrad
-def ours_mlp(seed=0):
-    """784-256-256-10 ReLU MLP from nn.Linear layers, with its SGD optimizer."""
-    import autograd as ag
-    import nn
-    import optim
-    ag.manual_seed(seed)
-    layers = []
-    for i, (fan_in, fan_out) in enumerate(zip(MLP_SIZES[:-1], MLP_SIZES[1:])):
-        layers.append(nn.Linear(fan_in, fan_out))
-        if i < len(MLP_SIZES) - 2:
-            layers.append(nn.ReLU())
-    model = nn.Sequential(*layers)
-    return model, optim.SGD(model.parameters(), lr=LR)
-
-
-def ours_step(model, opt, x_np, y_np):
-    """Returns ``step()`` of a classifier: forward, cross-entropy, backward, optimizer update."""
-    import autograd as ag
-    import nn
-    x, y = ag.tensor(x_np), ag.tensor(y_np)
-    cross_entropy = nn.functional.cross_entropy
-
-    def step():
-        opt.zero_grad()
-        loss = cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
+def mlp_weights():
+    """The (weight (out, in), bias) pairs of benchmarks.cases.mlp_step's model, as numpy arrays."""
+    arrays = uniform_weights(MLP_SIZES)
+    return list(zip(arrays[0::2], arrays[1::2]))
 
 
 # ------------------------------------------------------------------------ MLP: numpy by hand
-def numpy_mlp_weights(model):
-    """Copies of a numbagrad model's (weight (out, in), bias) pairs as numpy arrays."""
-    import nn
-    return [(m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy())
-            for m in model if isinstance(m, nn.Linear)]
-
-
 def numpy_mlp_step(weights, x, y):
     """The same step written by hand in numpy: what a person would write for exactly this model.
     Eight matrix products (3 forward, 2 per layer backward but none for the input's gradient)."""
@@ -133,8 +92,8 @@ def kernel_mlp_step(weights, x, y):
     zero: a floor for the step's arithmetic on this machine (a bound for the targets, not a competitor).
     ``weights`` are updated in place, as by :func:`numpy_mlp_step`."""
     import numpy as np
-    from autograd.lazy_kernels import kernels
-    k = kernels()
+    from autograd import kernels
+    elementwise, rows, losses, updates = kernels.elementwise, kernels.rows, kernels.losses, kernels.updates
     (w1, b1), (w2, b2), (w3, b3) = weights
     f32 = np.float32
     batch = len(x)
@@ -150,87 +109,74 @@ def kernel_mlp_step(weights, x, y):
 
     def step():
         np.matmul(x, w1.T, out=h1)
-        k.bias_relu_(h1, b1)
+        elementwise.bias_relu_(h1, b1)
         np.matmul(h1, w2.T, out=h2)
-        k.bias_relu_(h2, b2)
+        elementwise.bias_relu_(h2, b2)
         np.matmul(h2, w3.T, out=z)
         np.add(z, b3, out=z)
-        logp = k.log_softmax_forward(z)
-        _, row_weights, loss_sum, weight_sum = k.cross_entropy_rows(logp, y, None, -100)
-        g3 = k.cross_entropy_grad(logp, y, row_weights, 1.0 / weight_sum, one)
+        logp = rows.log_softmax_forward(z)
+        _, row_weights, loss_sum, weight_sum = losses.cross_entropy_rows(logp, y, None, -100)
+        g3 = losses.cross_entropy_grad(logp, y, row_weights, 1.0 / weight_sum, one)
         np.dot(batch_ones, g3, out=db3)
         np.matmul(g3.T, h2, out=dw3)
         np.matmul(g3, w3, out=g2)
-        k._relu_bwd(g2.reshape(-1), h2.reshape(-1), gz2.reshape(-1))
+        elementwise.relu_backward_loop(g2.reshape(-1), h2.reshape(-1), gz2.reshape(-1))
         np.dot(batch_ones, gz2, out=db2)
         np.matmul(gz2.T, h1, out=dw2)
         np.matmul(gz2, w2, out=g1)
-        k._relu_bwd(g1.reshape(-1), h1.reshape(-1), gz1.reshape(-1))
+        elementwise.relu_backward_loop(g1.reshape(-1), h1.reshape(-1), gz1.reshape(-1))
         np.dot(batch_ones, gz1, out=db1)
         np.matmul(gz1.T, x, out=dw1)
         for p, g in flat:
-            k.axpy_(p, g, neg_lr)  # what SGD.step runs without momentum or weight decay
+            updates.axpy_(p, g, neg_lr)  # what SGD.step runs without momentum or weight decay
         return loss_sum / weight_sum
     return step
 
 
-# ------------------------------------------------------------------------------- MLP: PyTorch
-def torch_mlp(torch, model=None, seed=0):
-    """The same MLP in PyTorch (weights copied from a numbagrad model if given) and its SGD optimizer."""
-    torch.manual_seed(seed)
-    layers = []
-    for i, (fan_in, fan_out) in enumerate(zip(MLP_SIZES[:-1], MLP_SIZES[1:])):
-        layers.append(torch.nn.Linear(fan_in, fan_out))
-        if i < len(MLP_SIZES) - 2:
-            layers.append(torch.nn.ReLU())
-    tmodel = torch.nn.Sequential(*layers)
-    if model is not None:
-        copy_parameters(torch, model, tmodel)
-    return tmodel, torch.optim.SGD(tmodel.parameters(), lr=LR)
+# -------------------------------------------------------- cases for benchmarks.reference workers
+def numpy_mlp_case(batch):
+    """:func:`numpy_mlp_step` on the weights and batch of benchmarks.cases.mlp_step."""
+    return numpy_mlp_step(mlp_weights(), *mlp_batch(batch))
 
 
-def copy_parameters(torch, model, tmodel):
-    with torch.no_grad():
-        for p, tp in zip(model.parameters(), tmodel.parameters()):
-            tp.copy_(torch.from_numpy(p.detach().numpy()))
+def floor_case(batch):
+    return matmul_floor(batch)
 
 
-def torch_step(torch, tmodel, opt, x_np, y_np):
-    x, y = torch.from_numpy(x_np.copy()), torch.from_numpy(y_np.copy())
-    cross_entropy = torch.nn.functional.cross_entropy
-
-    def step():
-        opt.zero_grad()
-        loss = cross_entropy(tmodel(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
+def kernel_mlp_case(batch):
+    return kernel_mlp_step(mlp_weights(), *mlp_batch(batch))
 
 
-# ------------------------------------------------------------------------------------ small CNN
-def cnn_batch(batch=64, seed=0):
+def copy_floor(n, threads=1):
+    """Returns ``run()``: np.copyto(y, x) then np.copyto(dx, g) into preallocated arrays of n float32. That is
+    4 array passes (read x, write y, read g, write dx): the least memory traffic that turns x and g into y
+    and dx. A fused forward+backward makes 5 (its backward also reads y or x), so a perfect one sits at
+    1.25x this floor; allocating fresh outputs (page faults) shows up against it at large n. With
+    ``threads=2`` a second thread copies the second halves: the memory bandwidth of both cores, which
+    numbagrad's elementwise kernels also use on large arrays."""
     import numpy as np
-    rng = np.random.default_rng(seed)
-    return rng.standard_normal((batch, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, batch).astype(np.int64)
+    rng = np.random.default_rng(0)
+    x, g = rng.standard_normal(n, dtype=np.float32), rng.standard_normal(n, dtype=np.float32)
+    y, dx = np.empty_like(x), np.empty_like(g)
+    if threads == 1:
+        def run():
+            np.copyto(y, x)
+            np.copyto(dx, g)
+        return run
+    from concurrent.futures import ThreadPoolExecutor
+    pool = ThreadPoolExecutor(1)
+    half = n // 2
 
+    def second_half():
+        np.copyto(y[half:], x[half:])
+        np.copyto(dx[half:], g[half:])
 
-def ours_cnn(seed=0):
-    """Conv2d(1, 8, 3) → ReLU → MaxPool2d(2) → Flatten → Linear(8·13·13, 10), with SGD."""
-    import autograd as ag
-    import nn
-    import optim
-    ag.manual_seed(seed)
-    model = nn.Sequential(nn.Conv2d(1, CNN_CHANNELS, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                          nn.Linear(CNN_CHANNELS * 13 * 13, 10))
-    return model, optim.SGD(model.parameters(), lr=LR)
-
-
-def torch_cnn(torch, model):
-    tmodel = torch.nn.Sequential(torch.nn.Conv2d(1, CNN_CHANNELS, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-                                 torch.nn.Flatten(), torch.nn.Linear(CNN_CHANNELS * 13 * 13, 10))
-    copy_parameters(torch, model, tmodel)
-    return tmodel, torch.optim.SGD(tmodel.parameters(), lr=LR)
+    def run_two():
+        other = pool.submit(second_half)
+        np.copyto(y[:half], x[:half])
+        np.copyto(dx[:half], g[:half])
+        other.result()
+    return run_two
 
 
 # --------------------------------------------------------------------- fresh-process measurements
@@ -249,19 +195,12 @@ def _compiled_kernels():
     return found
 
 
-def _first_step_ours(t0):
-    import autograd  # noqa: F401  (timed: part of what a new process pays)
-    model, opt = ours_mlp()
-    x, y = mlp_batch(128)
-    ours_step(model, opt, x, y)()
-    return time.perf_counter() - t0
-
-
-def _first_step_torch(t0):
-    import torch
-    tmodel, opt = torch_mlp(torch)
-    x, y = mlp_batch(128)
-    torch_step(torch, tmodel, opt, x, y)()
+def _first_step(engine, t0):
+    if engine == "numbagrad":
+        import autograd  # noqa: F401  (timed: part of what a new process pays)
+    else:
+        import torch  # noqa: F401
+    mlp_step(engine, 128)  # builds the model and runs its first step
     return time.perf_counter() - t0
 
 
@@ -269,12 +208,7 @@ def _peak(kind):
     """Peak bytes allocated during one batch-512 step, after two untraced steps (so lazily created state
     such as gradient buffers, optimizer state and loaded kernels exists, as in a training loop)."""
     import tracemalloc
-    x, y = mlp_batch(512)
-    model, opt = ours_mlp()
-    if kind == "ours":
-        step = ours_step(model, opt, x, y)
-    else:
-        step = numpy_mlp_step(numpy_mlp_weights(model), x, y)
+    step = mlp_step("numbagrad", 512) if kind == "ours" else numpy_mlp_case(512)
     step()
     step()
     tracemalloc.start()
@@ -296,9 +230,9 @@ def main(mode):
         import torch  # noqa: F401
         result = {"seconds": time.perf_counter() - t0}
     elif mode == "first-ours":
-        result = {"seconds": _first_step_ours(t0)}
+        result = {"seconds": _first_step("numbagrad", t0)}
     elif mode == "first-torch":
-        result = {"seconds": _first_step_torch(t0)}
+        result = {"seconds": _first_step("torch", t0)}
     elif mode in ("peak-ours", "peak-numpy"):
         result = {"bytes": _peak(mode.split("-")[1])}
     else:
