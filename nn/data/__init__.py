@@ -17,5 +17,6 @@ from .digits import load_digits  # noqa: F401
 from .idx import IDXError, read_idx, write_idx  # noqa: F401
 from .loader import DataLoader, default_collate  # noqa: F401
 from .splits import KFold, train_test_split  # noqa: F401
+from .text import CharVocab, WordVocab, load_sonnets, next_token_windows, sample_next  # noqa: F401
 from .synthetic import (make_blobs, make_circles, make_moons, make_regression, make_spirals,  # noqa: F401
                         polynomial_features)
