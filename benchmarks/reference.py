@@ -58,9 +58,10 @@ class Worker:
     def __init__(self, label, tree=None, python=None, cwd=None):
         self.label = label
         self.tree = Path(tree).resolve() if tree is not None else None
-        env = dict(os.environ)  # the user's environment, unchanged but for where numbagrad comes from
+        from benchmarks import USER_ENVIRONMENT
+        env = dict(USER_ENVIRONMENT)  # the user's environment, unchanged but for where numbagrad comes from
         if self.tree is not None:
-            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(self.tree), os.environ.get("PYTHONPATH")]))
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(self.tree), env.get("PYTHONPATH")]))
         self._stderr = tempfile.TemporaryFile(mode="w+")
         self._process = subprocess.Popen(
             [python or sys.executable, str(HERE / "reference.py")], cwd=str(cwd or self.tree or ROOT), env=env,
@@ -123,8 +124,11 @@ class Worker:
         self._info = None  # the case may have loaded libraries: describe them afresh
         return RemoteCase(self, case_id, name, kwargs)
 
-    def info(self):
-        """What the worker runs with: versions, thread pools (threadpoolctl, if installed), thread variables."""
+    def info(self, pools=True):
+        """What the worker runs with: versions, thread variables at its start and (``pools``) its thread
+        pools as threadpoolctl, if installed, finds them (importing it loads nothing into the libraries)."""
+        if not pools:
+            return self.request(op="info", pools=False)["info"]
         if self._info is None:
             self._info = self.request(op="info")["info"]
         return self._info
@@ -223,9 +227,15 @@ def describe(info, label="process"):
 
 
 # ----------------------------------------------------------------------------------------- worker
-def _process_info():
-    info = {"python": sys.version.split()[0], "executable": sys.executable,
-            "variables": {k: v for k, v in os.environ.items() if k.startswith(THREAD_VARIABLES)},
+def _thread_variables():
+    return {k: v for k, v in os.environ.items() if k.startswith(THREAD_VARIABLES)}
+
+
+_STARTED_WITH = _thread_variables()  # before any library (threadpoolctl sets KMP_DUPLICATE_LIB_OK) runs
+
+
+def _process_info(pools=True):
+    info = {"python": sys.version.split()[0], "executable": sys.executable, "variables": _STARTED_WITH,
             "libraries": {}}
     libs = info["libraries"]
     if "torch" in sys.modules:
@@ -237,6 +247,8 @@ def _process_info():
         libs["autograd"] = {"tree": str(Path(sys.modules["autograd"].__file__).resolve().parent.parent)}
     if "numpy" in sys.modules:
         libs["numpy"] = {"version": sys.modules["numpy"].__version__}
+    if not pools:
+        return info
     try:
         import threadpoolctl
     except ImportError:
@@ -275,7 +287,7 @@ def _serve(requests, answers):
             elif op == "call":
                 answer = {"value": cases[command["id"]]()}
             elif op == "info":
-                answer = {"info": _process_info()}
+                answer = {"info": _process_info(command.get("pools", True))}
             else:
                 answer = {"error": f"unknown op {op!r}"}
         except ImportError as error:
