@@ -16,7 +16,7 @@ from .ops.inplace import adam_step_, sgd_step_
 def warm_up(dtypes=("float32",)):
     """Compile (or load from the disk cache) the activation, softmax, matmul, conv/pool and optimizer
     kernels for ``dtypes``."""
-    kernels.warm_up(dtypes)
+    kernels.warmup.warm_up(dtypes)
     for dtype in dtypes:
         param, grad, first, second = (ones(8, dtype=dtype) for _ in range(4))
         with no_grad():

@@ -12,7 +12,7 @@ Default table: per activation and size, float32, the median time of one forward+
 All implementations are interleaved (common.interleaved_times).
 
 --threads: serial vs two-thread timings of single kernel calls over a range of sizes (how the
-_PARALLEL_MIN_* thresholds in autograd/kernels.py were chosen), and a sigmoid right after a BLAS
+PARALLEL_MIN_* thresholds in autograd/kernels/elementwise.py were chosen), and a sigmoid right after a BLAS
 product (OpenBLAS threads keep spinning after it, so the helper thread finds no free core).
 """
 
@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from common import fmt_ratio, fmt_time, interleaved_times, print_table, torch_or_none  # noqa: E402
 
 import autograd as ag  # noqa: E402
-from autograd import kernels  # noqa: E402
+from autograd.kernels import elementwise, threads, warmup  # noqa: E402
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "gelu", "gelu_tanh")
 
@@ -38,13 +38,13 @@ ACTIVATIONS = ("relu", "sigmoid", "tanh", "gelu", "gelu_tanh")
 def kernel_pair(name, x, g):
     """One forward+backward with the kernel calls the autograd ops make."""
     if name in ("sigmoid", "tanh", "relu"):
-        fwd, bwd = getattr(kernels, f"{name}_forward"), getattr(kernels, f"{name}_backward")
+        fwd, bwd = getattr(elementwise, f"{name}_forward"), getattr(elementwise, f"{name}_backward")
         return lambda: bwd(g, fwd(x))
     approx = "tanh" if name == "gelu_tanh" else "none"
 
     def run():
-        _, derivative = kernels.gelu_forward(x, approx, with_derivative=True)
-        return kernels.gelu_backward_from_derivative(g, derivative)
+        _, derivative = elementwise.gelu_forward(x, approx, with_derivative=True)
+        return elementwise.gelu_backward_from_derivative(g, derivative)
     return run
 
 
@@ -105,33 +105,33 @@ def bench_threads(sizes):
     """Serial vs split, one kernel call per timing, float32."""
     rng = np.random.default_rng(1)
     cases = {
-        "relu fwd (memory)": lambda x, g: kernels.relu_forward(x),
-        "sigmoid bwd (memory)": lambda x, g: kernels.sigmoid_backward(g, x),
-        "sigmoid fwd": lambda x, g: kernels.sigmoid_forward(x),
-        "tanh fwd": lambda x, g: kernels.tanh_forward(x),
-        "gelu fwd+derivative": lambda x, g: kernels.gelu_forward(x, with_derivative=True),
+        "relu fwd (memory)": lambda x, g: elementwise.relu_forward(x),
+        "sigmoid bwd (memory)": lambda x, g: elementwise.sigmoid_backward(g, x),
+        "sigmoid fwd": lambda x, g: elementwise.sigmoid_forward(x),
+        "tanh fwd": lambda x, g: elementwise.tanh_forward(x),
+        "gelu fwd+derivative": lambda x, g: elementwise.gelu_forward(x, with_derivative=True),
     }
     rows = []
-    saved = kernels._PARALLEL_MIN_MATH, kernels._PARALLEL_MIN_MEMORY, kernels._THREADS
+    saved = elementwise.PARALLEL_MIN_MATH, elementwise.PARALLEL_MIN_MEMORY, threads.ENABLED
     try:
-        kernels._PARALLEL_MIN_MATH = kernels._PARALLEL_MIN_MEMORY = 0
+        elementwise.PARALLEL_MIN_MATH = elementwise.PARALLEL_MIN_MEMORY = 0
         for n in sizes:
             x = rng.standard_normal(n, dtype=np.float32)
             g = rng.standard_normal(n, dtype=np.float32)
             for what, call in cases.items():
                 def serial(call=call):
-                    kernels._THREADS = False
+                    threads.ENABLED = False
                     call(x, g)
 
                 def split(call=call):
-                    kernels._THREADS = True
-                    kernels._helper_off_until = 0.0
+                    threads.ENABLED = True
+                    threads.reset_backoff()
                     call(x, g)
                 times = interleaved_times({"serial": serial, "split": split}, repeat=15)
                 s, t = statistics.median(times["serial"]), statistics.median(times["split"])
                 rows.append([f"{n:.0e}", what, fmt_time(s), fmt_time(t), fmt_ratio(t / s)])
     finally:
-        kernels._PARALLEL_MIN_MATH, kernels._PARALLEL_MIN_MEMORY, kernels._THREADS = saved
+        elementwise.PARALLEL_MIN_MATH, elementwise.PARALLEL_MIN_MEMORY, threads.ENABLED = saved
     return rows
 
 
@@ -141,7 +141,7 @@ def bench_after_blas(sizes):
     a = rng.standard_normal((512, 784), dtype=np.float32)
     b = rng.standard_normal((784, 256), dtype=np.float32)
     rows = []
-    saved = kernels._THREADS
+    saved = threads.ENABLED
     try:
         for n in sizes:
             x = rng.standard_normal(n, dtype=np.float32)
@@ -150,27 +150,27 @@ def bench_after_blas(sizes):
                 a @ b
 
             def serial():
-                kernels._THREADS = False
+                threads.ENABLED = False
                 a @ b
-                kernels.sigmoid_forward(x)
+                elementwise.sigmoid_forward(x)
 
             def default():
-                kernels._THREADS = saved
+                threads.ENABLED = saved
                 a @ b
-                kernels.sigmoid_forward(x)
+                elementwise.sigmoid_forward(x)
             times = interleaved_times({"matmul": product, "serial": serial, "default": default}, repeat=21)
             med = {k: statistics.median(v) for k, v in times.items()}
             rows.append([f"{n:.0e}", fmt_time(med["matmul"]), fmt_time(med["serial"] - med["matmul"]),
                          fmt_time(med["default"] - med["matmul"]), fmt_time(max(times["default"])),
                          fmt_ratio(med["default"] / med["serial"])])
     finally:
-        kernels._THREADS = saved
+        threads.ENABLED = saved
     return rows
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    kernels.warm_up(("float32",))
+    warmup.warm_up(("float32",))
     if "--threads" in argv:
         print_table("float32 kernel calls, serial vs split over 2 threads (median per call)",
                     ["n", "kernel", "serial", "2 threads", "ratio"],

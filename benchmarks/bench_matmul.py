@@ -1,8 +1,8 @@
-"""matmul: dispatcher (kernels.matmul) vs numpy BLAS (a @ b) vs the raw Numba kernel.
+"""matmul: dispatcher (kernels.matmul.matmul) vs numpy BLAS (a @ b) vs the raw Numba kernel.
 
 Run: python benchmarks/bench_matmul.py [--grid]
 The --grid table (small k / small cubes) is what the dispatch rule in
-autograd/kernels.py was derived from.
+autograd/kernels/matmul.py was derived from.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from common import fmt_ratio, fmt_time, print_table, timeit_median  # noqa: E402
 
-from autograd import kernels  # noqa: E402
+from autograd.kernels import matmul, warmup  # noqa: E402
 
 MLP_SHAPES = [
     ("(32,2)@(2,16)", (32, 2), (2, 16), False),
@@ -52,9 +52,9 @@ def bench_shapes(shapes, dtype=np.float32):
         m, k = a.shape
         n = b.shape[1]
         t_np = timeit_median(lambda: a @ b)
-        t_disp = timeit_median(lambda: kernels.matmul(a, b))
-        t_nb = timeit_median(lambda: kernels.matmul_numba(a, b))
-        choice = "numba" if kernels._use_numba_matmul(m, k, n) else "blas"
+        t_disp = timeit_median(lambda: matmul.matmul(a, b))
+        t_nb = timeit_median(lambda: matmul.matmul_numba(a, b))
+        choice = "numba" if matmul.use_numba_matmul(m, k, n) else "blas"
         rows.append([name, fmt_time(t_np), fmt_time(t_nb), fmt_time(t_disp), choice,
                      fmt_ratio(t_np / t_nb), fmt_ratio(t_np / t_disp)])
     return rows
@@ -68,14 +68,14 @@ def bench_grid(dtype=np.float32):
             a = rng.standard_normal((mn, k)).astype(dtype)
             b = rng.standard_normal((k, mn)).astype(dtype)
             t_np = timeit_median(lambda: a @ b)
-            t_nb = timeit_median(lambda: kernels.matmul_numba(a, b))
+            t_nb = timeit_median(lambda: matmul.matmul_numba(a, b))
             rows.append([mn, k, mn, fmt_time(t_np), fmt_time(t_nb), fmt_ratio(t_np / t_nb)])
     return rows
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    kernels.warm_up(("float32", "float64"))
+    warmup.warm_up(("float32", "float64"))
     headers = ["shape", "numpy a@b", "numba kernel", "dispatcher", "picks", "np/numba", "np/dispatch"]
     print_table("matmul float32 (median per call)", headers, bench_shapes(MLP_SHAPES, np.float32))
     print_table("matmul float64 (median per call)", headers, bench_shapes(MLP_SHAPES[:9], np.float64))

@@ -1,4 +1,4 @@
-"""Tests for autograd.kernels against float64 numpy references."""
+"""Tests for the kernel modules of autograd.kernels against float64 numpy references."""
 
 import math
 import subprocess
@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from autograd import kernels
+from autograd.kernels import elementwise, losses, matmul, rows, threads, updates, warmup
 
 DTYPES = [np.float32, np.float64]
 EDGE = np.array([0.0, -0.0, 1e-8, -1e-8, 1.0, -1.0, 0.5, -0.5, 3.0, -3.0, 20.0, -20.0,
@@ -75,8 +75,8 @@ def ref_gelu_grad(approx, x):
 
 def forward(name, x):
     if name.startswith("gelu"):
-        return kernels.gelu_forward(x, name.split("_")[1])
-    return getattr(kernels, f"{name}_forward")(x)
+        return elementwise.gelu_forward(x, name.split("_")[1])
+    return getattr(elementwise, f"{name}_forward")(x)
 
 
 def tol(dtype):
@@ -126,21 +126,21 @@ def test_forward_noncontiguous(name, dtype):
 
 def test_saturation_and_relative_tails():
     for dtype in DTYPES:
-        s = kernels.sigmoid_forward(np.array([1e4, -1e4, np.inf, -np.inf, 89.0], dtype))
+        s = elementwise.sigmoid_forward(np.array([1e4, -1e4, np.inf, -np.inf, 89.0], dtype))
         assert s[0] == 1 and s[2] == 1 and s[4] == 1
         assert 0 <= s[1] < 1e-37 and s[3] == 0
-        t = kernels.tanh_forward(np.array([1e4, -1e4, np.inf, -np.inf], dtype))
+        t = elementwise.tanh_forward(np.array([1e4, -1e4, np.inf, -np.inf], dtype))
         np.testing.assert_array_equal(t, [1, -1, 1, -1])
-        g = kernels.gelu_forward(np.array([np.inf, -np.inf, 1e4, -1e4], dtype), "none")
+        g = elementwise.gelu_forward(np.array([np.inf, -np.inf, 1e4, -1e4], dtype), "none")
         np.testing.assert_array_equal(g, [np.inf, 0, 1e4, 0])
-        g = kernels.gelu_forward(np.array([np.inf, -np.inf, 1e4, -1e4], dtype), "tanh")
+        g = elementwise.gelu_forward(np.array([np.inf, -np.inf, 1e4, -1e4], dtype), "tanh")
         np.testing.assert_array_equal(g, [np.inf, 0, 1e4, 0])
     # Left tails keep full RELATIVE accuracy (no 1 - ... cancellation).
     for x in (-20.0, -50.0, -80.0):
-        got = kernels.sigmoid_forward(np.array([x], np.float32))[0]
+        got = elementwise.sigmoid_forward(np.array([x], np.float32))[0]
         assert abs(got / _sig(np.array(x)) - 1) < 4 * 2.0**-24
     for x in (-3.0, -5.0, -8.0):
-        got = kernels.gelu_forward(np.array([x], np.float32), "none")[0]
+        got = elementwise.gelu_forward(np.array([x], np.float32), "none")[0]
         assert abs(got / ref_forward("gelu_none", np.array(x)) - 1) < 6 * 2.0**-24
 
 
@@ -168,10 +168,10 @@ def test_gelu_left_tail_relative_accuracy_float32():
     x = np.linspace(-10, -3, 200001).astype(np.float32)
     x64 = x.astype(np.float64)
     ref = x64 * np.array([0.5 * math.erfc(-v / _SQ2) for v in x64])
-    rel = np.abs(kernels.gelu_forward(x, "none").astype(np.float64) / ref - 1)
+    rel = np.abs(elementwise.gelu_forward(x, "none").astype(np.float64) / ref - 1)
     assert rel.max() < 3 * 2.0**-24, rel.max()
     # The derivative the forward saves, Φ(x) + x·φ(x), likewise (it is ~x·φ(x) there).
-    _, d = kernels.gelu_forward(x, "none", with_derivative=True)
+    _, d = elementwise.gelu_forward(x, "none", with_derivative=True)
     dref = ref / x64 + x64 * np.exp(-0.5 * x64 * x64) / math.sqrt(2 * math.pi)
     assert (np.abs(d / dref - 1)).max() < 1e-5
 
@@ -190,7 +190,7 @@ def test_backward_from_saved_output(dtype, shape):
     ):
         y = forward(name, x)
         g0, y0 = g.copy(), y.copy()
-        gx = getattr(kernels, f"{name}_backward")(g, y)
+        gx = getattr(elementwise, f"{name}_backward")(g, y)
         np.testing.assert_array_equal(g, g0)
         np.testing.assert_array_equal(y, y0)
         check(gx, ref(g.astype(np.float64), y.astype(np.float64)), dtype)
@@ -202,12 +202,12 @@ def test_gelu_backward(dtype, approx):
     rng = np.random.default_rng(4)
     x = np.concatenate([rng.standard_normal(1000) * 4, EDGE]).astype(dtype)
     g = rng.standard_normal(x.shape).astype(dtype)
-    got = kernels.gelu_backward(g, x, approx)
+    got = elementwise.gelu_backward(g, x, approx)
     check(got, g.astype(np.float64) * ref_gelu_grad(approx, x), dtype)
     # Non-contiguous and 3-D.
     x3 = rng.standard_normal((3, 4, 5)).astype(dtype).transpose(2, 0, 1)
     g3 = np.ones_like(x3)
-    check(kernels.gelu_backward(g3, x3, approx), ref_gelu_grad(approx, x3), dtype)
+    check(elementwise.gelu_backward(g3, x3, approx), ref_gelu_grad(approx, x3), dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -217,38 +217,38 @@ def test_gelu_forward_with_derivative(dtype, approx):
     derivative as the recomputing backward, and grad·GELU' from the saved derivative."""
     rng = np.random.default_rng(9)
     x = np.concatenate([rng.standard_normal(3000) * 4, EDGE, [np.nan]]).astype(dtype)
-    y, d = kernels.gelu_forward(x, approx, with_derivative=True)
+    y, d = elementwise.gelu_forward(x, approx, with_derivative=True)
     assert y.dtype == d.dtype == dtype and y.shape == d.shape == x.shape
-    np.testing.assert_array_equal(y, kernels.gelu_forward(x, approx))
-    np.testing.assert_array_equal(d, kernels.gelu_backward(np.ones_like(x), x, approx))
+    np.testing.assert_array_equal(y, elementwise.gelu_forward(x, approx))
+    np.testing.assert_array_equal(d, elementwise.gelu_backward(np.ones_like(x), x, approx))
     check(d[:-1], ref_gelu_grad(approx, x[:-1]), dtype)
     assert np.isnan(d[-1])
     g = rng.standard_normal(x.shape).astype(dtype)
-    np.testing.assert_array_equal(kernels.gelu_backward_from_derivative(g, d), g * d)
+    np.testing.assert_array_equal(elementwise.gelu_backward_from_derivative(g, d), g * d)
     x3 = rng.standard_normal((2, 3, 4)).astype(dtype).transpose(1, 2, 0)
-    y3, d3 = kernels.gelu_forward(x3, approx, with_derivative=True)
+    y3, d3 = elementwise.gelu_forward(x3, approx, with_derivative=True)
     assert y3.shape == d3.shape == x3.shape
     with pytest.raises(ValueError):
-        kernels.gelu_backward_from_derivative(g, d[:3])
+        elementwise.gelu_backward_from_derivative(g, d[:3])
 
 
 @pytest.mark.parametrize("approx", ["none", "tanh"])
 def test_gelu_backward_matches_finite_difference_float64(approx):
     x = np.linspace(-6, 6, 241)
     h = 1e-6
-    fd = (kernels.gelu_forward(x + h, approx) - kernels.gelu_forward(x - h, approx)) / (2 * h)
-    np.testing.assert_allclose(kernels.gelu_backward(np.ones_like(x), x, approx), fd, atol=1e-8)
+    fd = (elementwise.gelu_forward(x + h, approx) - elementwise.gelu_forward(x - h, approx)) / (2 * h)
+    np.testing.assert_allclose(elementwise.gelu_backward(np.ones_like(x), x, approx), fd, atol=1e-8)
 
 
 def test_bad_arguments():
     with pytest.raises(ValueError):
-        kernels.gelu_forward(np.zeros(3), "fast")
+        elementwise.gelu_forward(np.zeros(3), "fast")
     with pytest.raises(TypeError):
-        kernels.sigmoid_forward(np.zeros(3, np.int64))
+        elementwise.sigmoid_forward(np.zeros(3, np.int64))
     with pytest.raises(ValueError):
-        kernels.sigmoid_backward(np.zeros(3), np.zeros(4))
+        elementwise.sigmoid_backward(np.zeros(3), np.zeros(4))
     with pytest.raises(TypeError):
-        kernels.tanh_backward(np.zeros(3, np.float32), np.zeros(3))
+        elementwise.tanh_backward(np.zeros(3, np.float32), np.zeros(3))
 
 
 # ---- two threads for large calls ---------------------------------------------
@@ -256,15 +256,15 @@ def _all_elementwise_calls(x, g):
     """Every public elementwise kernel call on x (and g), as a name -> result dict."""
     out = {}
     for name in ("sigmoid", "tanh", "relu"):
-        y = getattr(kernels, f"{name}_forward")(x)
+        y = getattr(elementwise, f"{name}_forward")(x)
         out[name] = y
-        out[name + "_bwd"] = getattr(kernels, f"{name}_backward")(g, y)
+        out[name + "_bwd"] = getattr(elementwise, f"{name}_backward")(g, y)
     for approx in ("none", "tanh"):
-        out["gelu_" + approx] = kernels.gelu_forward(x, approx)
-        y, d = kernels.gelu_forward(x, approx, with_derivative=True)
+        out["gelu_" + approx] = elementwise.gelu_forward(x, approx)
+        y, d = elementwise.gelu_forward(x, approx, with_derivative=True)
         out["gelu_pair_" + approx] = np.stack([y, d])
-        out["gelu_bwd_" + approx] = kernels.gelu_backward(g, x, approx)
-        out["gelu_bwd_saved_" + approx] = kernels.gelu_backward_from_derivative(g, d)
+        out["gelu_bwd_" + approx] = elementwise.gelu_backward(g, x, approx)
+        out["gelu_bwd_saved_" + approx] = elementwise.gelu_backward_from_derivative(g, d)
     return out
 
 
@@ -273,43 +273,40 @@ def test_split_over_threads_is_bit_identical(dtype, monkeypatch):
     """Large calls cut into chunks for two threads give exactly the serial results (each element is
     computed on its own, with the same code whichever thread and chunk it falls in)."""
     rng = np.random.default_rng(10)
-    n = 3 * kernels._MIN_CHUNK * kernels._CHUNKS_PER_CALL + 12345  # chunks, plus a ragged tail
+    n = 3 * threads.MIN_CHUNK * threads.CHUNKS_PER_CALL + 12345  # chunks, plus a ragged tail
     x = np.concatenate([rng.standard_normal(n - len(EDGE)) * 5, EDGE]).astype(dtype)
     g = rng.standard_normal(n).astype(dtype)
-    monkeypatch.setattr(kernels, "_THREADS", False)
+    monkeypatch.setattr(threads, "ENABLED", False)
     serial = _all_elementwise_calls(x, g)
-    monkeypatch.setattr(kernels, "_THREADS", True)
-    monkeypatch.setattr(kernels, "_PARALLEL_MIN_MATH", 0)
-    monkeypatch.setattr(kernels, "_PARALLEL_MIN_MEMORY", 0)
+    monkeypatch.setattr(threads, "ENABLED", True)
+    monkeypatch.setattr(elementwise, "PARALLEL_MIN_MATH", 0)
+    monkeypatch.setattr(elementwise, "PARALLEL_MIN_MEMORY", 0)
     for _ in range(3):
-        monkeypatch.setattr(kernels, "_helper_off_until", 0.0)
+        threads.reset_backoff()
         split = _all_elementwise_calls(x, g)
         for name, ref in serial.items():
             np.testing.assert_array_equal(split[name], ref, err_msg=name)
     # Chunk by chunk (whoever runs them) equals one call over the whole array.
-    out = np.empty_like(x)
-    chunk = 4 * kernels._CHUNK_ALIGN
-    for lo in range(0, n, chunk):
-        kernels._sigmoid_fwd_f32(x[lo:lo + chunk], out[lo:lo + chunk]) if dtype == np.float32 else \
-            kernels._sigmoid_fwd_f64(x[lo:lo + chunk], out[lo:lo + chunk])
-    np.testing.assert_array_equal(out, serial["sigmoid"])
+    chunk = 4 * threads.CHUNK_ALIGN
+    by_chunks = np.concatenate([elementwise.sigmoid_forward(x[lo:lo + chunk]) for lo in range(0, n, chunk)])
+    np.testing.assert_array_equal(by_chunks, serial["sigmoid"])
 
 
 def test_split_runs_every_chunk_once_and_reraises(monkeypatch):
-    monkeypatch.setattr(kernels, "_helper_off_until", 0.0)
-    n = 10 * kernels._MIN_CHUNK + 7
+    threads.reset_backoff()
+    n = 10 * threads.MIN_CHUNK + 7
     counts = np.zeros(n, np.int64)
 
     def count(c):  # a Python "kernel": holds the GIL, still correct
         c += 1
-    kernels._run_elementwise(count, (counts,), 0)
+    threads.run_elementwise(count, (counts,), 0)
     assert (counts == 1).all()
 
     def fail(c):
         raise RuntimeError("kernel failed")
-    monkeypatch.setattr(kernels, "_helper_off_until", 0.0)
+    threads.reset_backoff()
     with pytest.raises(RuntimeError, match="kernel failed"):
-        kernels._run_elementwise(fail, (counts,), 0)
+        threads.run_elementwise(fail, (counts,), 0)
 
 
 def test_small_calls_stay_serial():
@@ -317,12 +314,12 @@ def test_small_calls_stay_serial():
     the kernels in a fresh process)."""
     code = (
         "import threading\n"
-        "from autograd import kernels\n"
-        "kernels.warm_up(('float32',))\n"
+        "from autograd.kernels import elementwise, threads, warmup\n"
+        "warmup.warm_up(('float32',))\n"
         "import numpy as np\n"
-        "kernels.sigmoid_forward(np.zeros(kernels._PARALLEL_MIN_MATH - 1, np.float32))\n"
+        "elementwise.sigmoid_forward(np.zeros(elementwise.PARALLEL_MIN_MATH - 1, np.float32))\n"
         "assert threading.active_count() == 1, threading.enumerate()\n"
-        "assert kernels._helper_jobs is None\n"
+        "assert not threads.helper_started()\n"
     )
     subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                    cwd=__import__("os").path.dirname(__import__("os").path.dirname(__file__)))
@@ -345,10 +342,10 @@ def test_softmax_log_softmax_logsumexp(dtype, shape):
     rng = np.random.default_rng(5)
     x = (rng.standard_normal(shape) * 5).astype(dtype)
     sm, lsm = ref_softmax(x)
-    np.testing.assert_allclose(kernels.softmax_forward(x), sm, **SM_TOL[dtype])
-    np.testing.assert_allclose(kernels.log_softmax_forward(x), lsm, rtol=SM_TOL[dtype]["rtol"], atol=1e-6 if dtype == np.float32 else 1e-12)
+    np.testing.assert_allclose(rows.softmax_forward(x), sm, **SM_TOL[dtype])
+    np.testing.assert_allclose(rows.log_softmax_forward(x), lsm, rtol=SM_TOL[dtype]["rtol"], atol=1e-6 if dtype == np.float32 else 1e-12)
     lse = np.log(np.exp(x.astype(np.float64) - x.max(-1, keepdims=True)).sum(-1)) + x.max(-1)
-    got = kernels.logsumexp_lastdim(x)
+    got = rows.logsumexp_lastdim(x)
     assert got.shape == x.shape[:-1] and got.dtype == dtype
     np.testing.assert_allclose(got, lse, rtol=SM_TOL[dtype]["rtol"], atol=1e-6 if dtype == np.float32 else 1e-12)
 
@@ -357,19 +354,19 @@ def test_softmax_log_softmax_logsumexp(dtype, shape):
 def test_softmax_extremes(dtype):
     x = np.array([[1e4, 0.0, -1e4], [-1e4, -1e4 + 1, -1e4], [0.0, -np.inf, 1.0], [-np.inf, 5.0, -np.inf]], dtype)
     sm, lsm = ref_softmax(x)  # numpy reference is finite here (no all -inf row)
-    np.testing.assert_allclose(kernels.softmax_forward(x), sm, **SM_TOL[dtype])
-    got = kernels.log_softmax_forward(x)
+    np.testing.assert_allclose(rows.softmax_forward(x), sm, **SM_TOL[dtype])
+    got = rows.log_softmax_forward(x)
     assert np.array_equal(np.isneginf(got), np.isneginf(lsm))
     fin = np.isfinite(lsm)
     np.testing.assert_allclose(got[fin], lsm[fin], rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(kernels.logsumexp_lastdim(x), [1e4, -1e4 + 1 + math.log(1 + 2 * math.exp(-1)), 1 + math.log1p(math.exp(-1)), 5.0], rtol=1e-6)
+    np.testing.assert_allclose(rows.logsumexp_lastdim(x), [1e4, -1e4 + 1 + math.log(1 + 2 * math.exp(-1)), 1 + math.log1p(math.exp(-1)), 5.0], rtol=1e-6)
     # Non-contiguous input, empty arrays, all -inf row for logsumexp.
     xt = np.random.default_rng(6).standard_normal((6, 4)).astype(dtype).T
-    np.testing.assert_allclose(kernels.softmax_forward(xt), ref_softmax(xt)[0], **SM_TOL[dtype])
-    assert kernels.softmax_forward(np.zeros((0, 3), dtype)).shape == (0, 3)
-    assert kernels.log_softmax_forward(np.zeros((2, 0), dtype)).shape == (2, 0)
-    np.testing.assert_array_equal(kernels.logsumexp_lastdim(np.zeros((2, 0), dtype)), [-np.inf, -np.inf])
-    np.testing.assert_array_equal(kernels.logsumexp_lastdim(np.full((1, 3), -np.inf, dtype)), [-np.inf])
+    np.testing.assert_allclose(rows.softmax_forward(xt), ref_softmax(xt)[0], **SM_TOL[dtype])
+    assert rows.softmax_forward(np.zeros((0, 3), dtype)).shape == (0, 3)
+    assert rows.log_softmax_forward(np.zeros((2, 0), dtype)).shape == (2, 0)
+    np.testing.assert_array_equal(rows.logsumexp_lastdim(np.zeros((2, 0), dtype)), [-np.inf, -np.inf])
+    np.testing.assert_array_equal(rows.logsumexp_lastdim(np.full((1, 3), -np.inf, dtype)), [-np.inf])
 
 
 @pytest.mark.parametrize("columns", [1, 2, 10, 37, 255])
@@ -379,14 +376,13 @@ def test_blocked_float32_softmax_kernels_equal_the_per_row_ones(columns):
     rng = np.random.default_rng(columns)
     x = (rng.standard_normal((2000 // columns + 3, columns)) * 20).astype(np.float32)
     x[0, 0], x[1, -1], x[2, :] = np.nan, np.inf, -np.inf
-    for blocked, per_row in ((kernels._softmax_narrow_f32, kernels._softmax_f32),
-                             (kernels._log_softmax_narrow_f32, kernels._log_softmax_f32)):
-        got, expected = np.empty_like(x), np.empty_like(x)
-        blocked(x, got)
-        per_row(x, expected)
-        np.testing.assert_array_equal(got, expected)
-    assert kernels._log_softmax_kernel(x) is kernels._log_softmax_narrow_f32
-    assert kernels._softmax_kernel(np.zeros((1, kernels._NARROW_ROWS), np.float32)) is kernels._softmax_f32
+    for forward in (rows.softmax_forward, rows.log_softmax_forward):
+        blocked = forward(x, blocked=True)
+        np.testing.assert_array_equal(blocked, forward(x, blocked=False))
+        np.testing.assert_array_equal(forward(x), blocked)  # the default for short rows
+    assert rows.uses_blocked_kernel(np.dtype(np.float32), columns)
+    assert not rows.uses_blocked_kernel(np.dtype(np.float32), rows.NARROW_ROWS)
+    assert not rows.uses_blocked_kernel(np.dtype(np.float64), columns)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -395,14 +391,14 @@ def test_softmax_backwards(dtype, shape):
     rng = np.random.default_rng(7)
     x = (rng.standard_normal(shape) * 3).astype(dtype)
     g = rng.standard_normal(shape).astype(dtype)
-    y = kernels.softmax_forward(x)
+    y = rows.softmax_forward(x)
     y64, g64 = y.astype(np.float64), g.astype(np.float64)
     ref = y64 * (g64 - (g64 * y64).sum(-1, keepdims=True))
     atol = 1e-6 if dtype == np.float32 else 1e-14
-    np.testing.assert_allclose(kernels.softmax_backward(g, y), ref, rtol=1e-5, atol=atol)
-    ly = kernels.log_softmax_forward(x)
+    np.testing.assert_allclose(rows.softmax_backward(g, y), ref, rtol=1e-5, atol=atol)
+    ly = rows.log_softmax_forward(x)
     ref = g64 - np.exp(ly.astype(np.float64)) * g64.sum(-1, keepdims=True)
-    np.testing.assert_allclose(kernels.log_softmax_backward(g, ly), ref, rtol=1e-5, atol=atol)
+    np.testing.assert_allclose(rows.log_softmax_backward(g, ly), ref, rtol=1e-5, atol=atol)
 
 
 @settings(deadline=None, max_examples=40)
@@ -410,10 +406,10 @@ def test_softmax_backwards(dtype, shape):
                   elements=st.floats(-200, 200, allow_nan=False)))
 def test_softmax_hypothesis(x):
     sm, lsm = ref_softmax(x)
-    np.testing.assert_allclose(kernels.softmax_forward(x), sm, rtol=1e-12, atol=1e-300)
-    np.testing.assert_allclose(kernels.log_softmax_forward(x), lsm, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(rows.softmax_forward(x), sm, rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(rows.log_softmax_forward(x), lsm, rtol=1e-12, atol=1e-12)
     x32 = x.astype(np.float32)
-    np.testing.assert_allclose(kernels.softmax_forward(x32), ref_softmax(x32)[0], rtol=2e-6, atol=1e-7)
+    np.testing.assert_allclose(rows.softmax_forward(x32), ref_softmax(x32)[0], rtol=2e-6, atol=1e-7)
 
 
 @settings(deadline=None, max_examples=60)
@@ -437,26 +433,26 @@ def test_matmul(dtype, m, k, n):
     b = rng.standard_normal((k, n)).astype(dtype)
     ref = a.astype(np.float64) @ b.astype(np.float64)
     rtol = 1e-5 if dtype == np.float32 else 1e-12
-    for f in (kernels.matmul, kernels.matmul_numba):
+    for f in (matmul.matmul, matmul.matmul_numba):
         c = f(a, b)
         assert c.shape == (m, n) and c.dtype == dtype
         np.testing.assert_allclose(c, ref, rtol=rtol, atol=rtol * max(k, 1))
     # Transposed (non-contiguous) operands.
     at, bt = np.ascontiguousarray(a.T).T, np.ascontiguousarray(b.T).T
-    for f in (kernels.matmul, kernels.matmul_numba):
+    for f in (matmul.matmul, matmul.matmul_numba):
         np.testing.assert_allclose(f(at, bt), ref, rtol=rtol, atol=rtol * max(k, 1))
 
 
 def test_matmul_dispatch_rule_and_errors():
-    assert kernels._use_numba_matmul(64, 1, 64)
-    assert not kernels._use_numba_matmul(16, 1, 16)
-    assert not kernels._use_numba_matmul(64, 784, 128)
+    assert matmul.use_numba_matmul(64, 1, 64)
+    assert not matmul.use_numba_matmul(16, 1, 16)
+    assert not matmul.use_numba_matmul(64, 784, 128)
     with pytest.raises(ValueError):
-        kernels.matmul(np.zeros((2, 3)), np.zeros((4, 2)))
+        matmul.matmul(np.zeros((2, 3)), np.zeros((4, 2)))
     with pytest.raises(TypeError):
-        kernels.matmul(np.zeros((2, 3)), np.zeros((3, 2), np.float32))
+        matmul.matmul(np.zeros((2, 3)), np.zeros((3, 2), np.float32))
     with pytest.raises(ValueError):
-        kernels.matmul(np.zeros(3), np.zeros(3))
+        matmul.matmul(np.zeros(3), np.zeros(3))
 
 
 # ---- import / warm-up ----------------------------------------------------------
@@ -467,8 +463,9 @@ def test_import_is_lazy():
         "import sys\n"
         "import autograd\n"
         "assert 'numba' not in sys.modules, 'import autograd loaded numba'\n"
-        "from autograd import kernels\n"
-        "assert not any(d.signatures for d in vars(kernels).values() if hasattr(d, 'signatures')), "
+        "from autograd.kernels import warmup\n"
+        "assert warmup.dispatchers(), 'no kernels found'\n"
+        "assert not any(d.signatures for d in warmup.dispatchers().values()), "
         "'compiled at import'\n"
     )
     subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
@@ -476,8 +473,11 @@ def test_import_is_lazy():
 
 
 def test_warm_up():
-    kernels.warm_up(("float32", "float64"))
-    assert kernels._sigmoid_fwd_f32.signatures and kernels._sigmoid_fwd_f64.signatures
+    """For both dtypes, the warm-up command compiles every kernel of the package."""
+    from autograd import warmup as warmup_command
+    warmup_command.warm_up(("float32", "float64"))
+    uncompiled = [name for name, d in warmup.dispatchers().items() if not d.signatures]
+    assert not uncompiled
 
 
 def _numpy_uses_openblas():
@@ -495,7 +495,7 @@ def _assert_one_rounding_of_axpy(result, x, alpha, y):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_axpy_large_arrays_go_to_numpys_blas(dtype):
-    """x += α·y: from _BLAS_AXPY_MIN elements through numpy's BLAS (found whenever numpy ships OpenBLAS,
+    """x += α·y: from BLAS_AXPY_MIN elements through numpy's BLAS (found whenever numpy ships OpenBLAS,
     as its wheels do), below through the Numba loop (which gives numpy's x + α·y exactly)."""
     from autograd import blas
     function = blas.axpy_function(np.dtype(dtype))
@@ -503,37 +503,38 @@ def test_axpy_large_arrays_go_to_numpys_blas(dtype):
         assert function is not None
     rng = np.random.default_rng(0)
     alpha = dtype(-0.37)
-    x, y = rng.standard_normal(kernels._BLAS_AXPY_MIN - 1).astype(dtype), rng.standard_normal(
-        kernels._BLAS_AXPY_MIN - 1).astype(dtype)
+    x, y = rng.standard_normal(updates.BLAS_AXPY_MIN - 1).astype(dtype), rng.standard_normal(
+        updates.BLAS_AXPY_MIN - 1).astype(dtype)
     expected = x + alpha * y
-    kernels.axpy_(x, y, alpha)
+    updates.axpy_(x, y, alpha)
     np.testing.assert_array_equal(x, expected)
-    for n in (kernels._BLAS_AXPY_MIN, 200_003):
+    for n in (updates.BLAS_AXPY_MIN, 200_003):
         x, y = rng.standard_normal(n).astype(dtype), rng.standard_normal(n).astype(dtype)
         result = x.copy()
-        kernels.axpy_(result, y, alpha)
+        updates.axpy_(result, y, alpha)
         _assert_one_rounding_of_axpy(result, x, alpha, y)
     if function is not None:  # the BLAS kernel itself
         x, y = rng.standard_normal(40_000).astype(dtype), rng.standard_normal(40_000).astype(dtype)
         result = x.copy()
-        kernels._blas_axpy_kernel(function, result, y, alpha)
+        updates.blas_axpy_(function, result, y, alpha)
         _assert_one_rounding_of_axpy(result, x, alpha, y)
-        assert kernels._blas_axpy_kernel.signatures
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_axpy_with_overlapping_arrays_keeps_the_loops_order(dtype):
     """Partly overlapping x and y (views of one buffer, shifted) give the sequential loop's result, which
     threads splitting the work would not; x is y gives x·(1 + α)."""
-    n = kernels._BLAS_AXPY_MIN * 3
+    n = updates.BLAS_AXPY_MIN * 3
     buffer = np.random.default_rng(1).standard_normal(n + 7).astype(dtype)
     expected = buffer.copy()
-    kernels._axpy_kernel(expected[7:], expected[:-7], dtype(0.5))
-    kernels.axpy_(buffer[7:], buffer[:-7], dtype(0.5))
+    for lo in range(0, n, 7):  # element i reads what element i - 7 wrote: in steps of 7, numpy is sequential
+        hi = min(lo + 7, n)
+        expected[7 + lo:7 + hi] += dtype(0.5) * expected[lo:hi]
+    updates.axpy_(buffer[7:], buffer[:-7], dtype(0.5))
     np.testing.assert_array_equal(buffer, expected)
     same = np.random.default_rng(2).standard_normal(n).astype(dtype)
     expected = same * dtype(1.5)
-    kernels.axpy_(same, same, dtype(0.5))
+    updates.axpy_(same, same, dtype(0.5))
     np.testing.assert_array_max_ulp(same, expected, maxulp=1)
 
 
@@ -562,23 +563,28 @@ def test_column_sums_equal_numpys_sums_over_rows(dtype, shape):
 
 @pytest.mark.parametrize("shape", [(1, 1), (7, 10), (300, 10), (16, 1000)])
 @pytest.mark.parametrize("per_row_g", [False, True])
-def test_float32_cross_entropy_grad_matches_the_general_kernel(shape, per_row_g):
+def test_float32_cross_entropy_grad_matches_the_float64_kernel(shape, per_row_g):
     """The float32 kernel (one vectorised exp pass, then the rows) against the general per-element
-    kernel: within 2 ulp, with class weights, ignored rows (ignore_index) and one upstream value per row."""
+    kernel run in float64 on the same values: within a few float32 ulp of the terms (softmax and
+    one-hot, whose difference cancels at the target), with class weights, ignored rows (ignore_index)
+    and one upstream value per row."""
     rng = np.random.default_rng(5)
-    rows, classes = shape
-    logp = kernels.log_softmax_forward(rng.standard_normal(shape).astype(np.float32) * 4)
-    target = rng.integers(0, classes, rows)
+    n_rows, classes = shape
+    logp = rows.log_softmax_forward(rng.standard_normal(shape).astype(np.float32) * 4)
+    target = rng.integers(0, classes, n_rows)
     target[::3] = -100
     weight = rng.uniform(0.5, 2, classes).astype(np.float32)
-    _, row_weights, _, weight_sum = kernels.cross_entropy_rows(logp, target, weight, -100)
-    g = rng.standard_normal(rows).astype(np.float32) if per_row_g else np.float32(0.7)
-    result = kernels.cross_entropy_grad(logp, target, row_weights, 1.0 / max(weight_sum, 1.0), g)
-    expected = np.empty_like(logp)
-    g_flat = np.ascontiguousarray(g, dtype=np.float32).reshape(-1)
-    kernels._cross_entropy_grad(logp, target, row_weights, 1.0 / max(weight_sum, 1.0), g_flat,
-                                0 if g_flat.size == 1 else 1, expected)
-    np.testing.assert_array_max_ulp(result, expected, maxulp=2)
+    _, row_weights, _, weight_sum = losses.cross_entropy_rows(logp, target, weight, -100)
+    g = rng.standard_normal(n_rows).astype(np.float32) if per_row_g else np.float32(0.7)
+    coef = 1.0 / max(weight_sum, 1.0)
+    result = losses.cross_entropy_grad(logp, target, row_weights, coef, g)
+    assert result.dtype == np.float32
+    wide = [np.asarray(a, np.float64) for a in (logp, row_weights, g)]
+    expected = losses.cross_entropy_grad(wide[0], target, wide[1], coef, wide[2])
+    scale = np.abs(wide[1] * coef * wide[2]).reshape(-1, 1)  # each row's factor cᵢ·gᵢ
+    onehot = np.arange(classes) == target.reshape(-1, 1)
+    bound = 4 * np.finfo(np.float32).eps * (np.exp(wide[0]) + onehot) * scale
+    assert np.all(np.abs(result - expected) <= bound)
     assert np.all(result[target == -100] == 0)
 
 
@@ -587,10 +593,10 @@ def test_cross_entropy_grad_of_non_contiguous_log_probabilities(dtype):
     """A Fortran-ordered logp gives the same gradient as its C-ordered copy (the float32 kernel walks
     flat arrays, so the wrapper makes logp C-contiguous first)."""
     rng = np.random.default_rng(6)
-    logp = kernels.log_softmax_forward(rng.standard_normal((6, 4)).astype(dtype))
+    logp = rows.log_softmax_forward(rng.standard_normal((6, 4)).astype(dtype))
     target = np.array([0, 1, -100, 3, 2, 1])
-    _, row_weights, _, weight_sum = kernels.cross_entropy_rows(logp, target, None, -100)
+    _, row_weights, _, weight_sum = losses.cross_entropy_rows(logp, target, None, -100)
     one = np.ones(1, dtype)
-    expected = kernels.cross_entropy_grad(logp, target, row_weights, 1.0 / weight_sum, one)
-    result = kernels.cross_entropy_grad(np.asfortranarray(logp), target, row_weights, 1.0 / weight_sum, one)
+    expected = losses.cross_entropy_grad(logp, target, row_weights, 1.0 / weight_sum, one)
+    result = losses.cross_entropy_grad(np.asfortranarray(logp), target, row_weights, 1.0 / weight_sum, one)
     np.testing.assert_array_equal(result, expected)

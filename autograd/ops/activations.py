@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from ..function import Function
-from ..lazy_kernels import kernels as _kernels
+from .. import kernels
 from ..tensor import normalize_dim
 from ._args import floating
 
@@ -29,7 +29,7 @@ class Sigmoid(Function):
 
     @staticmethod
     def forward(ctx, x):
-        y = _kernels().sigmoid_forward(x)
+        y = kernels.elementwise.sigmoid_forward(x)
         ctx.save_for_backward(y)
         return y
 
@@ -45,7 +45,7 @@ class SigmoidGrad(Function):
     @staticmethod
     def forward(ctx, g, y):
         ctx.save_for_backward(g, y)
-        return _kernels().sigmoid_backward(g, y)
+        return kernels.elementwise.sigmoid_backward(g, y)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -60,7 +60,7 @@ class Tanh(Function):
 
     @staticmethod
     def forward(ctx, x):
-        y = _kernels().tanh_forward(x)
+        y = kernels.elementwise.tanh_forward(x)
         ctx.save_for_backward(y)
         return y
 
@@ -76,7 +76,7 @@ class TanhGrad(Function):
     @staticmethod
     def forward(ctx, g, y):
         ctx.save_for_backward(g, y)
-        return _kernels().tanh_backward(g, y)
+        return kernels.elementwise.tanh_backward(g, y)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -91,7 +91,7 @@ class Relu(Function):
 
     @staticmethod
     def forward(ctx, x):
-        y = _kernels().relu_forward(x)
+        y = kernels.elementwise.relu_forward(x)
         ctx.save_for_backward(y)
         return y
 
@@ -107,7 +107,7 @@ class ReluGrad(Function):
     @staticmethod
     def forward(ctx, g, y):
         ctx.save_for_backward(y)
-        return _kernels().relu_backward(g, y)
+        return kernels.elementwise.relu_backward(g, y)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -128,8 +128,8 @@ class Gelu(Function):
     def forward(ctx, x, approximate):
         ctx.approximate = approximate
         if not ctx.needs_input_grad:  # nothing recorded: no derivative to keep
-            return _kernels().gelu_forward(x, approximate)
-        y, derivative = _kernels().gelu_forward(x, approximate, with_derivative=True)
+            return kernels.elementwise.gelu_forward(x, approximate)
+        y, derivative = kernels.elementwise.gelu_forward(x, approximate, with_derivative=True)
         ctx.save_for_backward(x, derivative)
         return y
 
@@ -147,7 +147,7 @@ class GeluGrad(Function):
     def forward(ctx, g, x, derivative, approximate):
         ctx.save_for_backward(g, x, derivative)
         ctx.approximate = approximate
-        return _kernels().gelu_backward_from_derivative(g, derivative)
+        return kernels.elementwise.gelu_backward_from_derivative(g, derivative)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -175,7 +175,7 @@ class Softmax(Function):
 
     @staticmethod
     def forward(ctx, x, dim):
-        y = _along_last(_kernels().softmax_forward, dim, x)
+        y = _along_last(kernels.rows.softmax_forward, dim, x)
         ctx.save_for_backward(y)
         ctx.dim = dim
         return y
@@ -194,7 +194,7 @@ class SoftmaxGrad(Function):
     def forward(ctx, g, y, dim):
         ctx.save_for_backward(g, y)
         ctx.dim = dim
-        return _along_last(_kernels().softmax_backward, dim, g, y)
+        return _along_last(kernels.rows.softmax_backward, dim, g, y)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -214,7 +214,7 @@ class LogSoftmax(Function):
 
     @staticmethod
     def forward(ctx, x, dim):
-        y = _along_last(_kernels().log_softmax_forward, dim, x)
+        y = _along_last(kernels.rows.log_softmax_forward, dim, x)
         ctx.save_for_backward(y)
         ctx.dim = dim
         return y
@@ -232,7 +232,7 @@ class LogSoftmaxGrad(Function):
     def forward(ctx, g, y, dim):
         ctx.save_for_backward(g, y)
         ctx.dim = dim
-        return _along_last(_kernels().log_softmax_backward, dim, g, y)
+        return _along_last(kernels.rows.log_softmax_backward, dim, g, y)
 
     @staticmethod
     def backward(ctx, grad_output):

@@ -2,7 +2,7 @@
 
 Output size per spatial dim, as in the course: ``out = floor((in + 2·padding − kernel) / stride) + 1``.
 
-conv2d is im2col + one BLAS product (see the measurements in ``autograd/kernels.py``). Its three
+conv2d is im2col + one BLAS product (see the notes in ``autograd/kernels/conv.py``). Its three
 derivatives are the partial derivatives of one bilinear form B(x, W, g) = ⟨g, conv(x, W)⟩:
 
 * ``Conv2d``            y  = conv(x, W) (+ b)
@@ -21,7 +21,7 @@ from collections import namedtuple
 import numpy as np
 
 from ..function import Function
-from ..lazy_kernels import kernels as _kernels
+from .. import kernels
 from ..tensor import Tensor
 
 Window = namedtuple("Window", "kh kw sh sw ph pw oh ow")
@@ -40,11 +40,11 @@ class Conv2d(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, win):
-        k = _kernels()
+        k = kernels.conv
         n = x.shape[0]
         o = weight.shape[0]
         cols = k.im2col(x, *win)
-        by_channel = k.matmul(weight.reshape(o, -1), cols).reshape(o, n, win.oh, win.ow).transpose(1, 0, 2, 3)
+        by_channel = kernels.matmul.matmul(weight.reshape(o, -1), cols).reshape(o, n, win.oh, win.ow).transpose(1, 0, 2, 3)
         out = np.empty(by_channel.shape, x.dtype)  # C-contiguous: `by_channel + b` would keep its layout
         if bias is not None:
             np.add(by_channel, bias.reshape(1, o, 1, 1), out=out)
@@ -71,9 +71,9 @@ class Conv2dInputGrad(Function):
 
     @staticmethod
     def forward(ctx, g, weight, x_shape, win):
-        k = _kernels()
+        k = kernels.conv
         o = weight.shape[0]
-        dcols = k.matmul(weight.reshape(o, -1).T, _rows_by_channel(g))
+        dcols = kernels.matmul.matmul(weight.reshape(o, -1).T, _rows_by_channel(g))
         ctx.save_for_backward(g, weight)
         ctx.win = win
         return k.col2im(dcols, x_shape, *win)
@@ -92,12 +92,12 @@ class Conv2dWeightGrad(Function):
 
     @staticmethod
     def forward(ctx, x, g, w_shape, win, cols=None):
-        k = _kernels()
+        k = kernels.conv
         if cols is None:
             cols = k.im2col(x, *win)
         ctx.save_for_backward(x, g)
         ctx.win = win
-        return k.matmul(_rows_by_channel(g), cols.T).reshape(w_shape)
+        return kernels.matmul.matmul(_rows_by_channel(g), cols.T).reshape(w_shape)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -114,7 +114,7 @@ class MaxPool2d(Function):
 
     @staticmethod
     def forward(ctx, x, win):
-        out, idx = _kernels().max_pool2d_forward(x, *win)
+        out, idx = kernels.conv.max_pool2d_forward(x, *win)
         ctx.idx, ctx.input_shape = idx, x.shape
         return out
 
@@ -130,7 +130,7 @@ class PoolScatter(Function):
     @staticmethod
     def forward(ctx, g, idx, shape):
         ctx.idx = idx
-        return _kernels().plane_scatter_add(g, idx, shape)
+        return kernels.conv.plane_scatter_add(g, idx, shape)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -143,7 +143,7 @@ class PoolGather(Function):
     @staticmethod
     def forward(ctx, x, idx):
         ctx.idx, ctx.input_shape = idx, x.shape
-        return _kernels().plane_gather(x, idx)
+        return kernels.conv.plane_gather(x, idx)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -156,7 +156,7 @@ class AvgPool2d(Function):
     @staticmethod
     def forward(ctx, x, win, count_include_pad):
         ctx.win, ctx.include, ctx.input_shape = win, count_include_pad, x.shape
-        return _kernels().avg_pool2d_forward(x, *win, count_include_pad)
+        return kernels.conv.avg_pool2d_forward(x, *win, count_include_pad)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -170,7 +170,7 @@ class AvgPool2dAdjoint(Function):
     @staticmethod
     def forward(ctx, g, shape, win, count_include_pad):
         ctx.win, ctx.include = win, count_include_pad
-        return _kernels().avg_pool2d_adjoint(g, shape, *win, count_include_pad)
+        return kernels.conv.avg_pool2d_adjoint(g, shape, *win, count_include_pad)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -304,7 +304,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     if not return_indices:
         return out
     from ._args import constant
-    idx = _kernels().max_pool2d_forward(x._data, *win)[1]  # rarely asked for: recomputed
+    idx = kernels.conv.max_pool2d_forward(x._data, *win)[1]  # rarely asked for: recomputed
     return out, _restore(constant(idx, idx.dtype), unbatched)
 
 

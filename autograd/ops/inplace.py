@@ -8,7 +8,7 @@ tensor's version counter goes up, which is how backward detects that a saved ten
 import numpy as np
 
 from .. import fp_errors, grad_mode
-from ..lazy_kernels import kernels as _kernels
+from .. import kernels
 from ..tensor import Tensor, make_tensor
 from . import arithmetic
 from .arithmetic import add, clamp, div, mul, pow, sub
@@ -82,8 +82,7 @@ def _ufunc_inplace(target, other, ufunc, compute, op):
 def add_(self, other, alpha=1):
     if alpha != 1 and not isinstance(alpha, Tensor) and not _recording(self, (other,)) \
             and _fusable(self, other):  # one pass, no temporary for alpha·other
-        kernels = _kernels()
-        _run_fused(kernels.axpy_, [self, other], [self], [float(alpha)])
+        _run_fused(kernels.updates.axpy_, [self, other], [self], [float(alpha)])
         return self
     if alpha != 1:
         other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
@@ -166,7 +165,7 @@ def setitem(self, key, value):
 
 # ---------------------------------------------------------------------------------------------------
 # Fused in-place updates (the optimizers' building blocks). Outside the graph each is one Numba pass
-# over memory (autograd/kernels.py) where the operands are same-shape, same-dtype float arrays; other
+# over memory (autograd/kernels/updates.py) where the operands are same-shape, same-dtype float arrays; other
 # cases, and recording, go through the out-of-place ops like the ops above.
 # ---------------------------------------------------------------------------------------------------
 def _flat(array):
@@ -227,8 +226,7 @@ def addcmul_(self, tensor1, tensor2, value=1):
     """``self += value * tensor1 * tensor2`` in place (PyTorch's ``addcmul_``)."""
     if not _recording(self, (tensor1, tensor2)) and _fusable(self, tensor1, tensor2) \
             and not isinstance(value, Tensor):
-        kernels = _kernels()
-        _run_fused(kernels._addcmul_kernel, [self, tensor1, tensor2], [self], [float(value)])
+        _run_fused(kernels.updates.addcmul_, [self, tensor1, tensor2], [self], [float(value)])
         return self
     return apply_inplace(self, "addcmul_",
                          lambda x, a, b: arithmetic.add(x, arithmetic.mul(arithmetic.mul(a, value), b)),
@@ -239,8 +237,7 @@ def addcdiv_(self, tensor1, tensor2, value=1):
     """``self += value * tensor1 / tensor2`` in place (PyTorch's ``addcdiv_``)."""
     if not _recording(self, (tensor1, tensor2)) and _fusable(self, tensor1, tensor2) \
             and not isinstance(value, Tensor):
-        kernels = _kernels()
-        _run_fused(kernels._addcdiv_kernel, [self, tensor1, tensor2], [self], [float(value)])
+        _run_fused(kernels.updates.addcdiv_, [self, tensor1, tensor2], [self], [float(value)])
         return self
     return apply_inplace(self, "addcdiv_",
                          lambda x, a, b: arithmetic.add(x, arithmetic.div(arithmetic.mul(a, value), b)),
@@ -254,8 +251,7 @@ def lerp_(self, end, weight):
     exactly, as in PyTorch.
     """
     if not _recording(self, (end, weight)) and _fusable(self, end) and not isinstance(weight, Tensor):
-        kernels = _kernels()
-        _run_fused(kernels._lerp_kernel, [self, end], [self], [float(weight)])
+        _run_fused(kernels.updates.lerp_, [self, end], [self], [float(weight)])
         return self
 
     def lerp(x, e, w):
@@ -292,7 +288,6 @@ def sgd_step_(param, grad, momentum_buffer=None, *, lr, momentum=0.0, dampening=
     else ``buf = momentum·buf + (1 − dampening)·g``; ``d = g + momentum·buf`` (nesterov) or ``buf``;
     ``param -= lr·d``. ``momentum_buffer`` is updated in place (needed when ``momentum != 0``).
     """
-    kernels = _kernels()
     use_momentum = momentum != 0
     if use_momentum and momentum_buffer is None:
         raise ValueError("sgd_step_: momentum != 0 needs a momentum_buffer tensor")
@@ -302,7 +297,7 @@ def sgd_step_(param, grad, momentum_buffer=None, *, lr, momentum=0.0, dampening=
         _store(param, param._data, "sgd_step_")
     grad = _as_dtype_of(grad, param)
     buf = momentum_buffer if use_momentum else param  # not touched by the kernel without momentum
-    _run_fused(kernels._sgd_step_kernel, [param, grad, buf], [param, buf],
+    _run_fused(kernels.updates.sgd_step_, [param, grad, buf], [param, buf],
                [-float(lr), float(momentum), 1.0 - float(dampening), float(weight_decay),
                 -1.0 if maximize else 1.0, bool(use_momentum), bool(first_step), bool(nesterov)])
     return param
@@ -358,12 +353,11 @@ def sgd_steps_(params, grads, momentum_buffers=None, *, lr, momentum=0.0, dampen
                          + (f" and {len(momentum_buffers or ())} momentum buffers" if use_momentum else ""))
     if first_steps is None:
         first_steps = [False] * count
-    kernels = _kernels()
     # Plain SGD (p += -lr·g) is an axpy: 3 arguments to dispatch instead of 11 (0.65 -> 0.23 us a call),
     # a loop without branches, and numpy's multithreaded BLAS for large tensors. The sign is ±1, so
     # (−lr·sign)·g = −lr·(sign·g); BLAS may fuse the multiply-add (one rounding instead of two).
     plain = not use_momentum and weight_decay == 0
-    kernel = kernels.axpy_ if plain else kernels._sgd_step_kernel
+    kernel = kernels.updates.axpy_ if plain else kernels.updates.sgd_step_
     settings = ((-float(lr) * (-1.0 if maximize else 1.0),) if plain else
                 (-float(lr), float(momentum), 1.0 - float(dampening), float(weight_decay), -1.0 if maximize else 1.0))
     recording = grad_mode.is_grad_enabled()
@@ -403,7 +397,6 @@ def adam_step_(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, *, step, l
     ``param -= lr/(1 − β1^t) · m / (sqrt(v)/sqrt(1 − β2^t) + eps)``. With ``eps_inside_sqrt`` the
     denominator is the course's ``sqrt(v/(1 − β2^t) + eps)``.
     """
-    kernels = _kernels()
     if amsgrad and max_exp_avg_sq is None:
         raise ValueError("adam_step_: amsgrad=True needs a max_exp_avg_sq tensor")
     if step < 1:
@@ -414,7 +407,7 @@ def adam_step_(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, *, step, l
         _store(param, param._data, "adam_step_")
     grad = _as_dtype_of(grad, param)
     vmax = max_exp_avg_sq if amsgrad else exp_avg_sq  # not touched by the kernel without amsgrad
-    _run_fused(kernels._adam_step_kernel, [param, grad, exp_avg, exp_avg_sq, vmax],
+    _run_fused(kernels.updates.adam_step_, [param, grad, exp_avg, exp_avg_sq, vmax],
                [param, exp_avg, exp_avg_sq, vmax],
                _adam_scalars(step, lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay, amsgrad,
                              maximize, eps_inside_sqrt))
@@ -446,7 +439,7 @@ def adam_steps_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs=None, *, s
         raise ValueError(f"adam_steps_: expected one gradient, exp_avg, exp_avg_sq, step"
                          f"{' and max_exp_avg_sq' if amsgrad else ''} per parameter, got {count} parameters "
                          f"and lists of {', '.join(str(len(x)) for x in lists if x is not None)}")
-    kernel = _kernels()._adam_step_kernel
+    kernel = kernels.updates.adam_step_
     recording = grad_mode.is_grad_enabled()
     scalars_of_step = {}
     for i in range(count):

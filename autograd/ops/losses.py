@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from ..function import Function
-from ..lazy_kernels import kernels as _kernels
+from .. import kernels
 from ..tensor import Tensor, make_tensor
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -23,9 +23,8 @@ class CrossEntropy(Function):
 
     @staticmethod
     def forward(ctx, x, target, weight, ignore_index, reduction):
-        kernels = _kernels()
-        logp = kernels.log_softmax_forward(x)
-        losses, row_weights, loss_sum, weight_sum = kernels.cross_entropy_rows(logp, target, weight, ignore_index)
+        logp = kernels.rows.log_softmax_forward(x)
+        losses, row_weights, loss_sum, weight_sum = kernels.losses.cross_entropy_rows(logp, target, weight, ignore_index)
         if reduction == "mean":  # all ignored: the loss is 0/0 = nan and its gradient 0, as in PyTorch
             coef = 1.0 / weight_sum if weight_sum != 0 else 0.0
             out = loss_sum / weight_sum if weight_sum != 0 else math.nan
@@ -52,7 +51,7 @@ class CrossEntropyGrad(Function):
     def forward(ctx, g, x, logp, target, row_weights, coef):
         ctx.save_for_backward(g, x)
         ctx.logp, ctx.target, ctx.row_weights, ctx.coef = logp, target, row_weights, coef
-        return _kernels().cross_entropy_grad(logp, target, row_weights, coef, g)
+        return kernels.losses.cross_entropy_grad(logp, target, row_weights, coef, g)
 
     @staticmethod
     def backward(ctx, grad_output):

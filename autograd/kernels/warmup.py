@@ -1,0 +1,74 @@
+"""Compile every kernel ahead of time: ``warm_up(dtypes)``, and ``dispatchers()`` to see what compiled.
+
+Design notes: numba compiles a kernel on its first call per argument types, or loads it from its disk
+cache (seconds per kernel the first time on a machine, milliseconds later).  ``warm_up`` calls each
+wrapper once on small arrays of each dtype, in the argument types the ops pass, so a first training
+step does not stop to compile; ``python -m autograd.warmup`` runs it (``make setup`` does).  Kernels
+that a wrapper only takes for large arrays (BLAS axpy) are called at the size that takes them.
+"""
+import numba
+import numpy as np
+
+from . import conv, elementwise, losses, matmul, rows, updates
+
+_MODULES = (elementwise, rows, losses, matmul, conv, updates)
+
+
+def dispatchers():
+    """``{"module.name": dispatcher}`` for every compiled-on-call kernel of the package (the inlined
+    scalar helpers compile into their callers and are left out)."""
+    found = {}
+    for module in _MODULES:
+        for name, value in vars(module).items():
+            if isinstance(value, numba.core.dispatcher.Dispatcher) and \
+                    value.targetoptions.get("inline") != "always":
+                found[f"{module.__name__.rsplit('.', 1)[-1]}.{name}"] = value
+    return found
+
+
+def warm_up(dtypes=("float32",)):
+    """Compile (or load from numba's disk cache) every kernel for the given dtypes."""
+    for dt in dtypes:
+        dt = np.dtype(dt)
+        x = np.linspace(-3, 3, 12, dtype=dt).reshape(3, 4)
+        g = np.ones_like(x)
+        for fwd, bwd in (
+            (elementwise.sigmoid_forward, elementwise.sigmoid_backward),
+            (elementwise.tanh_forward, elementwise.tanh_backward),
+            (elementwise.relu_forward, elementwise.relu_backward),
+            (rows.softmax_forward, rows.softmax_backward),
+            (rows.log_softmax_forward, rows.log_softmax_backward),
+        ):
+            bwd(g, fwd(x))
+        for approx in ("none", "tanh"):
+            elementwise.gelu_backward(g, x, approx)
+            elementwise.gelu_forward(x, approx)
+            derivative = elementwise.gelu_forward(x, approx, with_derivative=True)[1]
+            elementwise.gelu_backward_from_derivative(g, derivative)
+        rows.logsumexp_lastdim(x)
+        wide = np.zeros((1, rows.NARROW_ROWS), dt)  # rows long enough for the per-row float32 kernels
+        rows.softmax_forward(wide)
+        rows.log_softmax_forward(wide)
+        elementwise.bias_relu_(x.copy(), x[0].copy())
+        targets = np.array([0, 3, -100])
+        logp = rows.log_softmax_forward(x)
+        loss_rows, row_weights, _, _ = losses.cross_entropy_rows(logp, targets, None, -100)
+        losses.cross_entropy_rows(logp, targets, x[0].copy(), -100)
+        losses.cross_entropy_grad(logp, targets, row_weights, 1.0, loss_rows)
+        matmul.matmul_numba(x, x.T)
+        image = x.reshape(1, 1, 3, 4)
+        conv.col2im(conv.im2col(image, 2, 2, 1, 1, 0, 0, 2, 3), image.shape, 2, 2, 1, 1, 0, 0, 2, 3)
+        pooled, idx = conv.max_pool2d_forward(image, 2, 2, 1, 1, 0, 0, 2, 3)
+        conv.plane_scatter_add(conv.plane_gather(image, idx), idx, image.shape)
+        _warm_up_updates(dt)
+
+
+def _warm_up_updates(dt):
+    small, other = np.ones(8, dt), np.ones(8, dt)
+    scalar = dt.type(0.5)
+    updates.axpy_(small, other, scalar)
+    large = np.zeros(updates.BLAS_AXPY_MIN, dt)  # from this size axpy_ goes to numpy's BLAS, if found
+    updates.axpy_(large, large.copy(), scalar)
+    updates.addcmul_(small, other, other, scalar)
+    updates.addcdiv_(small, other, other, scalar)
+    updates.lerp_(small, other, scalar)
