@@ -6,7 +6,8 @@ Adam and a cosine learning-rate schedule on the 8×8 digits that ship with numba
 20% held out for the test), prints the test accuracy, and writes into ``demo_output/``:
 
 - ``loss_curve.png``: the training and validation loss and accuracy, epoch by epoch;
-- ``backprop_graph.png``: the graph backward walks for the loss of a batch of 2 images (needs
+- ``backprop_graph.png``: the graph backward walks for the loss of a batch of 2 images, from their
+  pixels to the loss, with each layer's values in a box of its own and the labels in the title (needs
   Graphviz's ``dot``; without it, the DOT text ``backprop_graph.gv`` and a note saying how to install it).
 
 Finally the gradient of that loss with respect to the input pixels is checked against central finite
@@ -36,14 +37,29 @@ def load_data(seed):
     return (X_train, y_train), (X_val, y_val), (X_test, y_test)
 
 
-def save_backprop_graph(model, loss_fn, X, y, out_dir):
-    """Draw the graph of the loss of two images after backward (in eval mode: no dropout ops); returns
-    the file written."""
+def backprop_drawing(model, loss_fn, X, y):
+    """The graph of the loss of two images after backward (in eval mode: no dropout ops), with the
+    pixels as an input of the drawing and the labels in its title. The model's gradients are zeroed
+    again afterwards; returns the ``graphviz.Digraph``."""
     model.eval()
-    loss = loss_fn(model(X[:2]), y[:2])
-    model.zero_grad()
-    loss.backward(retain_graph=True)  # keep what the ops saved, so the drawing can preview it
-    dot = ag.draw_graph(loss, title="Backprop graph of the cross-entropy of 2 digits through the MLP")
+    try:
+        pixels = X[:2].detach().requires_grad_()  # so the drawing shows them, with ∂loss/∂pixels
+        pixels.name = "pixels"
+        labels = y[:2]
+        loss = loss_fn(model(pixels), labels)
+        loss.name = "loss"
+        model.zero_grad()
+        loss.backward(retain_graph=True)  # keep what the ops saved, so the drawing can preview it
+        return ag.draw_graph(loss, title=f"Backprop graph of the cross-entropy of 2 digits (labels "
+                                         f"{', '.join(str(int(v)) for v in labels.tolist())}) through the MLP")
+    finally:
+        model.zero_grad()
+        model.train()
+
+
+def save_backprop_graph(model, loss_fn, X, y, out_dir):
+    """Render :func:`backprop_drawing` to ``out_dir``; returns the file written."""
+    dot = backprop_drawing(model, loss_fn, X, y)
     base = os.path.join(out_dir, "backprop_graph")
     try:
         return dot.render(base, format="png", cleanup=True)
@@ -54,9 +70,6 @@ def save_backprop_graph(model, loss_fn, X, y, out_dir):
         print("        install Graphviz's `dot` (e.g. sudo apt-get install graphviz) for the PNG; "
               f"the DOT text is in {base}.gv")
         return base + ".gv"
-    finally:
-        model.zero_grad()
-        model.train()
 
 
 def make_model():

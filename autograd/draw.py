@@ -10,30 +10,37 @@
 One box per value (its name, shape and dtype for tensors, a preview of its data and of its gradient) and
 one small ellipse per op, drawn micrograd-style from inputs to output. Inputs, parameters (instances of a
 class named ``Parameter``, or ``Scalar(..., param=True)``), intermediate values and the output have their
-own colours, explained in a legend. ``max_nodes`` bounds the drawing: past it the values and ops farthest
-from the output are left out and a note says how many.
+own colours, explained in a legend. Graphviz names the vertices by their place in the graph (counted from
+the output), so the same graph gives the same DOT text and the same SVG on every run.
 
 For a Tensor graph only what the graph keeps is known about an intermediate value: its shape and dtype
 always, its data when an op saved it for backward (before backward frees it), its gradient only after
-``retain_grad()``. Leaves, parameters and the output show everything. ``autograd.backward_steps`` draws
-every gradient as backward computes it.
+``retain_grad()`` (the backward walk passes intermediate gradients on and drops them). Leaves,
+parameters and the output show everything. ``autograd.backward_steps`` draws every gradient as backward
+computes it.
+
+Values computed inside a module (``fc1``, ``blocks.0.attn``) are drawn inside a box named after it: a
+parameter's dotted name (``blocks.0.attn.q_proj.weight``, as ``nn.Module`` names them) says which
+module it belongs to, and an op belongs to the module of the parameters it reads, or, reading none, to
+the module its inputs share. ``max_nodes`` bounds the drawing: past it whole modules are folded into one
+box each (the ones farthest from the output first), then the values farthest from the output are left
+out, and the caption says what was folded and cut.
 
 This module builds the drawing without Graphviz's programs; rendering (``.render``, ``.pipe``, Jupyter's
 display) needs Graphviz's ``dot`` and raises :class:`GraphvizNotInstalledError` saying how to install it.
-Command line: ``python -m autograd.draw --help`` (draws the course's examples, as in the README).
+The course's example drawings and their command line are in :mod:`autograd.drawings`.
 """
+import heapq
 import html
 import math
-import os
 
 import graphviz
 import numpy as np
 
-from .function import Node, _SavedOutput
-from .scalar import Scalar
-from .tensor import Tensor
+from . import Scalar, Tensor
 
-__all__ = ["draw_graph", "GraphDrawing", "GraphvizNotInstalledError", "INSTALL_HINT"]
+__all__ = ["draw_graph", "build_drawing", "DrawOptions", "GraphDrawing", "GraphvizNotInstalledError",
+           "INSTALL_HINT", "COLORS", "KIND_NAMES", "format_number", "preview_lines", "module_of"]
 
 INSTALL_HINT = ("Rendering needs Graphviz's `dot` program, which is not installed or not on PATH (the "
                 "Python package `graphviz` only writes the DOT text). Install the Graphviz system package: "
@@ -50,10 +57,12 @@ COLORS = {
     "constant": "#eadcf5",   # a number used in a Scalar expression (x * 2: the 2)
     "op": "#e8e8e8",
     "cut": "#fde2e2",
+    "module": "#f4f4f4",     # the box of a module's values; a folded module
     "highlight": "#ff5a5a",  # step-by-step: the vertex being processed and the edges it feeds
 }
 KIND_NAMES = {"input": "input (leaf)", "parameter": "parameter (leaf)", "constant": "constant",
               "value": "intermediate value", "output": "output"}
+_GREY = "#888888"
 
 
 class GraphvizNotInstalledError(graphviz.ExecutableNotFound):
@@ -64,10 +73,12 @@ class GraphvizNotInstalledError(graphviz.ExecutableNotFound):
 
 
 class GraphDrawing(graphviz.Digraph):
-    """A ``graphviz.Digraph`` whose rendering errors say what to install. ``cut`` is how many vertices
-    of the graph ``max_nodes`` left out of the drawing (0 when it is complete)."""
+    """A ``graphviz.Digraph`` whose rendering errors say what to install. ``cut`` is how many values of
+    the graph are not drawn as boxes of their own (folded into a module's box or left out: 0 when the
+    drawing is complete); ``folded`` the names of the modules drawn folded."""
 
     cut = 0
+    folded = ()
 
     def pipe(self, *args, **kwargs):
         try:
@@ -89,23 +100,26 @@ class GraphDrawing(graphviz.Digraph):
 
 
 def draw_graph(root, show_data=True, show_grad=True, rankdir="LR", *, show_shape=True, show_dtype=True,
-               max_nodes=150, max_elements=12, precision=4, legend=True, title=None):
+               max_nodes=150, max_elements=12, precision=4, legend=True, title=None, group_modules=True):
     """Draw the graph that produced ``root`` (a Tensor or a Scalar); returns a ``graphviz.Digraph``.
 
     ``show_data``/``show_grad``: preview values and gradients (tensors of at most ``max_elements``
     elements in full, larger ones as shape and mean/std/min/max); ``show_shape``/``show_dtype``: for
     tensors; ``rankdir``: ``"LR"`` (inputs left, output right), ``"TB"``, ``"RL"`` or ``"BT"``;
-    ``max_nodes``: draw at most this many values (the ones closest to the output), and say what was
-    cut; ``precision``: significant digits; ``legend``: explain the colours; ``title``: a caption.
+    ``max_nodes``: draw at most this many values, folding whole modules first, and say what was folded
+    and cut; ``precision``: significant digits; ``legend``: explain the colours; ``title``: a caption;
+    ``group_modules``: draw the values of each module (known by its parameters' dotted names) in a box.
     """
-    options = _Options(show_data, show_grad, rankdir, show_shape, show_dtype, max_nodes, max_elements,
-                       precision, legend, title)
-    return _draw(root, options)
+    options = DrawOptions(show_data, show_grad, rankdir, show_shape, show_dtype, max_nodes, max_elements,
+                          precision, legend, title, group_modules)
+    return build_drawing(root, options)
 
 
-class _Options:
-    def __init__(self, show_data, show_grad, rankdir, show_shape, show_dtype, max_nodes, max_elements,
-                 precision, legend, title):
+class DrawOptions:
+    """The options of :func:`draw_graph`, checked once (``autograd.backward_steps`` draws with them)."""
+
+    def __init__(self, show_data=True, show_grad=True, rankdir="LR", show_shape=True, show_dtype=True,
+                 max_nodes=150, max_elements=12, precision=4, legend=True, title=None, group_modules=True):
         if rankdir not in ("LR", "RL", "TB", "BT"):
             raise ValueError(f"draw_graph: rankdir must be 'LR', 'RL', 'TB' or 'BT', got {rankdir!r}")
         if not isinstance(max_nodes, int) or max_nodes < 1:
@@ -113,30 +127,47 @@ class _Options:
         self.show_data, self.show_grad, self.rankdir = show_data, show_grad, rankdir
         self.show_shape, self.show_dtype, self.max_nodes = show_shape, show_dtype, max_nodes
         self.max_elements, self.precision, self.legend, self.title = max_elements, precision, legend, title
+        self.group_modules = group_modules
 
 
 # ---------------------------------------------------------------------------- the graph, as values and ops
 class _Value:
     """What the drawing knows about one value."""
 
-    __slots__ = ("key", "kind", "name", "shape", "dtype", "data", "grad", "grad_state")
+    __slots__ = ("key", "kind", "name", "shape", "dtype", "data", "grad", "grad_state", "group")
 
-    def __init__(self, key, kind, name=None, shape=None, dtype=None, data=None, grad=None):
+    def __init__(self, key, kind, name=None, shape=None, dtype=None, data=None, grad=None, group=None):
         self.key, self.kind, self.name = key, kind, name
         self.shape, self.dtype, self.data, self.grad = shape, dtype, data, grad
-        self.grad_state = "final"  # or "partial" (still being summed) / "unknown" (not reached yet)
+        # "final"; "partial" (still being summed) / "unknown" (not reached yet) while stepping;
+        # "not kept" (an intermediate gradient the walk passed on and dropped)
+        self.grad_state = "final"
+        self.group = group  # the dotted name of the module it was computed in, or None
+
+
+class _Fold:
+    """A module drawn as one box: how many values and parameters it holds."""
+
+    def __init__(self, path, values, parameters):
+        self.path, self.values, self.parameters = path, values, parameters
 
 
 class _Model:
-    """Values, ops and edges of the drawn part of a graph, with the walk's vertices as keys."""
+    """Values, ops and edges of the drawn part of a graph, with ``id(vertex)`` as keys (a frame of
+    ``backward_steps`` looks its vertices up by them); ``order`` gives each drawn key its place from the
+    output, which names it in the DOT text."""
 
     def __init__(self):
-        self.values = {}   # id(vertex) -> _Value
-        self.ops = {}      # id(vertex) -> op label
-        self.edges = []    # (from key, to key, is value->op edge, (parent vertex, vertex, index) or None)
-        self.vertices = {}  # id(vertex) -> vertex, the drawn ones
-        self.cut_edges = []  # keys of drawn op nodes with an input that was not drawn
+        self.values = {}     # id(vertex) -> _Value
+        self.ops = {}        # id(vertex) -> op label
+        self.edges = []      # (value key, op key, (parent vertex, vertex, index))
+        self.vertices = {}   # id(vertex) -> vertex, the drawn ones
+        self.order = {}      # id(vertex) -> its place in the walk from the output (0 = the output)
+        self.cut_edges = []  # keys of drawn op nodes with an input that was left out
+        self.folds = {}      # module path -> _Fold
+        self.fold_edges = []  # (from DOT name, to DOT name): edges into and out of folded modules
         self.total = 0
+        self.left_out = 0    # values neither drawn nor folded
         self.root_key = None
 
 
@@ -144,8 +175,8 @@ def _is_parameter(tensor):
     return any(cls.__name__ == "Parameter" for cls in type(tensor).__mro__)
 
 
-def _bfs(root_vertex, max_nodes):
-    """Vertices closest to the root first (iterative), at most ``max_nodes``; and the total count."""
+def _walk(root_vertex):
+    """Every vertex, closest to the root first (breadth-first, iterative)."""
     seen = {id(root_vertex)}
     queue = [root_vertex]
     head = 0
@@ -156,15 +187,19 @@ def _bfs(root_vertex, max_nodes):
             if child is not None and id(child) not in seen:
                 seen.add(id(child))
                 queue.append(child)
-    return queue[:max_nodes], len(queue)
+    return queue
 
 
 def _scalar_model(root, max_nodes):
     model = _Model()
-    drawn, model.total = _bfs(root, max_nodes)
+    walk = _walk(root)
+    model.total = len(walk)
+    drawn = walk[:max_nodes]
+    model.left_out = model.total - len(drawn)
     model.root_key = id(root)
-    for s in drawn:
+    for place, s in enumerate(drawn):
         model.vertices[id(s)] = s
+        model.order[id(s)] = place
     for s in drawn:
         if s is root:
             kind = "output"
@@ -184,36 +219,173 @@ def _scalar_model(root, max_nodes):
 
 
 def _known_outputs(nodes):
-    """Tensors (or arrays) of the outputs of ``nodes`` that the graph still holds: saved for backward
-    by a consumer or by the op itself, or retained with ``retain_grad()``."""
+    """Tensors of the outputs of ``nodes`` that the graph still holds: saved for backward by a consumer
+    or by the op itself (until backward frees them), or retained with ``retain_grad()``."""
     known = {}
     for node in nodes:
-        for item in node._saved or ():  # None once released
-            if isinstance(item, tuple) and isinstance(item[0], Tensor) and item[0].grad_fn is not None:
-                known.setdefault(id(item[0].grad_fn), item[0])
-            elif isinstance(item, _SavedOutput):
-                known.setdefault(id(node), item.data)
-        if node.retained is not None:
-            tensor = node.retained()
-            if tensor is not None:
-                known[id(node)] = tensor
+        try:
+            saved = node.saved_tensors
+        except RuntimeError:  # freed by backward, or changed in place since it was saved
+            saved = ()
+        for tensor in saved:
+            if isinstance(tensor, Tensor) and tensor.grad_fn is not None:
+                known.setdefault(id(tensor.grad_fn), tensor)
+        retained = node.retained() if callable(getattr(node, "retained", None)) else None
+        if retained is not None:
+            known[id(node)] = retained
     return known
 
 
 def _as_array(value):
-    if value is None:
+    return None if value is None else np.asarray(value)
+
+
+def module_of(name):
+    """The dotted module path of a parameter's name (``blocks.0.attn.q_proj.weight`` ->
+    ``blocks.0.attn.q_proj``), or None for a name without one."""
+    if not name or "." not in name:
         return None
-    return value._data if isinstance(value, Tensor) else np.asarray(value)
+    return name.rsplit(".", 1)[0]
 
 
-def _tensor_model(root, max_nodes):
+def _common_path(paths):
+    parts = [p.split(".") for p in paths]
+    common = []
+    for pieces in zip(*parts):
+        if any(piece != pieces[0] for piece in pieces):
+            break
+        common.append(pieces[0])
+    return ".".join(common) or None
+
+
+def _parent_path(path):
+    return path.rsplit(".", 1)[0] if "." in path else None
+
+
+def _groups(walk):
+    """{id(vertex): module path} for the vertices computed in (or owned by) a module. A parameter's path
+    is its name's; an op reading parameters belongs to the module they share; an op reading none to the
+    module its inputs share, except that it leaves a module holding parameters itself (the ReLU after
+    ``fc1`` is not part of ``fc1``, the softmax inside ``attn`` is part of ``attn``)."""
+    groups, owners = {}, set()
+    nodes = []
+    for vertex in walk:
+        if isinstance(vertex, Tensor):
+            path = module_of(vertex.name) if _is_parameter(vertex) else None
+            if path is not None:
+                groups[id(vertex)] = path
+                owners.add(path)
+        else:
+            nodes.append(vertex)
+    if not groups:
+        return groups
+    nodes.sort(key=lambda node: node.sequence_nr)  # every input before its consumers
+    for node in nodes:
+        edges = [edge for edge in node.next_edges if edge is not None]
+        direct = {groups[id(e)] for e in edges if isinstance(e, Tensor) and id(e) in groups}
+        if direct:
+            path = _common_path(direct)
+        else:
+            inputs = {groups.get(id(e)) for e in edges if not isinstance(e, Tensor)}
+            if not inputs or None in inputs:
+                continue
+            path = _common_path(inputs)
+            if path is not None and len(inputs) == 1 and path in owners:
+                path = _parent_path(path)
+        if path is not None:
+            groups[id(node)] = path
+    return groups
+
+
+def _fold(walk, groups, max_nodes):
+    """Which modules to fold so at most ``max_nodes`` boxes remain: start from every top-level module
+    folded and open them, closest to the output first, while the drawing stays within the bound."""
+    members = {}      # path -> keys of the vertices directly in it
+    children = {}     # path -> child paths (only paths that hold vertices, with their ancestors)
+    first = {}        # path -> the smallest place (closest to the output) of a vertex under it
+    for place, vertex in enumerate(walk):
+        path = groups.get(id(vertex))
+        if path is None:
+            continue
+        members.setdefault(path, []).append(id(vertex))
+        while path is not None:
+            first.setdefault(path, place)
+            parent = _parent_path(path)
+            if parent is not None:
+                children.setdefault(parent, set()).add(path)
+            path = parent
+    tops = sorted({p for p in first if _parent_path(p) is None}, key=first.get)
+    ungrouped = sum(1 for v in walk if id(v) not in groups)
+    boxes = ungrouped + len(tops)
+    folded = set(tops)
+    queue = [(first[p], p) for p in tops]
+    heapq.heapify(queue)
+    while queue:
+        _, path = heapq.heappop(queue)
+        inside = children.get(path, set())
+        opened = boxes - 1 + len(members.get(path, ())) + len(inside)
+        if opened > max_nodes:
+            continue
+        boxes = opened
+        folded.discard(path)
+        folded.update(inside)
+        for child in inside:
+            heapq.heappush(queue, (first[child], child))
+    return folded
+
+
+def _folded_path(path, folded):
+    """The outermost folded module containing ``path`` (or None when it is drawn open)."""
+    found = None
+    while path is not None:
+        if path in folded:
+            found = path
+        path = _parent_path(path)
+    return found
+
+
+def _tensor_model(root, options):
     model = _Model()
     root_vertex = root.grad_fn if root.grad_fn is not None else root
-    drawn, model.total = _bfs(root_vertex, max_nodes)
+    walk = _walk(root_vertex)
+    model.total = len(walk)
     model.root_key = id(root_vertex)
-    for v in drawn:
-        model.vertices[id(v)] = v
-    nodes = [v for v in drawn if type(v) is Node]
+    groups = _groups(walk) if options.group_modules else {}
+    folded = _fold(walk, groups, options.max_nodes) if groups and len(walk) > options.max_nodes else set()
+    fold_of = {}
+    if folded:
+        for vertex in walk:
+            path = _folded_path(groups.get(id(vertex)), folded)
+            if path is not None:
+                fold_of[id(vertex)] = path
+    # what is left after folding, closest to the output first, within max_nodes boxes
+    drawn, boxes, seen_folds = [], 0, set()
+    for vertex in walk:
+        path = fold_of.get(id(vertex))
+        if path is None:
+            if boxes < options.max_nodes:
+                drawn.append(vertex)
+                boxes += 1
+        elif path not in seen_folds and boxes < options.max_nodes:
+            seen_folds.add(path)
+            boxes += 1
+    for vertex in drawn:
+        model.vertices[id(vertex)] = vertex
+    for place, vertex in enumerate(walk):
+        if id(vertex) in model.vertices:
+            model.order[id(vertex)] = place
+    counts = {}  # folded module -> [values, parameters]
+    for vertex in walk:
+        path = fold_of.get(id(vertex))
+        if path in seen_folds:
+            count = counts.setdefault(path, [0, 0])
+            count[0] += 1
+            count[1] += isinstance(vertex, Tensor)
+    model.left_out = model.total - len(drawn) - sum(values for values, _ in counts.values())
+    for path in sorted(counts):
+        model.folds[path] = _Fold(path, *counts[path])
+
+    nodes = [v for v in drawn if not isinstance(v, Tensor)]
     known = _known_outputs(nodes)
     known[id(root_vertex)] = root
     meta = {id(root_vertex): (root.shape, root.dtype)}
@@ -221,38 +393,58 @@ def _tensor_model(root, max_nodes):
         for edge, m in zip(node.next_edges, node.input_meta):
             if edge is not None and m is not None:
                 meta.setdefault(id(edge), m)
-    for v in drawn:
-        key = id(v)
-        if type(v) is Node:
-            output = known.get(key)
-            tensor = output if isinstance(output, Tensor) else None
+    fold_names = {path: f"m{i}" for i, path in enumerate(sorted(model.folds))}
+    fold_edges = set()
+    for vertex in drawn:
+        key = id(vertex)
+        group = groups.get(key)
+        if not isinstance(vertex, Tensor):
+            tensor = known.get(key)
             shape, dtype = meta.get(key, (None, None))
-            grad = tensor.grad if tensor is not None else None
-            model.values[key] = _Value(key, "output" if key == model.root_key else "value",
-                                       tensor.name if tensor is not None else None, shape, dtype,
-                                       _as_array(output), _as_array(grad))
-            model.ops[key] = v.name()
-            for index, edge in enumerate(v.next_edges):
+            grad = tensor.grad if tensor is not None and (tensor is root or tensor.retains_grad) else None
+            value = _Value(key, "output" if key == model.root_key else "value",
+                           tensor.name if tensor is not None else None, shape, dtype, _as_array(tensor),
+                           _as_array(grad), group)
+            if grad is None:
+                value.grad_state = "not kept"
+            model.values[key] = value
+            model.ops[key] = vertex.name()
+            for index, edge in enumerate(vertex.next_edges):
                 if edge is None:
                     continue
                 if id(edge) in model.vertices:
-                    model.edges.append((id(edge), key, (edge, v, index)))
+                    model.edges.append((id(edge), key, (edge, vertex, index)))
+                elif id(edge) in fold_of and fold_of[id(edge)] in fold_names:
+                    fold_edges.add((fold_names[fold_of[id(edge)]], f"o{model.order[key]}"))
                 else:
                     model.cut_edges.append(key)
         else:  # a leaf tensor
-            kind = "output" if key == model.root_key else "parameter" if _is_parameter(v) else "input"
-            model.values[key] = _Value(key, kind, v.name, v.shape, v.dtype, v._data, _as_array(v.grad))
+            kind = "output" if key == model.root_key else "parameter" if _is_parameter(vertex) else "input"
+            model.values[key] = _Value(key, kind, vertex.name, vertex.shape, vertex.dtype, _as_array(vertex),
+                                       _as_array(vertex.grad), group)
+    if fold_names:  # edges out of drawn values into folded modules
+        for vertex in walk:
+            path = fold_of.get(id(vertex))
+            if path not in fold_names or isinstance(vertex, Tensor):
+                continue
+            for edge in vertex.next_edges:
+                if edge is not None and id(edge) in model.vertices:
+                    fold_edges.add((f"v{model.order[id(edge)]}", fold_names[path]))
+                elif edge is not None and fold_of.get(id(edge)) not in (None, path) \
+                        and fold_of[id(edge)] in fold_names:
+                    fold_edges.add((fold_names[fold_of[id(edge)]], fold_names[path]))
+    model.fold_edges = sorted(fold_edges)
     return model
 
 
-def build_model(root, max_nodes):
+def build_model(root, options):
     if isinstance(root, Scalar):
-        return _scalar_model(root, max_nodes)
+        return _scalar_model(root, options.max_nodes)
     if isinstance(root, Tensor):
         if not root.requires_grad:
             raise ValueError("draw_graph: this tensor does not require grad, so no graph recorded how it "
                              "was made; create the inputs with requires_grad=True")
-        return _tensor_model(root, max_nodes)
+        return _tensor_model(root, options)
     raise TypeError(f"draw_graph: expected a Tensor or a Scalar, got {type(root).__name__}")
 
 
@@ -268,7 +460,7 @@ def format_number(x, precision=4):
     return "0" if text == "-0" else text
 
 
-def _preview_lines(value, options):
+def preview_lines(value, options):
     """Lines showing a number or an array: in full when small, as statistics when large."""
     if isinstance(value, float):
         return [format_number(value, options.precision)]
@@ -304,6 +496,25 @@ def _cell(lines, bold=False, italic=False, color=None, align="CENTER"):
     return f'<TD ALIGN="{align}" BALIGN="LEFT">{body}</TD>'
 
 
+def _grad_cell(value, options, is_scalar):
+    """The gradient's cell; None where a gradient means nothing (a constant) or is not kept."""
+    if value.kind == "constant":
+        return None  # a number written in the expression: nothing learns it, nothing needs its gradient
+    if value.grad_state == "unknown":
+        return _cell(["grad ?"], italic=True, color=_GREY)
+    if value.grad is None:
+        if value.kind == "output" and not is_scalar and value.shape is not None and math.prod(value.shape) == 1:
+            return _cell(["grad 1 (the seed)"], color="#b00000")
+        return None
+    lines = preview_lines(value.grad, options)
+    suffix = " (so far)" if value.grad_state == "partial" else ""
+    lines = ["grad " + lines[0]] + lines[1:]
+    lines[-1] += suffix
+    return _cell(lines, bold=value.grad_state == "final" and is_scalar, italic=value.grad_state == "partial",
+                 color="#b00000" if value.grad_state == "final" else "#7a4a00",
+                 align="LEFT" if len(lines) > 1 else "CENTER")
+
+
 def _value_label(value, options, is_scalar):
     """An HTML-like label: one row for a Scalar (micrograd's record), one cell per line for a tensor."""
     cells = []
@@ -317,24 +528,21 @@ def _value_label(value, options, is_scalar):
             head.append(str(value.dtype))
         if head:
             cells.append(_cell([" ".join(head)], color="#555555"))
+    missing = []  # what the graph no longer holds, said once in one short line
     if options.show_data:
         if value.data is not None:
-            lines = _preview_lines(value.data, options)
+            lines = preview_lines(value.data, options)
             cells.append(_cell(["data " + lines[0]] + lines[1:], align="LEFT" if len(lines) > 1 else "CENTER"))
         elif not is_scalar:
-            cells.append(_cell(["data not kept"], italic=True, color="#888888"))
+            missing.append("data")
     if options.show_grad:
-        if value.grad_state == "unknown" or (value.grad is None and not is_scalar):
-            cells.append(_cell(["grad ?"], italic=True, color="#888888"))
-        else:
-            lines = _preview_lines(value.grad, options)
-            suffix = " (so far)" if value.grad_state == "partial" else ""
-            lines = ["grad " + lines[0]] + lines[1:]
-            lines[-1] += suffix
-            cells.append(_cell(lines, bold=value.grad_state == "final" and is_scalar,
-                               italic=value.grad_state == "partial",
-                               color="#b00000" if value.grad_state == "final" else "#7a4a00",
-                               align="LEFT" if len(lines) > 1 else "CENTER"))
+        grad = _grad_cell(value, options, is_scalar)
+        if grad is not None:
+            cells.append(grad)
+        elif value.kind != "constant" and not is_scalar:
+            missing.append("grad")
+    if missing:
+        cells.append(_cell([" · ".join(missing) + " not kept"], italic=True, color=_GREY))
     if not cells:
         cells.append(_cell([" "]))
     if is_scalar:
@@ -346,14 +554,17 @@ def _value_label(value, options, is_scalar):
 
 
 # ---------------------------------------------------------------------------- the drawing
-def _draw(root, options, frame=None):
-    """Build the Digraph. ``frame`` (from ``backward_steps``) overrides gradients and highlights a step."""
-    model = build_model(root, options.max_nodes)
+def build_drawing(root, options, frame=None):
+    """The Digraph of ``root`` drawn with ``options`` (a :class:`DrawOptions`). ``frame`` (a step of
+    ``backward_steps``) overrides gradients through ``frame.apply(model)`` and highlights its vertex
+    (``frame.vertex_key``), its caption lines and the edges it feeds (``frame.edge_attrs``)."""
+    model = build_model(root, options)
     is_scalar = isinstance(root, Scalar)
     if frame is not None:
         frame.apply(model)
     dot = GraphDrawing(name="backprop_graph", format="svg")
     dot.cut = model.total - len(model.vertices)
+    dot.folded = tuple(sorted(model.folds))
     dot.attr(rankdir=options.rankdir, bgcolor="white", fontname="Helvetica", nodesep="0.25",
              ranksep="0.35")
     dot.attr("node", fontname="Helvetica", fontsize="11", shape="plain")
@@ -362,43 +573,108 @@ def _draw(root, options, frame=None):
     if options.title:
         caption.append(options.title)
     if frame is not None:
-        caption.extend(frame.caption_lines)
-    if dot.cut:
+        caption.extend(getattr(frame, "caption_lines", ()))
+    if model.folds:
+        folded_values = sum(f.values for f in model.folds.values())
+        caption.append(f"max_nodes={options.max_nodes}: {len(model.folds)} modules folded into one box each "
+                       f"({', '.join(sorted(model.folds))}), {folded_values} values in all")
+    if model.left_out:
         caption.append(f"max_nodes={options.max_nodes}: showing the {len(model.vertices)} values closest to "
-                       f"the output; {dot.cut} more values and their ops are not drawn")
+                       f"the output; {model.left_out} more values and their ops are not drawn")
     if caption:
         dot.attr(label="".join(line.replace("\\", "\\\\") + "\\l" for line in caption), labelloc="t",
                  labeljust="l", fontsize="13")
 
-    highlight = frame.vertex_key if frame is not None else None
+    clusters = _Clusters(dot, model)
+    highlight = getattr(frame, "vertex_key", None) if frame is not None else None
     for key, value in model.values.items():
+        place = model.order[key]
+        target = clusters.graph_of(value.group)
         attrs = {}
         if key == highlight and key not in model.ops:
             attrs = {"color": COLORS["highlight"], "penwidth": "3", "shape": "box", "style": "rounded",
                      "margin": "0"}
-        dot.node(f"v{key}", _value_label(value, options, is_scalar), **attrs)
+        target.node(f"v{place}", _value_label(value, options, is_scalar), **attrs)
         if key in model.ops:
             op = model.ops[key]
             op_attrs = {"shape": "ellipse", "style": "filled", "fillcolor": COLORS["op"], "fontsize": "10",
                         "margin": "0.02,0.02", "height": "0.3"}
             if key == highlight:
                 op_attrs.update(color=COLORS["highlight"], penwidth="3", fillcolor="#ffd0d0")
-            dot.node(f"o{key}", html.escape(op), **op_attrs)
-            dot.edge(f"o{key}", f"v{key}")
+            target.node(f"o{place}", html.escape(op), **op_attrs)
+            dot.edge(f"o{place}", f"v{place}")
+    for i, path in enumerate(sorted(model.folds)):
+        fold = model.folds[path]
+        parameters = f", {fold.parameters} parameters" if fold.parameters else ""
+        clusters.graph_of(_parent_path(path)).node(
+            f"m{i}", f"{path}\nfolded: {fold.values} values{parameters}", shape="box3d", style="filled",
+            fillcolor=COLORS["module"], fontsize="10")
+    clusters.close()
     for parent_key, child_key, info in model.edges:
         attrs = frame.edge_attrs(info) if frame is not None else {}
-        dot.edge(f"v{parent_key}", f"o{child_key}", **attrs)
+        dot.edge(f"v{model.order[parent_key]}", f"o{model.order[child_key]}", **attrs)
+    for tail, head in model.fold_edges:
+        dot.edge(tail, head, style="dashed")
     if model.cut_edges:
-        dot.node("cut", f"… {dot.cut} more values\n(max_nodes={options.max_nodes})", shape="box",
+        dot.node("cut", f"… {model.left_out} more values\n(max_nodes={options.max_nodes})", shape="box",
                  style="dashed,filled", fillcolor=COLORS["cut"], fontsize="10")
         for key in dict.fromkeys(model.cut_edges):
-            dot.edge("cut", f"o{key}", style="dashed")
+            dot.edge("cut", f"o{model.order[key]}", style="dashed")
     if options.legend:
-        _legend(dot, {v.kind for v in model.values.values()}, frame is not None)
+        notes = []
+        if not is_scalar and frame is None and any(v.grad_state == "not kept" for v in model.values.values()):
+            notes.append("not kept: backward frees what ops saved and passes intermediate gradients on "
+                         "without storing them (retain_grad() keeps one)")
+        if frame is not None:
+            notes.append("grad ?: not reached yet")
+        _legend(dot, {v.kind for v in model.values.values()}, frame is not None, notes)
     return dot
 
 
-def _legend(dot, kinds, steps):
+class _Clusters:
+    """Graphviz clusters for modules, nested like their dotted paths, named by their sorted paths."""
+
+    def __init__(self, dot, model):
+        self.dot = dot
+        paths = set()
+        for value in model.values.values():
+            path = value.group
+            while path is not None:
+                paths.add(path)
+                path = _parent_path(path)
+        for path in model.folds:
+            path = _parent_path(path)
+            while path is not None:
+                paths.add(path)
+                path = _parent_path(path)
+        self.names = {path: f"cluster_{i}" for i, path in enumerate(sorted(paths))}
+        self.graphs = {}
+
+    def graph_of(self, path):
+        if path is None or path not in self.names:
+            return self.dot
+        if path not in self.graphs:
+            graph = graphviz.Digraph(name=self.names[path])
+            graph.attr(label=path, labeljust="l", style="rounded,filled", fillcolor=COLORS["module"],
+                       color="#bbbbbb", fontsize="10", fontcolor="#555555")
+            self.graphs[path] = graph
+        return self.graphs[path]
+
+    def close(self):
+        """Nest each cluster into its parent's (deepest first) and the outermost into the drawing."""
+        for path in list(self.graphs):  # a module holding only modules has no graph yet
+            parent = _parent_path(path)
+            while parent is not None:
+                self.graph_of(parent)
+                parent = _parent_path(parent)
+        for path in sorted(self.graphs, key=lambda p: (-p.count("."), p)):
+            parent = _parent_path(path)
+            while parent is not None and parent not in self.names:
+                parent = _parent_path(parent)
+            self.graph_of(parent).subgraph(self.graphs[path])
+
+
+def _legend(dot, kinds, steps, notes=()):
     entries = [(COLORS[kind], KIND_NAMES[kind]) for kind in ("input", "parameter", "constant", "value",
                                                                      "output") if kind in kinds]
     entries.append((COLORS["op"], "op"))
@@ -406,114 +682,15 @@ def _legend(dot, kinds, steps):
         entries.append((COLORS["highlight"], "this step"))
     cells = "".join(f'<TD BGCOLOR="{color}" BORDER="1" WIDTH="12" HEIGHT="12"></TD><TD ALIGN="LEFT">{text}'
                     f'</TD>' for color, text in entries)
-    dot.node("legend", '<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="3" CELLPADDING="1"><TR>'
-             '<TD><B>legend:</B></TD>' + cells + "</TR></TABLE>>", shape="plain", fontsize="9")
+    rows = "<TR><TD><B>legend:</B></TD>" + cells + "</TR>"
+    span = 1 + 2 * len(entries)
+    for note in notes:
+        rows += (f'<TR><TD COLSPAN="{span}" ALIGN="LEFT"><I><FONT COLOR="{_GREY}">{html.escape(note)}'
+                 f'</FONT></I></TD></TR>')
+    dot.node("legend", '<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="3" CELLPADDING="1">' + rows
+             + "</TABLE>>", shape="plain", fontsize="9")
 
 
-# ---------------------------------------------------------------------------- command line
-EXAMPLES = ("neuron", "mlp", "tensor-mlp")
-
-
-def example_graph(name, backward=True):
-    """The graphs of the README and the notebook: the course's neuron, a tiny MLP (Scalars), and the
-    same MLP in Tensors. Returns the root (after backward unless ``backward=False``)."""
-    from .scalar import Scalar
-    if name == "neuron":
-        # h = tanh(w1·x1 + w2·x2 + b), the perceptron of the course's slides, with micrograd's numbers
-        x1, x2 = Scalar(2.0, label="x1"), Scalar(0.0, label="x2")
-        w1, w2 = Scalar(-3.0, label="w1", param=True), Scalar(1.0, label="w2", param=True)
-        b = Scalar(6.8813735870195432, label="b", param=True)
-        x1w1 = x1 * w1
-        x1w1.label = "x1·w1"
-        x2w2 = x2 * w2
-        x2w2.label = "x2·w2"
-        z = x1w1 + x2w2 + b
-        z.label = "z"
-        h = z.tanh()
-        h.label = "h"
-        if backward:
-            h.backward()
-        return h
-    if name in ("mlp", "tensor-mlp"):
-        x, y, params = _mlp_numbers()
-        if name == "mlp":
-            root = _scalar_mlp(x, y, params)
-        else:
-            root = _tensor_mlp(x, y, params)
-        if backward:
-            root.backward()
-        return root
-    raise ValueError(f"unknown example {name!r}; choose one of {', '.join(EXAMPLES)}")
-
-
-def _mlp_numbers():
-    """x ∈ R², target y, and a 2-2-1 network's weights (fixed, so drawings and tests are reproducible)."""
-    x = [1.0, -2.0]
-    y = 1.0
-    params = {"W1": [[0.5, -0.3], [0.8, 0.2]], "b1": [0.1, -0.1], "W2": [[1.2, -0.7]], "b2": [0.05]}
-    return x, y, params
-
-
-def _scalar_mlp(x, y, params):
-    """J = ½(σ(W2·σ(W1·x + b1) + b2) - y)² written out in Scalars."""
-    from .scalar import Scalar
-    xs = [Scalar(v, label=f"x{i + 1}") for i, v in enumerate(x)]
-    a = xs
-    for layer in (1, 2):
-        W, b = params[f"W{layer}"], params[f"b{layer}"]
-        out = []
-        for i, (row, bias) in enumerate(zip(W, b)):
-            z = Scalar(bias, label=f"b{layer}[{i + 1}]", param=True)
-            for j, (w, inp) in enumerate(zip(row, a)):
-                z = z + Scalar(w, label=f"W{layer}[{i + 1},{j + 1}]", param=True) * inp
-            z.label = f"z{layer + 1}[{i + 1}]"
-            act = z.sigmoid()
-            act.label = f"a{layer + 1}[{i + 1}]"
-            out.append(act)
-        a = out
-    diff = a[0] - y
-    loss = 0.5 * diff ** 2
-    loss.label = "J"
-    return loss
-
-
-def _tensor_mlp(x, y, params):
-    """The same network as :func:`_scalar_mlp` in Tensors (parameters named like nn.Linear's)."""
-    from .tensor import Tensor
-    named = {}
-    for key, value in params.items():
-        t = Tensor(value, requires_grad=True, dtype="float64")
-        t.name = key
-        named[key] = t
-    xt = Tensor([x], dtype="float64")
-    h = (xt @ named["W1"].T + named["b1"]).sigmoid()
-    h.name = "a2"
-    out = (h @ named["W2"].T + named["b2"]).sigmoid()
-    out.name = "a3"
-    loss = 0.5 * ((out - y) ** 2).sum()
-    loss.name = "J"
-    return loss
-
-
-def main(argv=None):
-    import argparse
-    from autograd.backprop_steps import backward_steps
-    from autograd.draw import draw_graph as draw  # the package's module, not this __main__ copy
-    parser = argparse.ArgumentParser(prog="python -m autograd.draw",
-                                     description="Draw one of numbagrad's example backprop graphs.")
-    parser.add_argument("example", choices=EXAMPLES)
-    parser.add_argument("-o", "--output", required=True, help="file to write: .svg, .png or .pdf")
-    parser.add_argument("--steps", help="also write the backward pass step by step: .svg (animated) or .html")
-    parser.add_argument("--rankdir", default="LR", choices=("LR", "TB", "RL", "BT"))
-    args = parser.parse_args(argv)
-    root = example_graph(args.example)
-    stem, extension = os.path.splitext(args.output)
-    draw(root, rankdir=args.rankdir).render(stem, format=extension.lstrip(".") or "svg", cleanup=True)
-    print(f"wrote {args.output}")
-    if args.steps:
-        backward_steps(example_graph(args.example, backward=False)).save(args.steps)
-        print(f"wrote {args.steps}")
-
-
-if __name__ == "__main__":
-    main()
+# The names backprop_steps imported before these helpers were public; kept until every checkout of it
+# imports the public ones.
+_draw, _Options, _preview_lines = build_drawing, DrawOptions, preview_lines

@@ -12,7 +12,8 @@ import pytest
 import autograd as ag
 from autograd import Scalar
 from autograd.backprop_steps import BackwardSteps
-from autograd.draw import COLORS, GraphvizNotInstalledError, example_graph, format_number
+from autograd.draw import COLORS, GraphvizNotInstalledError, format_number
+from autograd.drawings import example_graph
 from autograd.engine import topological_order
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
@@ -286,7 +287,7 @@ def test_max_steps_guard():
 
 
 def test_command_line_draws_an_example(tmp_path, capsys):
-    from autograd.draw import main
+    from autograd.drawings import main
     out = tmp_path / "neuron.dot"
     if shutil.which("dot") is None:
         with pytest.raises(GraphvizNotInstalledError):
@@ -298,3 +299,169 @@ def test_command_line_draws_an_example(tmp_path, capsys):
     assert ET.parse(tmp_path / "steps.svg").getroot().findall(f"{SVG}svg")
     assert "wrote" in capsys.readouterr().out
     assert not out.exists()
+
+
+# ---------------------------------------------------------------------------- stable, public, grouped
+def test_the_same_graph_gives_the_same_dot_text():
+    first = ag.draw_graph(example_graph("tensor-mlp")).source
+    second = ag.draw_graph(example_graph("tensor-mlp")).source
+    assert first == second
+    assert ag.draw_graph(example_graph("mlp")).source == ag.draw_graph(example_graph("mlp")).source
+    assert str(id(example_graph("neuron"))) not in first
+
+
+@needs_dot
+def test_the_readme_drawings_are_unchanged_by_a_second_run(tmp_path):
+    from autograd.drawings import main
+    contents = []
+    for run in range(2):
+        folder = tmp_path / str(run)
+        folder.mkdir()
+        main(["neuron", "-o", str(folder / "neuron.svg"), "--steps", str(folder / "neuron_backprop.svg")])
+        main(["mlp", "-o", str(folder / "mlp.svg"), "--rankdir", "TB"])
+        contents.append({name: (folder / name).read_bytes()
+                         for name in ("neuron.svg", "neuron_backprop.svg", "mlp.svg")})
+    assert contents[0] == contents[1]
+
+
+def test_draw_imports_neither_backprop_steps_nor_private_engine_names():
+    import ast
+    import pathlib
+    import subprocess
+    import sys
+    code = "import autograd.draw, sys; print('autograd.backprop_steps' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+    tree = ast.parse(pathlib.Path(ag.__file__).with_name("draw.py").read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            assert node.module in (None, "engine"), node.module   # the package itself, or engine's API
+            assert not any(alias.name.startswith("_") for alias in node.names)
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in (
+                "node", "vertex", "tensor", "root"):
+            assert not node.attr.startswith("_"), node.attr
+
+
+def test_intermediate_values_say_in_one_line_what_backward_did_not_keep():
+    root = example_graph("tensor-mlp")
+    drawing = ag.draw_graph(root)
+    source = drawing.source
+    assert "data · grad not kept" in source
+    assert "grad ?" not in source                      # "?" is for the steps: not reached yet
+    assert "backward frees what ops saved" in source and "retain_grad()" in source   # the legend says why
+    assert "grad 1 (the seed)" in source               # the output's own gradient is known
+    assert "grad not kept" in ag.draw_graph(example_graph("tensor-mlp", backward=False)).source
+
+
+def test_a_retained_gradient_is_shown():
+    x = ag.tensor([1.0, 2.0], dtype=ag.float64, requires_grad=True)
+    h = x * 3.0
+    h.retain_grad()
+    h.name = "h"
+    y = h.sum()
+    y.backward()
+    source = ag.draw_graph(y).source
+    line = next(ln for ln in source.splitlines() if "<B>h</B>" in ln)
+    assert "grad [1., 1.]" in line and "not kept" not in line
+
+
+def test_scalar_constants_have_no_gradient_in_the_drawing():
+    x = Scalar(3.0, label="x")
+    y = x * 2.0
+    y.label = "y"
+    y.backward()
+    source = ag.draw_graph(y).source
+    constant = next(ln for ln in source.splitlines() if COLORS["constant"] in ln and "<TABLE" in ln)
+    assert "data 2" in constant and "grad" not in constant
+    assert "grad 2" in next(ln for ln in source.splitlines() if "<B>x</B>" in ln)
+
+
+def _model_with_modules(blocks):
+    """A tiny transformer-like model: blocks of (attention of four Linears, MLP), then a head."""
+    nn = pytest.importorskip("nn")
+
+    class Attention(nn.Module):
+        def __init__(self, d):
+            super().__init__()
+            self.q_proj, self.k_proj, self.v_proj, self.o_proj = (nn.Linear(d, d) for _ in range(4))
+
+        def forward(self, x):
+            scores = self.q_proj(x) @ self.k_proj(x).transpose(-1, -2) / 2.0
+            return self.o_proj(ag.softmax(scores, dim=-1) @ self.v_proj(x))
+
+    class Block(nn.Module):
+        def __init__(self, d):
+            super().__init__()
+            self.attn, self.fc1, self.fc2 = Attention(d), nn.Linear(d, 2 * d), nn.Linear(2 * d, d)
+
+        def forward(self, x):
+            x = x + self.attn(x)
+            return x + self.fc2(self.fc1(x).relu())
+
+    class Net(nn.Module):
+        def __init__(self, d):
+            super().__init__()
+            self.blocks = nn.Sequential(*[Block(d) for _ in range(blocks)])
+            self.head = nn.Linear(d, 3)
+
+        def forward(self, x):
+            return self.head(self.blocks(x))
+
+    ag.manual_seed(0)
+    net = Net(4)
+    loss = nn.functional.cross_entropy(net(ag.randn(5, 4)), ag.tensor([0, 1, 2, 0, 1]))
+    loss.backward()
+    return loss
+
+
+def _ops_by_cluster(source):
+    """{op label: the labels of the innermost module boxes it is drawn in}, read from the DOT text."""
+    import re
+    placed, stack = {}, []
+    for line in source.splitlines():
+        line = line.strip()
+        if line.startswith("subgraph "):
+            stack.append(None)
+        elif stack and stack[-1] is None and "labeljust=l" in line:
+            stack[-1] = re.search(r'label=("?)([\w.]+)\1 ', line).group(2)
+        elif line == "}" and stack:
+            stack.pop()
+        elif stack and re.match(r"o\d+ \[label=", line):
+            placed.setdefault(line.split("[label=")[1].split()[0], set()).add(stack[-1])
+    return placed
+
+
+def test_values_are_drawn_inside_the_box_of_their_module():
+    loss = _model_with_modules(1)
+    drawing = ag.draw_graph(loss)
+    assert drawing.cut == 0 and drawing.folded == ()
+    placed = _ops_by_cluster(drawing.source)
+    # the softmax of the attention is inside blocks.0.attn, the ReLU after fc1 outside fc1
+    assert placed["SoftmaxBackward"] == {"blocks.0.attn"}
+    assert placed["ReluBackward"] == {"blocks.0"}
+    assert placed["LinearBackward"] == {"blocks.0.attn.q_proj", "blocks.0.attn.k_proj", "blocks.0.attn.v_proj",
+                                        "blocks.0.attn.o_proj", "blocks.0.fc1", "blocks.0.fc2", "head"}
+    assert "CrossEntropyBackward" not in placed   # the loss belongs to no module
+
+
+def test_max_nodes_folds_modules_and_says_which():
+    loss = _model_with_modules(2)
+    full = ag.draw_graph(loss)
+    drawing = ag.draw_graph(loss, max_nodes=25)
+    assert drawing.folded and drawing.cut > 0
+    assert "blocks.0.attn" in drawing.folded or "blocks.0" in drawing.folded
+    source = drawing.source
+    assert f"max_nodes=25: {len(drawing.folded)} modules folded into one box each" in source
+    for path in drawing.folded:
+        assert f"{path}\nfolded: " in source
+    boxes = source.count("<TABLE") - 1 + source.count("folded: ")   # value boxes + folded modules, no legend
+    assert boxes <= 25 < full.source.count("<TABLE") - 1
+    assert ag.draw_graph(loss, max_nodes=25).source == source
+    flat = ag.draw_graph(loss, max_nodes=25, group_modules=False)
+    assert flat.folded == () and "more values and their ops are not drawn" in flat.source
+
+
+@needs_dot
+def test_folded_drawing_renders():
+    svg = ag.draw_graph(_model_with_modules(2), max_nodes=20).pipe(format="svg")
+    assert ET.fromstring(svg).tag == f"{SVG}svg"
