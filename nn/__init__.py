@@ -19,3 +19,9 @@ from .losses import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CosineSimi
 from .module import Module  # noqa: F401
 from .parameter import Parameter  # noqa: F401
 from .serialization import SerializationError, load, save  # noqa: F401
+from .attention import MultiheadAttention  # noqa: F401
+from .embedding import Embedding  # noqa: F401
+from .normalization import LayerNorm, RMSNorm  # noqa: F401
+from .parameter_containers import ParameterDict, ParameterList  # noqa: F401
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell  # noqa: F401
+from .transformer import TransformerEncoder, TransformerEncoderLayer  # noqa: F401

@@ -16,6 +16,9 @@ from autograd.neural import binary_cross_entropy as _bce_elementwise
 from autograd.neural import cross_entropy as _fused_cross_entropy
 from autograd.neural import elu as _elu
 
+from .functional_sequence import (embedding, layer_norm, one_hot, rms_norm,  # noqa: F401,E402
+                                  scaled_dot_product_attention)
+
 # PyTorch's SELU constants (Klambauer et al. 2017), to the digits PyTorch uses.
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
