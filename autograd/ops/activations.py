@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from ..forward_ad import add_tangents
 from ..function import Function
 from .. import kernels
 from ..tensor import normalize_dim
@@ -38,6 +39,12 @@ class Sigmoid(Function):
         (y,) = ctx.saved_tensors
         return SigmoidGrad.apply(grad_output, y)
 
+    @staticmethod
+    def jvp(ctx, tx):
+        """ẏ = ẋ·y(1−y)."""
+        (y,) = ctx.saved_tensors
+        return SigmoidGrad.apply(tx, y)
+
 
 class SigmoidGrad(Function):
     """z = g·y(1−y) in one pass;  dg = dz·y(1−y),  dy = dz·g(1−2y)."""
@@ -54,6 +61,14 @@ class SigmoidGrad(Function):
         dy = grad_output * g * (1.0 - y * 2.0) if ctx.needs_input_grad[1] else None
         return dg, dy
 
+    @staticmethod
+    def jvp(ctx, tg, ty):
+        """ż = ġ·y(1−y) + ẏ·g(1−2y)."""
+        g, y = ctx.saved_tensors
+        dg = None if tg is None else SigmoidGrad.apply(tg, y)
+        dy = None if ty is None else ty * g * (1.0 - y * 2.0)
+        return add_tangents(dg, dy)
+
 
 class Tanh(Function):
     """y = tanh x;  dx = dy·(1−y²)."""
@@ -68,6 +83,12 @@ class Tanh(Function):
     def backward(ctx, grad_output):
         (y,) = ctx.saved_tensors
         return TanhGrad.apply(grad_output, y)
+
+    @staticmethod
+    def jvp(ctx, tx):
+        """ẏ = ẋ·(1−y²)."""
+        (y,) = ctx.saved_tensors
+        return TanhGrad.apply(tx, y)
 
 
 class TanhGrad(Function):
@@ -85,6 +106,14 @@ class TanhGrad(Function):
         dy = grad_output * g * y * -2.0 if ctx.needs_input_grad[1] else None
         return dg, dy
 
+    @staticmethod
+    def jvp(ctx, tg, ty):
+        """ż = ġ·(1−y²) − 2ẏ·g·y."""
+        g, y = ctx.saved_tensors
+        dg = None if tg is None else TanhGrad.apply(tg, y)
+        dy = None if ty is None else ty * g * y * -2.0
+        return add_tangents(dg, dy)
+
 
 class Relu(Function):
     """y = max(x, 0);  dx = dy where y > 0 (0 at x = 0, as PyTorch)."""
@@ -100,6 +129,12 @@ class Relu(Function):
         (y,) = ctx.saved_tensors
         return ReluGrad.apply(grad_output, y)
 
+    @staticmethod
+    def jvp(ctx, tx):
+        """ẏ = ẋ where y > 0."""
+        (y,) = ctx.saved_tensors
+        return ReluGrad.apply(tx, y)
+
 
 class ReluGrad(Function):
     """z = g where y > 0 in one pass;  dg = dz where y > 0,  dy = 0."""
@@ -113,6 +148,14 @@ class ReluGrad(Function):
     def backward(ctx, grad_output):
         (y,) = ctx.saved_tensors
         return ReluGrad.apply(grad_output, y), None
+
+    @staticmethod
+    def jvp(ctx, tg, ty):
+        """ż = ġ where y > 0 (y's tangent does not move the mask)."""
+        if tg is None:
+            return None
+        (y,) = ctx.saved_tensors
+        return ReluGrad.apply(tg, y)
 
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -138,6 +181,19 @@ class Gelu(Function):
         x, derivative = ctx.saved_tensors
         return GeluGrad.apply(grad_output, x, derivative, ctx.approximate), None
 
+    @staticmethod
+    def jvp(ctx, tx, _):
+        """ẏ = ẋ·GELU'(x) (GELU'(x) from the forward kernel when it was not saved)."""
+        (x,) = ctx.primal_inputs[:1]
+        if ctx.needs_input_grad:  # recorded: forward saved (x, GELU'(x))
+            derivative = ctx.saved_tensors[1]
+        else:  # forward computed GELU'(x) only when recording: run it again as a recording forward would
+            from ._args import constant
+            keep = _KeepSaved()
+            Gelu.forward(keep, x._data, ctx.approximate)
+            derivative = constant(keep.saved[1], x.dtype)
+        return GeluGrad.apply(tx, x, derivative, ctx.approximate)
+
 
 class GeluGrad(Function):
     """z = g·GELU'(x) in one pass (GELU'(x) as saved by the forward);  dg = dz·GELU'(x),
@@ -155,6 +211,22 @@ class GeluGrad(Function):
         dg = GeluGrad.apply(grad_output, x, derivative, ctx.approximate) if ctx.needs_input_grad[0] else None
         dx = grad_output * g * _gelu_second_derivative(x, ctx.approximate) if ctx.needs_input_grad[1] else None
         return dg, dx, None, None
+
+    @staticmethod
+    def jvp(ctx, tg, tx, _derivative, _approximate):
+        """ż = ġ·GELU'(x) + ẋ·g·GELU''(x) (the derivative argument is GELU'(x), moved by ẋ)."""
+        g, x, derivative = ctx.saved_tensors
+        dg = None if tg is None else GeluGrad.apply(tg, x, derivative, ctx.approximate)
+        dx = None if tx is None else tx * g * _gelu_second_derivative(x, ctx.approximate)
+        return add_tangents(dg, dx)
+
+
+class _KeepSaved:
+    """A stand-in ctx for running a forward as if recording, to read what it saves."""
+    needs_input_grad = (True,)
+
+    def save_for_backward(self, *arrays):
+        self.saved = arrays
 
 
 def _gelu_second_derivative(x, approximate):
@@ -185,6 +257,12 @@ class Softmax(Function):
         (y,) = ctx.saved_tensors
         return SoftmaxGrad.apply(grad_output, y, ctx.dim), None
 
+    @staticmethod
+    def jvp(ctx, tx, _):
+        """ẏ = y ⊙ (ẋ − Σ ẋ⊙y) = J ẋ, J = diag(y) − yyᵀ."""
+        (y,) = ctx.saved_tensors
+        return SoftmaxGrad.apply(tx, y, ctx.dim)
+
 
 class SoftmaxGrad(Function):
     """z = y ⊙ (g − Σ g⊙y) in one pass (J = diag(y) − yyᵀ is symmetric, so dg = J dz);
@@ -208,6 +286,17 @@ class SoftmaxGrad(Function):
                   - g * sum_(grad_output * y, dim, keepdim=True))
         return dg, dy, None
 
+    @staticmethod
+    def jvp(ctx, tg, ty, _):
+        """ż = y⊙(ġ − Σ ġ⊙y) + ẏ⊙(g − Σ g⊙y) − y·Σ g⊙ẏ."""
+        from .reduction import sum as sum_
+        g, y = ctx.saved_tensors
+        dim = ctx.dim
+        dg = None if tg is None else SoftmaxGrad.apply(tg, y, dim)
+        dy = None if ty is None else (ty * (g - sum_(g * y, dim, keepdim=True))
+                                      - y * sum_(g * ty, dim, keepdim=True))
+        return add_tangents(dg, dy)
+
 
 class LogSoftmax(Function):
     """yᵢ = xᵢ − logΣⱼ eˣʲ along ``dim`` (stable);  dx = dy − eʸ Σ dy."""
@@ -223,6 +312,14 @@ class LogSoftmax(Function):
     def backward(ctx, grad_output):
         (y,) = ctx.saved_tensors
         return LogSoftmaxGrad.apply(grad_output, y, ctx.dim), None
+
+    @staticmethod
+    def jvp(ctx, tx, _):
+        """ẏ = ẋ − Σ ẋ⊙eʸ."""
+        from .reduction import sum as sum_
+        from .unary import exp
+        (y,) = ctx.saved_tensors
+        return tx - sum_(tx * exp(y), ctx.dim, keepdim=True)
 
 
 class LogSoftmaxGrad(Function):
@@ -244,6 +341,18 @@ class LogSoftmaxGrad(Function):
         dg = grad_output - sum_(grad_output * p, dim, keepdim=True) if ctx.needs_input_grad[0] else None
         dy = -grad_output * p * sum_(g, dim, keepdim=True) if ctx.needs_input_grad[1] else None
         return dg, dy, None
+
+    @staticmethod
+    def jvp(ctx, tg, ty, _):
+        """ż = ġ − eʸ Σ ġ − (ẏ⊙eʸ) Σ g."""
+        from .reduction import sum as sum_
+        from .unary import exp
+        g, y = ctx.saved_tensors
+        dim = ctx.dim
+        p = exp(y)
+        dg = None if tg is None else tg - p * sum_(tg, dim, keepdim=True)
+        dy = None if ty is None else -(ty * p) * sum_(g, dim, keepdim=True)
+        return add_tangents(dg, dy)
 
 
 def sigmoid(input):

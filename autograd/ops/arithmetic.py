@@ -19,6 +19,11 @@ class Add(Function):
     def backward(ctx, grad_output):
         return grad_output, grad_output
 
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        """ż = ȧ + ḃ."""
+        return ta if tb is None else tb if ta is None else ta + tb
+
 
 class Sub(Function):
     """z = a − b;  da = dz, db = −dz."""
@@ -30,6 +35,11 @@ class Sub(Function):
     @staticmethod
     def backward(ctx, grad_output):
         return grad_output, (-grad_output if ctx.needs_input_grad[1] else None)
+
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        """ż = ȧ − ḃ."""
+        return ta if tb is None else -tb if ta is None else ta - tb
 
 
 class Mul(Function):
@@ -46,6 +56,14 @@ class Mul(Function):
         da, db = ctx.needs_input_grad
         # Mul.apply, not `*`: the operands already share a dtype, and the operator's checks cost 0.1 µs
         return (Mul.apply(grad_output, b) if da else None), (Mul.apply(grad_output, a) if db else None)
+
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        """ż = ȧ·b + a·ḃ."""
+        a, b = ctx.saved_tensors
+        da = None if ta is None else Mul.apply(ta, b)
+        db = None if tb is None else Mul.apply(a, tb)
+        return da if db is None else db if da is None else da + db
 
 
 class Div(Function):
@@ -71,6 +89,15 @@ class Div(Function):
         da = Div.apply(grad_output, b)  # needed for db too (the ops directly: operands share a float dtype)
         return da, (NegMul.apply(da, z) if need_b else None)
 
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        """ż = (ȧ − ḃ·z) / b."""
+        b, z = ctx.saved_tensors
+        if tb is None:
+            return Div.apply(ta, b)
+        numerator = -(tb * z) if ta is None else ta - tb * z
+        return Div.apply(numerator, b)
+
 
 class NegMul(Function):
     """z = −(a·b);  da = −dz·b, db = −dz·a. Div's gradient of b as one op instead of a product and a
@@ -87,6 +114,14 @@ class NegMul(Function):
         da, db = ctx.needs_input_grad
         return (NegMul.apply(grad_output, b) if da else None), (NegMul.apply(grad_output, a) if db else None)
 
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        """ż = −(ȧ·b + a·ḃ)."""
+        a, b = ctx.saved_tensors
+        da = None if ta is None else NegMul.apply(ta, b)
+        db = None if tb is None else NegMul.apply(a, tb)
+        return da if db is None else db if da is None else da + db
+
 
 class Neg(Function):
     """y = −x;  dx = −dy."""
@@ -98,6 +133,11 @@ class Neg(Function):
     @staticmethod
     def backward(ctx, grad_output):
         return -grad_output
+
+    @staticmethod
+    def jvp(ctx, tx):
+        """ẏ = −ẋ."""
+        return -tx
 
 
 class PowScalar(Function):
@@ -122,6 +162,19 @@ class PowScalar(Function):
             return grad_output * (x * 2.0), None
         return grad_output * (pow(x, p - 1) * p), None
 
+    @staticmethod
+    def jvp(ctx, tx, _):
+        """ẏ = ẋ·p·xᵖ⁻¹."""
+        (x,) = ctx.saved_tensors
+        p = ctx.exponent
+        if p == 0:
+            return tx * 0.0
+        if p == 1:
+            return tx
+        if p == 2:
+            return tx * (x * 2.0)
+        return tx * (pow(x, p - 1) * p)
+
 
 class Pow(Function):
     """z = aᵇ;  da = dz·b·aᵇ⁻¹,  db = dz·aᵇ·ln a (taken as 0 where a = 0 and b ≥ 0, as PyTorch does)."""
@@ -145,6 +198,18 @@ class Pow(Function):
             db = where(base_is_zero, 0.0, grad_output * out * log(safe_a))
         return da, db
 
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        """ż = ȧ·b·aᵇ⁻¹ + ḃ·aᵇ·ln a (the ln a term taken as 0 where a = 0 and b ≥ 0)."""
+        from .unary import log
+        a, b, out = ctx.saved_tensors
+        total = None if ta is None else ta * b * pow(a, b - 1.0)
+        if tb is not None:
+            base_is_zero = (a == 0) & (b >= 0)
+            term = where(base_is_zero, 0.0, tb * out * log(where(base_is_zero, 1.0, a)))
+            total = term if total is None else total + term
+        return total
+
 
 class Maximum(Function):
     """z = max(a, b);  the gradient goes to the larger operand, split evenly on ties (as PyTorch)."""
@@ -160,6 +225,14 @@ class Maximum(Function):
         (share,) = ctx.saved_tensors
         return grad_output * share, grad_output * (1.0 - share)
 
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        """ż = ȧ·s + ḃ·(1 − s), s the share of a (1, 0, or ½ on ties, as in backward)."""
+        (share,) = ctx.saved_tensors
+        da = None if ta is None else ta * share
+        db = None if tb is None else tb * (1.0 - share)
+        return da if db is None else db if da is None else da + db
+
 
 class Minimum(Function):
     """z = min(a, b);  the gradient goes to the smaller operand, split evenly on ties."""
@@ -174,6 +247,14 @@ class Minimum(Function):
     def backward(ctx, grad_output):
         (share,) = ctx.saved_tensors
         return grad_output * share, grad_output * (1.0 - share)
+
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        """ż = ȧ·s + ḃ·(1 − s), s the share of a (1, 0, or ½ on ties, as in backward)."""
+        (share,) = ctx.saved_tensors
+        da = None if ta is None else ta * share
+        db = None if tb is None else tb * (1.0 - share)
+        return da if db is None else db if da is None else da + db
 
 
 class Where(Function):
@@ -191,6 +272,13 @@ class Where(Function):
         da = Where.apply(condition, grad_output, zero) if ctx.needs_input_grad[1] else None
         db = Where.apply(condition, zero, grad_output) if ctx.needs_input_grad[2] else None
         return None, da, db
+
+    @staticmethod
+    def jvp(ctx, _, ta, tb):
+        """ż = ȧ where cond else ḃ (a missing tangent is 0)."""
+        (condition,) = ctx.saved_tensors
+        zero = constant(0, (ta if ta is not None else tb).dtype)
+        return Where.apply(condition, zero if ta is None else ta, zero if tb is None else tb)
 
 
 class Clamp(Function):
@@ -210,6 +298,12 @@ class Clamp(Function):
     def backward(ctx, grad_output):
         (inside,) = ctx.saved_tensors
         return Where.apply(inside, grad_output, constant(0, grad_output.dtype)), None, None
+
+    @staticmethod
+    def jvp(ctx, tx, _low, _high):
+        """ẏ = ẋ where low ≤ x ≤ high, else 0."""
+        (inside,) = ctx.saved_tensors
+        return Where.apply(inside, tx, constant(0, tx.dtype))
 
 
 # ---------------------------------------------------------------------- functions

@@ -65,6 +65,20 @@ class Conv2d(Function):
         db = sum_(grad_output, (0, 2, 3)) if need[2] else None
         return dx, dw, db, None
 
+    @staticmethod
+    def jvp(ctx, tx, tw, tb, _win):
+        """ẏ = conv(ẋ, W) + conv(x, Ẇ) + ḃ (bilinear in x and W)."""
+        from .shape import reshape
+        x, weight = ctx.saved_tensors
+        win = ctx.win
+        out = None if tx is None else Conv2d.apply(tx, weight, tb, win)
+        if tw is not None:
+            term = Conv2d.apply(x, tw, tb if out is None else None, win)
+            out = term if out is None else out + term
+        if out is None:
+            out = reshape(tb, (1, -1, 1, 1))
+        return out
+
 
 class Conv2dInputGrad(Function):
     """dx = ∂⟨g, conv(x, W)⟩/∂x: z = col2im(Wᵀ g);  dg = conv(dz, W),  dW = Conv2dWeightGrad(dz, g)."""
@@ -85,6 +99,15 @@ class Conv2dInputGrad(Function):
         dg = Conv2d.apply(grad_output, weight, None, ctx.win) if need[0] else None
         dw = Conv2dWeightGrad.apply(grad_output, g, weight.shape, ctx.win) if need[1] else None
         return dg, dw, None, None
+
+    @staticmethod
+    def jvp(ctx, tg, tw, _x_shape, _win):
+        """ż = InputGrad(ġ, W) + InputGrad(g, Ẇ) (bilinear)."""
+        g, weight = ctx.saved_tensors
+        x_shape = ctx.primal_inputs[2]
+        dg = None if tg is None else Conv2dInputGrad.apply(tg, weight, x_shape, ctx.win)
+        dw = None if tw is None else Conv2dInputGrad.apply(g, tw, x_shape, ctx.win)
+        return dg if dw is None else dw if dg is None else dg + dw
 
 
 class Conv2dWeightGrad(Function):
@@ -107,6 +130,15 @@ class Conv2dWeightGrad(Function):
         dg = Conv2d.apply(x, grad_output, None, ctx.win) if need[1] else None
         return dx, dg, None, None
 
+    @staticmethod
+    def jvp(ctx, tx, tg, *_constants):
+        """ż = WeightGrad(ẋ, g) + WeightGrad(x, ġ) (bilinear)."""
+        x, g = ctx.saved_tensors
+        w_shape = ctx.primal_inputs[2]
+        dx = None if tx is None else Conv2dWeightGrad.apply(tx, g, w_shape, ctx.win)
+        dg = None if tg is None else Conv2dWeightGrad.apply(x, tg, w_shape, ctx.win)
+        return dx if dg is None else dg if dx is None else dx + dg
+
 
 # ---------------------------------------------------------------------------------------- pooling
 class MaxPool2d(Function):
@@ -122,6 +154,11 @@ class MaxPool2d(Function):
     def backward(ctx, grad_output):
         return PoolScatter.apply(grad_output, ctx.idx, ctx.input_shape), None
 
+    @staticmethod
+    def jvp(ctx, tx, _win):
+        """ẏ = ẋ read at each window's argmax."""
+        return PoolGather.apply(tx, ctx.idx)
+
 
 class PoolScatter(Function):
     """z = zeros(shape) with g added at the flat H×W positions ``idx`` of each plane (linear in g);
@@ -136,6 +173,11 @@ class PoolScatter(Function):
     def backward(ctx, grad_output):
         return PoolGather.apply(grad_output, ctx.idx), None, None
 
+    @staticmethod
+    def jvp(ctx, tg, _idx, _shape):
+        """ż = ġ scattered at the same positions (linear)."""
+        return PoolScatter.apply(tg, ctx.idx, ctx.primal_inputs[2])
+
 
 class PoolGather(Function):
     """z = x read at the flat H×W positions ``idx`` of each plane;  dx = PoolScatter(dz, idx)."""
@@ -148,6 +190,11 @@ class PoolGather(Function):
     @staticmethod
     def backward(ctx, grad_output):
         return PoolScatter.apply(grad_output, ctx.idx, ctx.input_shape), None
+
+    @staticmethod
+    def jvp(ctx, tx, _idx):
+        """ż = ẋ read at the same positions (linear)."""
+        return PoolGather.apply(tx, ctx.idx)
 
 
 class AvgPool2d(Function):
@@ -162,6 +209,11 @@ class AvgPool2d(Function):
     def backward(ctx, grad_output):
         return AvgPool2dAdjoint.apply(grad_output, ctx.input_shape, ctx.win, ctx.include), None, None
 
+    @staticmethod
+    def jvp(ctx, tx, _win, _include):
+        """ẏ = average pooling of ẋ (linear)."""
+        return AvgPool2d.apply(tx, ctx.win, ctx.include)
+
 
 class AvgPool2dAdjoint(Function):
     """z = each g[window] / divisor spread over its window (the transpose of average pooling);
@@ -175,6 +227,11 @@ class AvgPool2dAdjoint(Function):
     @staticmethod
     def backward(ctx, grad_output):
         return AvgPool2d.apply(grad_output, ctx.win, ctx.include), None, None, None
+
+    @staticmethod
+    def jvp(ctx, tg, _shape, _win, _include):
+        """ż = the adjoint pooling of ġ (linear)."""
+        return AvgPool2dAdjoint.apply(tg, ctx.primal_inputs[1], ctx.win, ctx.include)
 
 
 # ------------------------------------------------------------------------------- argument handling

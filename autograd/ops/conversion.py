@@ -24,6 +24,11 @@ class Cast(Function):
             return constant(x._data.astype(dtype), dtype)
         return super().apply(x, dtype)
 
+    @staticmethod
+    def jvp(ctx, tx, _dtype):
+        """ẏ = ẋ converted to the output's dtype (linear)."""
+        return Cast.apply(tx, ctx.primal_output.dtype)
+
 
 class Clone(Function):
     """y = a copy of x;  dx = dy."""
@@ -35,6 +40,11 @@ class Clone(Function):
     @staticmethod
     def backward(ctx, grad_output):
         return grad_output
+
+    @staticmethod
+    def jvp(ctx, tx):
+        """ẏ = ẋ."""
+        return Clone.apply(tx)
 
 
 def clone(input):

@@ -47,6 +47,11 @@ class GetItem(Function):
     def backward(ctx, grad_output):
         return IndexAdd.apply(grad_output, ctx.key, ctx.input_shape), None
 
+    @staticmethod
+    def jvp(ctx, tx, _key):
+        """ẏ = ẋ[key] (linear)."""
+        return getitem(tx, ctx.key)
+
 
 class GetItemView(GetItem):
     """Basic indexing: a view sharing memory (and the version counter) with its input."""
@@ -70,6 +75,11 @@ class IndexAdd(Function):
     def backward(ctx, grad_output):
         return getitem(grad_output, ctx.key), None, None
 
+    @staticmethod
+    def jvp(ctx, tx, _key, _shape):
+        """ẏ = zeros with ẋ added at key (linear)."""
+        return IndexAdd.apply(tx, ctx.key, ctx.primal_inputs[2])
+
 
 class IndexPut(Function):
     """y = x with y[key] = v;  dx = dy with zeros at key, dv = dy[key] (summed to v's shape)."""
@@ -86,6 +96,15 @@ class IndexPut(Function):
         dx = IndexPut.apply(grad_output, _zero(grad_output), ctx.key) if ctx.needs_input_grad[0] else None
         dv = getitem(grad_output, ctx.key) if ctx.needs_input_grad[1] else None
         return dx, dv, None
+
+    @staticmethod
+    def jvp(ctx, tx, tv, _key):
+        """ẏ = ẋ with ẏ[key] = v̇ (missing tangents are zeros)."""
+        x, v = ctx.primal_inputs[:2]
+        if tx is None:
+            from ..creation import zeros
+            tx = zeros(x.shape, dtype=x.dtype)
+        return IndexPut.apply(tx, _zero(tx) if tv is None else tv, ctx.key)
 
 
 def _zero(like):

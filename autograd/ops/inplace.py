@@ -7,7 +7,7 @@ tensor's version counter goes up, which is how backward detects that a saved ten
 """
 import numpy as np
 
-from .. import fp_errors, grad_mode
+from .. import forward_ad, fp_errors, grad_mode
 from .. import kernels
 from ..tensor import Tensor, make_tensor
 from . import arithmetic
@@ -15,8 +15,16 @@ from .arithmetic import add, clamp, div, mul, pow, sub
 
 
 def _recording(target, others):
+    """Whether the op must go through its out-of-place form: it records, or (forward AD) it moves a
+    tangent, which the out-of-place ops compute."""
     return grad_mode.is_grad_enabled() and (
-        target.requires_grad or any(isinstance(o, Tensor) and o.requires_grad for o in others))
+        target.requires_grad or any(isinstance(o, Tensor) and o.requires_grad for o in others)) or (
+        forward_ad.active_levels and _has_tangents(target, others))
+
+
+def _has_tangents(target, others):
+    return target._fw_tangents is not None or any(
+        isinstance(o, Tensor) and o._fw_tangents is not None for o in others)
 
 
 def _check_target(target, op):
@@ -46,16 +54,22 @@ def _store(target, data, op):
 def apply_inplace(target, op, compute, *others):
     """Run the out-of-place ``compute(target, *others)`` and make ``target`` hold its result."""
     if _recording(target, others):
-        _check_target(target, op)
+        grad_enabled = grad_mode.is_grad_enabled()  # (False: here only for forward-AD tangents)
+        if grad_enabled:
+            _check_target(target, op)
         snapshot = make_tensor(target._data.copy(), target.requires_grad, target.grad_fn, None)
+        snapshot._fw_tangents = target._fw_tangents
         result = compute(snapshot, *others)
         _store(target, result._data, op)
-        target.grad_fn = result.grad_fn
-        target.requires_grad = result.requires_grad
+        if grad_enabled:
+            target.grad_fn = result.grad_fn
+            target.requires_grad = result.requires_grad
+        forward_ad.take_tangents(target, result)
         return target
     with grad_mode.no_grad():
         result = compute(target, *others)
     _store(target, result._data, op)
+    forward_ad.take_tangents(target, result)
     return target
 
 

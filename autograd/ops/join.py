@@ -28,6 +28,14 @@ class Cat(Function):
             start += size
         return tuple(grads)
 
+    @staticmethod
+    def jvp(ctx, *tangents):
+        """ẏ = [ẋ₁, ẋ₂, ...] joined along dim (a missing tangent is zeros)."""
+        from ..creation import zeros
+        parts = [t if t is not None else zeros(x.shape, dtype=x.dtype)
+                 for t, x in zip(tangents, ctx.primal_inputs)]
+        return Cat.apply(*parts, dim=ctx.dim)
+
 
 def cat(tensors, dim=0, *, axis=None):
     """Concatenate tensors of the same shape except in ``dim``."""
@@ -124,6 +132,12 @@ class ConstantPad(Function):
     @staticmethod
     def backward(ctx, grad_output):
         return getitem(grad_output, ctx.key), None, None
+
+    @staticmethod
+    def jvp(ctx, tx, _widths, _value):
+        """ẏ = ẋ padded with zeros (the padding value is a constant)."""
+        widths = ctx.primal_inputs[1]
+        return ConstantPad.apply(tx, widths, 0.0)
 
 
 _NUMPY_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}

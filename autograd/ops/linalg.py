@@ -1,8 +1,10 @@
 """Linear algebra: matmul (1-D, 2-D, batched, broadcast), dot, outer, solve, inv."""
 import numpy as np
 
+from ..forward_ad import add_tangents
 from ..function import Function
 from .. import kernels
+from .. import forward_ad
 from ..grad_mode import is_grad_enabled
 from ..tensor import Tensor, make_tensor
 from ._args import binary_operands
@@ -71,6 +73,14 @@ class MatMul(Function):
                 db = MATMUL_OPS[not ta, False].apply(a, grad_output)
         return da, db
 
+    @classmethod
+    def jvp(cls, ctx, ta, tb):
+        """Ċ = op(Ȧ) op(B) + op(A) op(Ḃ): the same product with each operand's tangent in turn."""
+        a, b = ctx.saved_tensors
+        da = None if ta is None else cls.apply(ta, b)
+        db = None if tb is None else cls.apply(a, tb)
+        return add_tangents(da, db)
+
 
 class MatMulAT(MatMul):
     """C = Aᵀ B (A read transposed in place)."""
@@ -100,7 +110,7 @@ def matmul(input, other):
         # on the critical path of every linear layer and costs as much as a 64×64 product.
         if a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype and a.dtype.kind == "f" \
                 and a.shape[1] == b.shape[0]:
-            if (input.requires_grad or other.requires_grad) and is_grad_enabled():
+            if (input.requires_grad or other.requires_grad) and is_grad_enabled() or forward_ad.active_levels:
                 return MatMul.apply(input, other)
             return make_tensor(_product(a, b), False, None, None)  # nothing to record
     return _matmul_general(input, other)
@@ -156,6 +166,12 @@ class Linear(Function):
         x, weight = ctx.saved_tensors
         return _linear_grads(ctx.needs_input_grad, grad_output, x, weight)
 
+    @staticmethod
+    def jvp(ctx, tx, tw, tb):
+        """ẏ = ẋ Wᵀ + x Ẇᵀ + ḃ."""
+        x, weight = ctx.saved_tensors
+        return _linear_tangent(x, weight, tx, tw, tb)
+
 
 class LinearRelu(Function):
     """y = max(x Wᵀ + b, 0): a linear layer and its ReLU as one op;  with dz = dy where y > 0,
@@ -180,6 +196,12 @@ class LinearRelu(Function):
         x, weight, y = ctx.saved_tensors
         return _linear_grads(ctx.needs_input_grad, ReluGrad.apply(grad_output, y), x, weight)
 
+    @staticmethod
+    def jvp(ctx, tx, tw, tb):
+        """ẏ = (ẋ Wᵀ + x Ẇᵀ + ḃ) where y > 0."""
+        x, weight, y = ctx.saved_tensors
+        return ReluGrad.apply(_linear_tangent(x, weight, tx, tw, tb), y)
+
 
 def _rows(x):
     return x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
@@ -200,6 +222,17 @@ def _linear_grads(needs_input_grad, grad_output, x, weight):
         rows = x if x.ndim == 2 else reshape(x, (-1, x.shape[-1]))
         dw = MatMulAT.apply(g, rows)
     return dx, dw, db
+
+
+def _linear_tangent(x, weight, tx, tw, tb):
+    """ẋ Wᵀ + x Ẇᵀ + ḃ (None terms left out) for y = x Wᵀ + b."""
+    out = None if tx is None else Linear.apply(tx, weight, tb)
+    if tw is not None:
+        term = Linear.apply(x, tw, tb if out is None else None)
+        out = term if out is None else out + term
+    if out is None:  # only the bias moves
+        out = broadcast_to(tb, x.shape[:-1] + (weight.shape[0],))
+    return out
 
 
 def _check_linear(op, input, weight, bias):
@@ -288,6 +321,13 @@ class Solve(Function):
         da = -matmul(db, _mT(x)) if ctx.needs_input_grad[0] else None
         return da, db
 
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        """Ẋ = A⁻¹(Ḃ − Ȧ X)."""
+        a, x = ctx.saved_tensors
+        rhs = tb if ta is None else (-matmul(ta, x) if tb is None else tb - matmul(ta, x))
+        return Solve.apply(a, rhs)
+
 
 def solve(A, B):
     """The X with A X = B for square (batched) A; B is a vector (n,) or a matrix (..., n, k)."""
@@ -323,6 +363,12 @@ class Inv(Function):
         (y,) = ctx.saved_tensors
         yt = _mT(y)
         return -matmul(matmul(yt, grad_output), yt)
+
+    @staticmethod
+    def jvp(ctx, ta):
+        """Ẏ = −Y Ȧ Y."""
+        (y,) = ctx.saved_tensors
+        return -matmul(matmul(y, ta), y)
 
 
 def inv(A):

@@ -41,6 +41,17 @@ class CrossEntropy(Function):
         dx = CrossEntropyGrad.apply(grad_output, x, ctx.logp, ctx.target, ctx.row_weights, ctx.coef)
         return dx, None, None, None, None
 
+    @staticmethod
+    def jvp(ctx, tx, _target, _weight, _ignore, _reduction):
+        """ℓ̇ᵢ = cᵢ·Σ_j (softmax(xᵢ) − onehot(tᵢ))_j ẋᵢⱼ (cᵢ = wᵢ, ÷ Σw for 'mean'), summed unless 'none'."""
+        from .reduction import sum as sum_
+        (x,) = ctx.saved_tensors
+        reduction = ctx.primal_inputs[4]
+        ones = make_tensor(np.ones(ctx.primal_output.shape, x.dtype), False, None, None)
+        direction = CrossEntropyGrad.apply(ones, x, ctx.logp, ctx.target, ctx.row_weights, ctx.coef)
+        per_row = sum_(direction * tx, 1)
+        return per_row if reduction == "none" else sum_(per_row)
+
 
 class CrossEntropyGrad(Function):
     """z = cᵢ·gᵢ·(softmax(xᵢ) − onehot(tᵢ)) in one pass (g the loss's gradient, a scalar or one per row,
@@ -73,6 +84,21 @@ class CrossEntropyGrad(Function):
         if need_x:
             dx = SoftmaxGrad.apply(grad_output * unsqueeze(scale * g, 1), p, 1)
         return dg, dx, None, None, None, None
+
+    @staticmethod
+    def jvp(ctx, tg, tx, *_constants):
+        """ż = cᵢ·ġᵢ·(softmax(xᵢ) − onehot(tᵢ)) + cᵢ·gᵢ·J_softmax(xᵢ) ẋᵢ, J = diag(p) − ppᵀ."""
+        from .activations import SoftmaxGrad, softmax
+        from .shape import unsqueeze
+        g, x = ctx.saved_tensors
+        out = None
+        if tg is not None:
+            out = CrossEntropyGrad.apply(tg, x, ctx.logp, ctx.target, ctx.row_weights, ctx.coef)
+        if tx is not None:
+            scale = make_tensor(ctx.row_weights * np.asarray(ctx.coef, ctx.row_weights.dtype), False, None, None)
+            term = SoftmaxGrad.apply(tx * unsqueeze(scale * g, 1), softmax(x, 1), 1)
+            out = term if out is None else out + term
+        return out
 
 
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean"):

@@ -37,6 +37,15 @@ class Softplus(Function):
         slope = where(z > ctx.threshold, 1.0, sigmoid(z))
         return grad_output * slope, None, None
 
+    @staticmethod
+    def jvp(ctx, tx, _beta, _threshold):
+        """ẏ = ẋ·σ(βx) (ẋ in the linear region)."""
+        from .activations import sigmoid
+        from .arithmetic import where
+        (x,) = ctx.saved_tensors
+        z = x * ctx.beta
+        return tx * where(z > ctx.threshold, 1.0, sigmoid(z))
+
 
 class Elu(Function):
     """y = x (x > 0), α(eˣ − 1) (x ≤ 0), scaled by ``scale`` (SELU);  dx = dy·scale·(1 or αeˣ)."""
@@ -55,6 +64,14 @@ class Elu(Function):
         (x,) = ctx.saved_tensors
         slope = where(x > 0, ctx.scale, exp(clamp(x, max=0.0)) * (ctx.alpha * ctx.scale))
         return grad_output * slope, None, None
+
+    @staticmethod
+    def jvp(ctx, tx, _alpha, _scale):
+        """ẏ = ẋ·scale·(1 where x > 0, else αeˣ)."""
+        from .arithmetic import clamp, where
+        from .unary import exp
+        (x,) = ctx.saved_tensors
+        return tx * where(x > 0, ctx.scale, exp(clamp(x, max=0.0)) * (ctx.alpha * ctx.scale))
 
 
 class BinaryCrossEntropy(Function):
@@ -79,6 +96,15 @@ class BinaryCrossEntropy(Function):
         if ctx.needs_input_grad[1]:
             dy = grad_output * (_clamped_log(1.0 - p) - _clamped_log(p))
         return dp, dy
+
+    @staticmethod
+    def jvp(ctx, tp, ty):
+        """ℓ̇ = ṗ·(p − y)/max(p(1−p), 1e−12) + ẏ·(log(1−p) − log p) (logs clamped at −100)."""
+        from .arithmetic import clamp
+        p, y = ctx.saved_tensors
+        dp = None if tp is None else tp * (p - y) / clamp(p * (1.0 - p), min=1e-12)
+        dy = None if ty is None else ty * (_clamped_log(1.0 - p) - _clamped_log(p))
+        return dp if dy is None else dy if dp is None else dp + dy
 
 
 def _clamped_log(x):

@@ -43,6 +43,12 @@ class ExpandReduced(Function):
     def backward(ctx, grad_output):
         return Sum.apply(grad_output, ctx.axes, ctx.keepdim), None, None
 
+    @staticmethod
+    def jvp(ctx, tx, _shape, _axes):
+        """ẏ = ẋ broadcast back (linear)."""
+        _, shape, axes = ctx.primal_inputs
+        return ExpandReduced.apply(tx, shape, axes)
+
 
 class ExpandAll(Function):
     """y = x (0-d) repeated over ``shape``;  dx = Σ dy. The backward of :class:`SumAll`: no axes to
@@ -55,6 +61,11 @@ class ExpandAll(Function):
     @staticmethod
     def backward(ctx, grad_output):
         return SumAll.apply(grad_output), None
+
+    @staticmethod
+    def jvp(ctx, tx, _shape):
+        """ẏ = ẋ repeated (linear)."""
+        return ExpandAll.apply(tx, ctx.primal_inputs[1])
 
 
 def _broadcast(x, shape):
@@ -84,6 +95,12 @@ class Sum(Function):
     def backward(ctx, grad_output):
         return _expand_back(grad_output, ctx.input_shape, ctx.axes), None, None
 
+    @staticmethod
+    def jvp(ctx, tx, _axes, _keepdim):
+        """ẏ = Σ ẋ over the axes (linear)."""
+        _, axes, keepdim = ctx.primal_inputs
+        return Sum.apply(tx, axes, keepdim)
+
 
 class SumAll(Function):
     """y = Σ x over every axis (``x.sum()``, the usual last op of a loss);  dx = dy broadcast back.
@@ -100,6 +117,11 @@ class SumAll(Function):
     def backward(ctx, grad_output):
         return ExpandAll.apply(grad_output, ctx.input_shape)
 
+    @staticmethod
+    def jvp(ctx, tx):
+        """ẏ = Σ ẋ (linear)."""
+        return SumAll.apply(tx)
+
 
 class Mean(Function):
     """y = (1/n) Σ x over ``axes``;  dx = dy/n broadcast back."""
@@ -115,6 +137,12 @@ class Mean(Function):
     @staticmethod
     def backward(ctx, grad_output):
         return _expand_back(grad_output / float(ctx.count), ctx.input_shape, ctx.axes), None, None
+
+    @staticmethod
+    def jvp(ctx, tx, _axes, _keepdim):
+        """ẏ = mean ẋ over the axes (linear)."""
+        _, axes, keepdim = ctx.primal_inputs
+        return Mean.apply(tx, axes, keepdim)
 
 
 class Amax(Function):
@@ -138,6 +166,13 @@ class Amax(Function):
         (share,) = ctx.saved_tensors
         return _expand_back(grad_output, ctx.input_shape, ctx.axes) * share, None, None
 
+    @staticmethod
+    def jvp(ctx, tx, _axes, _keepdim):
+        """ẏ = Σ ẋ·s over the axes, s the share of each extreme element (as in backward)."""
+        (share,) = ctx.saved_tensors
+        _, axes, keepdim = ctx.primal_inputs
+        return Sum.apply(tx * share, axes, keepdim)
+
 
 class Amin(Amax):
     """y = min x over ``axes``;  dx = dy at the minimal elements, split evenly between ties."""
@@ -157,6 +192,11 @@ class Gather(Function):
     def backward(ctx, grad_output):
         return ScatterAdd.apply(grad_output, ctx.dim, ctx.index, ctx.input_shape), None, None
 
+    @staticmethod
+    def jvp(ctx, tx, _dim, _index):
+        """ẏ = ẋ gathered at the same index (linear)."""
+        return Gather.apply(tx, ctx.dim, ctx.index)
+
 
 class ScatterAdd(Function):
     """y = zeros(shape) with src added at ``index`` along ``dim``;  dsrc = dy gathered at ``index``."""
@@ -173,6 +213,11 @@ class ScatterAdd(Function):
     @staticmethod
     def backward(ctx, grad_output):
         return Gather.apply(grad_output, ctx.dim, ctx.index), None, None, None
+
+    @staticmethod
+    def jvp(ctx, tsrc, _dim, _index, _shape):
+        """ẏ = ṡrc scattered at the same index (linear)."""
+        return ScatterAdd.apply(tsrc, ctx.dim, ctx.index, ctx.primal_inputs[3])
 
 
 def gather(input, dim, index):
@@ -312,6 +357,17 @@ class Prod(Function):
         # moving the reduced axes last and building an (n, n) matrix per row: O(n²), exact at any order.
         return g * _product_of_others(x, axes), None, None
 
+    @staticmethod
+    def jvp(ctx, tx, _axes, _keepdim):
+        """ẏ = Σ ẋᵢ·Π_{j≠i} xⱼ over the axes."""
+        (x,) = ctx.saved_tensors
+        axes = ctx.axes
+        if not (x._data == 0).any():
+            others = _expand_back(ctx.primal_output, x.shape, axes) / x
+        else:
+            others = _product_of_others(x, axes)
+        return sum(tx * others, axes, ctx.keepdim)
+
 
 def _product_of_others(x, axes):
     """For each element, the product of the other elements of its reduction group, as Tensor ops."""
@@ -380,6 +436,14 @@ class LogSumExp(Function):
         shape = _keep_shape(x.shape, ctx.axes)
         return reshape(grad_output, shape) * exp(x - reshape(out, shape)), None, None
 
+    @staticmethod
+    def jvp(ctx, tx, _axes, _keepdim):
+        """ẏ = Σ ẋ·e^(x−y) over the axes (ẋ weighted by the softmax)."""
+        from .unary import exp
+        x, out = ctx.saved_tensors
+        shape = _keep_shape(x.shape, ctx.axes)
+        return Sum.apply(tx * exp(x - reshape(out, shape)), ctx.axes, ctx.primal_inputs[2])
+
 
 def logsumexp(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
     dim, keepdim = dim_alias(dim, keepdim, axis, keepdims)
@@ -405,6 +469,15 @@ class Norm2(Function):
         out = reshape(out, shape)
         safe = where(out == 0, 1.0, out)
         return where(out == 0, 0.0, reshape(grad_output, shape) * x / safe), None, None
+
+    @staticmethod
+    def jvp(ctx, tx, _axes, _keepdim):
+        """ẏ = Σ x·ẋ / y, 0 where y = 0."""
+        from .arithmetic import where
+        x, out = ctx.saved_tensors
+        dot = Sum.apply(x * tx, ctx.axes, ctx.primal_inputs[2])
+        zero = out == 0
+        return where(zero, 0.0, dot / where(zero, 1.0, out))
 
 
 def norm(input, p=2, dim=None, keepdim=False, *, axis=None, keepdims=None):

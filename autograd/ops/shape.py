@@ -21,6 +21,11 @@ class Reshape(Function):
     def backward(ctx, grad_output):
         return Reshape.apply(grad_output, ctx.input_shape), None
 
+    @staticmethod
+    def jvp(ctx, tx, _shape):
+        """ẏ = ẋ reshaped (linear)."""
+        return Reshape.apply(tx, ctx.primal_inputs[1])
+
 
 class Permute(Function):
     """y = x with axes reordered by ``dims``;  dx = dy with the inverse order."""
@@ -35,6 +40,11 @@ class Permute(Function):
     def backward(ctx, grad_output):
         return Permute.apply(grad_output, tuple(np.argsort(ctx.dims))), None
 
+    @staticmethod
+    def jvp(ctx, tx, _dims):
+        """ẏ = ẋ permuted (linear)."""
+        return Permute.apply(tx, ctx.dims)
+
 
 class BroadcastTo(Function):
     """y = x repeated along broadcast axes (a read-only view);  dx = dy summed over those axes."""
@@ -48,6 +58,11 @@ class BroadcastTo(Function):
     @staticmethod
     def backward(ctx, grad_output):
         return SumToShape.apply(grad_output, shape=ctx.input_shape), None
+
+    @staticmethod
+    def jvp(ctx, tx, _shape):
+        """ẏ = ẋ broadcast (linear)."""
+        return BroadcastTo.apply(tx, ctx.primal_inputs[1])
 
 
 class SumToShape(Function):
@@ -70,6 +85,29 @@ class SumToShape(Function):
         grad = BroadcastTo.apply(grad_output, ctx.input_shape)
         # callers pass ``shape`` as a keyword (not an edge of the graph): one gradient per positional arg
         return grad if len(ctx.next_edges) == 1 else (grad, None)
+
+    @staticmethod
+    def jvp(ctx, tx):
+        """ẏ = ẋ summed down to the output's shape (linear)."""
+        return SumToShape.apply(tx, shape=ctx.primal_output.shape)
+
+
+class Alias(Function):
+    """y = x, a view sharing x's memory and version counter (``forward_ad.make_dual``/``unpack_dual``
+    return one);  dx = dy,  ẏ = ẋ."""
+    is_view = True
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.view()
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return grad_output
+
+    @staticmethod
+    def jvp(ctx, tx):
+        return tx
 
 
 def _resolve_shape(numel, shape, op):

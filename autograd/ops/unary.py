@@ -25,6 +25,12 @@ class Exp(Function):
         (y,) = ctx.saved_tensors
         return grad_output * y
 
+    @staticmethod
+    def jvp(ctx, tx):
+        """ẏ = ẋ·y."""
+        (y,) = ctx.saved_tensors
+        return tx * y
+
 
 class Log(Function):
     """y = ln x;  dx = dy / x."""
@@ -40,6 +46,12 @@ class Log(Function):
         (x,) = ctx.saved_tensors
         return grad_output / x
 
+    @staticmethod
+    def jvp(ctx, tx):
+        """ẏ = ẋ / x."""
+        (x,) = ctx.saved_tensors
+        return tx / x
+
 
 class Log1p(Function):
     """y = ln(1 + x), accurate for small x;  dx = dy / (1 + x)."""
@@ -54,6 +66,12 @@ class Log1p(Function):
     def backward(ctx, grad_output):
         (x,) = ctx.saved_tensors
         return grad_output / (x + 1.0)
+
+    @staticmethod
+    def jvp(ctx, tx):
+        """ẏ = ẋ / (1 + x)."""
+        (x,) = ctx.saved_tensors
+        return tx / (x + 1.0)
 
 
 class Expm1(Function):
@@ -71,6 +89,12 @@ class Expm1(Function):
         (y,) = ctx.saved_tensors
         return grad_output * (y + 1.0)
 
+    @staticmethod
+    def jvp(ctx, tx):
+        """ẏ = ẋ·(y + 1)."""
+        (y,) = ctx.saved_tensors
+        return tx * (y + 1.0)
+
 
 class Sqrt(Function):
     """y = √x;  dx = dy / (2y)."""
@@ -86,6 +110,12 @@ class Sqrt(Function):
     def backward(ctx, grad_output):
         (y,) = ctx.saved_tensors
         return grad_output / (y * 2.0)
+
+    @staticmethod
+    def jvp(ctx, tx):
+        """ẏ = ẋ / (2y)."""
+        (y,) = ctx.saved_tensors
+        return tx / (y * 2.0)
 
 
 class Rsqrt(Function):
@@ -103,6 +133,12 @@ class Rsqrt(Function):
         (y,) = ctx.saved_tensors
         return grad_output * (y * y * y) * -0.5
 
+    @staticmethod
+    def jvp(ctx, tx):
+        """ẏ = −ẋ·y³/2."""
+        (y,) = ctx.saved_tensors
+        return tx * (y * y * y) * -0.5
+
 
 class Reciprocal(Function):
     """y = 1/x;  dx = −dy·y²."""
@@ -119,6 +155,12 @@ class Reciprocal(Function):
         (y,) = ctx.saved_tensors
         return -grad_output * (y * y)
 
+    @staticmethod
+    def jvp(ctx, tx):
+        """ẏ = −ẋ·y²."""
+        (y,) = ctx.saved_tensors
+        return -tx * (y * y)
+
 
 class Sin(Function):
     """y = sin x;  dx = dy·cos x."""
@@ -132,6 +174,12 @@ class Sin(Function):
     def backward(ctx, grad_output):
         (x,) = ctx.saved_tensors
         return grad_output * cos(x)
+
+    @staticmethod
+    def jvp(ctx, tx):
+        """ẏ = ẋ·cos x."""
+        (x,) = ctx.saved_tensors
+        return tx * cos(x)
 
 
 class Cos(Function):
@@ -147,6 +195,12 @@ class Cos(Function):
         (x,) = ctx.saved_tensors
         return -grad_output * sin(x)
 
+    @staticmethod
+    def jvp(ctx, tx):
+        """ẏ = −ẋ·sin x."""
+        (x,) = ctx.saved_tensors
+        return -tx * sin(x)
+
 
 class Abs(Function):
     """y = |x|;  dx = dy·sign(x) (0 at x = 0, PyTorch's subgradient)."""
@@ -161,6 +215,12 @@ class Abs(Function):
         (sign_x,) = ctx.saved_tensors
         return grad_output * sign_x
 
+    @staticmethod
+    def jvp(ctx, tx):
+        """ẏ = ẋ·sign(x)."""
+        (sign_x,) = ctx.saved_tensors
+        return tx * sign_x
+
 
 class Sign(Function):
     """y = sign(x);  dx = 0 everywhere it is defined."""
@@ -172,6 +232,11 @@ class Sign(Function):
     @staticmethod
     def backward(ctx, grad_output):
         return grad_output * 0.0
+
+    @staticmethod
+    def jvp(ctx, tx):
+        """ẏ = 0."""
+        return tx * 0.0
 
 
 def exp(input):
