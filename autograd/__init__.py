@@ -16,7 +16,7 @@ from .creation import (Generator, arange, as_tensor, bernoulli, default_generato
                        from_numpy, full, full_like, linspace, manual_seed, normal, ones, ones_like, rand,
                        rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like)
 from .dtypes import bool_ as bool  # noqa: A001  (autograd.bool, like torch.bool)
-from .dtypes import float32, float64, int64
+from .dtypes import float16, float32, float64, half, int8, int16, int32, int64, short, uint8
 from .engine import grad
 from .function import Function
 from .grad_mode import detect_anomaly, enable_grad, is_anomaly_enabled, is_grad_enabled, no_grad, set_grad_enabled

@@ -34,6 +34,18 @@ class Generator:
 default_generator = Generator(0)
 
 
+def check_device(device, op):
+    """numbagrad computes on the CPU only: accept ``device="cpu"`` (or None, or a device object that
+    prints as ``cpu``) as PyTorch code passes it, and refuse any other device naming the op."""
+    if device is None:
+        return
+    text = str(device)
+    if text == "cpu" or text.startswith("cpu:"):
+        return
+    raise RuntimeError(f"{op}: device {text!r} is not available: numbagrad tensors live on the CPU only "
+                       f"(device='cpu'); there is no GPU backend")
+
+
 def manual_seed(seed):
     """Seed the generator behind every random op of numbagrad."""
     return default_generator.manual_seed(int(seed))
@@ -57,13 +69,15 @@ def _float_dtype(dtype, op):
     return dtype
 
 
-def tensor(data, dtype=None, requires_grad=False):
+def tensor(data, dtype=None, requires_grad=False, device=None):
     """A new tensor holding a copy of ``data`` (Python floats become float32, arrays keep float64)."""
+    check_device(device, "tensor")
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 
 
-def as_tensor(data, dtype=None):
+def as_tensor(data, dtype=None, device=None):
     """Like ``tensor`` but shares memory with a numpy array when no conversion is needed."""
+    check_device(device, "as_tensor")
     if isinstance(data, Tensor):
         return data if dtype is None else data.to(dtype)
     from .tensor import as_array
@@ -73,23 +87,27 @@ def as_tensor(data, dtype=None):
 from_numpy = as_tensor
 
 
-def zeros(*size, dtype=None, requires_grad=False):
+def zeros(*size, dtype=None, requires_grad=False, device=None):
+    check_device(device, "zeros")
     dtype = dtypes.as_dtype(dtype) or dtypes.default_float
     return _new(np.zeros(shape_arg(size, "zeros"), dtype), dtype, requires_grad)
 
 
-def ones(*size, dtype=None, requires_grad=False):
+def ones(*size, dtype=None, requires_grad=False, device=None):
+    check_device(device, "ones")
     dtype = dtypes.as_dtype(dtype) or dtypes.default_float
     return _new(np.ones(shape_arg(size, "ones"), dtype), dtype, requires_grad)
 
 
-def empty(*size, dtype=None, requires_grad=False):
+def empty(*size, dtype=None, requires_grad=False, device=None):
+    check_device(device, "empty")
     dtype = dtypes.as_dtype(dtype) or dtypes.default_float
     return _new(np.empty(shape_arg(size, "empty"), dtype), dtype, requires_grad)
 
 
-def full(size, fill_value, dtype=None, requires_grad=False):
+def full(size, fill_value, dtype=None, requires_grad=False, device=None):
     """A tensor of ``size`` filled with ``fill_value`` (dtype inferred from it, as PyTorch)."""
+    check_device(device, "full")
     if dtype is None:
         dtype = dtypes.promote_with_scalar(dtypes.bool_, fill_value)
     dtype = dtypes.as_dtype(dtype)
@@ -97,24 +115,29 @@ def full(size, fill_value, dtype=None, requires_grad=False):
     return _new(np.full(size, fill_value, dtype), dtype, requires_grad)
 
 
-def zeros_like(input, dtype=None, requires_grad=False):
+def zeros_like(input, dtype=None, requires_grad=False, device=None):
+    check_device(device, "zeros_like")
     return zeros(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
 
 
-def ones_like(input, dtype=None, requires_grad=False):
+def ones_like(input, dtype=None, requires_grad=False, device=None):
+    check_device(device, "ones_like")
     return ones(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
 
 
-def empty_like(input, dtype=None, requires_grad=False):
+def empty_like(input, dtype=None, requires_grad=False, device=None):
+    check_device(device, "empty_like")
     return empty(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
 
 
-def full_like(input, fill_value, dtype=None, requires_grad=False):
+def full_like(input, fill_value, dtype=None, requires_grad=False, device=None):
+    check_device(device, "full_like")
     return full(input.shape, fill_value, dtype=dtype or input.dtype, requires_grad=requires_grad)
 
 
-def arange(start, end=None, step=1, dtype=None, requires_grad=False):
+def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None):
     """Values from ``start`` to ``end`` (exclusive) by ``step``; int64 unless a bound is a float."""
+    check_device(device, "arange")
     if end is None:
         start, end = 0, start
     if step == 0:
@@ -126,33 +149,38 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False):
     return _new(np.arange(start, end, step).astype(dtype), dtype, requires_grad)
 
 
-def linspace(start, end, steps, dtype=None, requires_grad=False):
+def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
+    check_device(device, "linspace")
     if steps < 0:
         raise RuntimeError("linspace: number of steps must be non-negative")
     dtype = dtypes.as_dtype(dtype) or dtypes.default_float
     return _new(np.linspace(start, end, int(steps)).astype(dtype), dtype, requires_grad)
 
 
-def eye(n, m=None, dtype=None, requires_grad=False):
+def eye(n, m=None, dtype=None, requires_grad=False, device=None):
+    check_device(device, "eye")
     dtype = dtypes.as_dtype(dtype) or dtypes.default_float
     return _new(np.eye(n, m, dtype=dtype), dtype, requires_grad)
 
 
-def rand(*size, generator=None, dtype=None, requires_grad=False):
+def rand(*size, generator=None, dtype=None, requires_grad=False, device=None):
     """Uniform samples in [0, 1)."""
+    check_device(device, "rand")
     dtype = _float_dtype(dtype, "rand")
     return _new(_rng(generator).random(shape_arg(size, "rand"), dtype=dtype), dtype, requires_grad)
 
 
-def randn(*size, generator=None, dtype=None, requires_grad=False):
+def randn(*size, generator=None, dtype=None, requires_grad=False, device=None):
     """Standard normal samples."""
+    check_device(device, "randn")
     dtype = _float_dtype(dtype, "randn")
     return _new(_rng(generator).standard_normal(shape_arg(size, "randn"), dtype=dtype), dtype, requires_grad)
 
 
-def randint(low, high=None, size=(), generator=None, dtype=None, requires_grad=False):
+def randint(low, high=None, size=(), generator=None, dtype=None, requires_grad=False, device=None):
     """Integers uniform in [low, high) (``randint(high, size)`` starts at 0)."""
+    check_device(device, "randint")
     if high is None:
         low, high = 0, low
     if low >= high:
@@ -162,20 +190,24 @@ def randint(low, high=None, size=(), generator=None, dtype=None, requires_grad=F
     return _new(_rng(generator).integers(low, high, size).astype(dtype), dtype, requires_grad)
 
 
-def randperm(n, generator=None, dtype=None):
+def randperm(n, generator=None, dtype=None, device=None):
+    check_device(device, "randperm")
     dtype = dtypes.as_dtype(dtype) or dtypes.int64
     return _new(_rng(generator).permutation(n).astype(dtype), dtype, False)
 
 
-def rand_like(input, dtype=None, requires_grad=False, generator=None):
+def rand_like(input, dtype=None, requires_grad=False, generator=None, device=None):
+    check_device(device, "rand_like")
     return rand(input.shape, generator=generator, dtype=dtype or input.dtype, requires_grad=requires_grad)
 
 
-def randn_like(input, dtype=None, requires_grad=False, generator=None):
+def randn_like(input, dtype=None, requires_grad=False, generator=None, device=None):
+    check_device(device, "randn_like")
     return randn(input.shape, generator=generator, dtype=dtype or input.dtype, requires_grad=requires_grad)
 
 
-def normal(mean=0.0, std=1.0, size=(), generator=None, dtype=None, requires_grad=False):
+def normal(mean=0.0, std=1.0, size=(), generator=None, dtype=None, requires_grad=False, device=None):
+    check_device(device, "normal")
     dtype = _float_dtype(dtype, "normal")
     size = (size,) if isinstance(size, (int, np.integer)) else tuple(size)
     return _new(_rng(generator).normal(mean, std, size).astype(dtype), dtype, requires_grad)
@@ -243,18 +275,22 @@ def normal_(tensor, mean=0.0, std=1.0, *, generator=None):
     return _fill_in_place(tensor, values, "normal_")
 
 
-def new_full(self, size, fill_value, *, dtype=None, requires_grad=False):
+def new_full(self, size, fill_value, *, dtype=None, requires_grad=False, device=None):
     """A tensor of ``size`` filled with ``fill_value``, of this tensor's dtype unless ``dtype`` is given."""
+    check_device(device, "new_full")
     return full(size, fill_value, dtype=dtype or self.dtype, requires_grad=requires_grad)
 
 
-def new_zeros(self, *size, dtype=None, requires_grad=False):
+def new_zeros(self, *size, dtype=None, requires_grad=False, device=None):
+    check_device(device, "new_zeros")
     return zeros(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
 
 
-def new_ones(self, *size, dtype=None, requires_grad=False):
+def new_ones(self, *size, dtype=None, requires_grad=False, device=None):
+    check_device(device, "new_ones")
     return ones(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
 
 
-def new_empty(self, *size, dtype=None, requires_grad=False):
+def new_empty(self, *size, dtype=None, requires_grad=False, device=None):
+    check_device(device, "new_empty")
     return empty(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)

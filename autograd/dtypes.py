@@ -14,6 +14,16 @@ bool_ = np.dtype(np.bool_)
 default_float = float32
 SUPPORTED = (float32, float64, int64, bool_)
 
+# PyTorch's other dtype names exist so code written for PyTorch meets a clear refusal (as_dtype says
+# which supported dtype to use instead) rather than an AttributeError.
+float16 = half = np.dtype(np.float16)
+int8 = np.dtype(np.int8)
+int16 = short = np.dtype(np.int16)
+int32 = np.dtype(np.int32)
+uint8 = np.dtype(np.uint8)
+UNSUPPORTED_NAMES = {"float16": float16, "half": float16, "int8": int8, "int16": int16, "short": int16,
+                     "int32": int32, "uint8": uint8}
+
 _ALIASES = {
     "float": float32, "float32": float32, "float64": float64, "double": float64,
     "int": int64, "int64": int64, "long": int64, "bool": bool_,
@@ -27,6 +37,8 @@ def as_dtype(dtype):
     if isinstance(dtype, str):
         if dtype in _ALIASES:
             return _ALIASES[dtype]
+        if dtype in UNSUPPORTED_NAMES:
+            raise TypeError(unsupported_message(UNSUPPORTED_NAMES[dtype]))
         raise TypeError(f"unknown dtype {dtype!r}; numbagrad supports float32, float64, int64 and bool")
     if dtype is float:
         return float32
@@ -40,7 +52,17 @@ def as_dtype(dtype):
         raise TypeError(f"unknown dtype {dtype!r}; numbagrad supports float32, float64, int64 and bool") from None
     if dt in SUPPORTED:
         return dt
-    raise TypeError(f"dtype {dt} is not supported; numbagrad supports float32, float64, int64 and bool")
+    raise TypeError(unsupported_message(dt))
+
+
+def unsupported_message(dtype, op=None):
+    """Why ``dtype`` is refused and what to use instead (the nearest supported dtype)."""
+    dtype = np.dtype(dtype)
+    instead = ("float32 (ag.float32, x.float())" if dtype.kind in "fc" else
+               "int64 (ag.int64, x.long())" if dtype.kind in "iu" else "float32, float64, int64 or bool")
+    where = f"{op}: " if op else ""
+    return (f"{where}dtype {dtype} is not supported: numbagrad tensors hold float32, float64, int64 and "
+            f"bool only; use {instead}")
 
 
 def storage_dtype(array_dtype):

@@ -1,7 +1,8 @@
 """Gradient recording switches: no_grad, enable_grad, set_grad_enabled, detect_anomaly.
 
 The switches are thread-local, as in PyTorch: disabling gradients in one thread (say, a data loader)
-never changes what another thread records. Each works as a context manager and as a decorator.
+never changes what another thread records. Each works as a context manager and as a decorator
+(``no_grad`` and ``enable_grad`` also bare: ``@no_grad``).
 
 The state lives in context variables, which are per thread (a new thread starts from the defaults)
 and, unlike ``threading.local``, cheap to read: every op asks whether it records (7 ns against
@@ -46,12 +47,25 @@ class _Switch:
         return ()
 
 
-class no_grad(_Switch):
+class _BareDecoratorSwitch(_Switch):
+    """A switch without arguments, so it is also usable as a bare decorator (``@no_grad`` as well as
+    ``@no_grad()``), as in PyTorch."""
+
+    def __new__(cls, orig_func=None):
+        if orig_func is None:
+            return super().__new__(cls)
+        if not callable(orig_func):
+            raise TypeError(f"{cls.__name__}() takes no arguments; as a decorator it takes the function "
+                            f"it decorates, got {type(orig_func).__name__}")
+        return cls()(orig_func)
+
+
+class no_grad(_BareDecoratorSwitch):
     """Ops inside record no graph: results have ``requires_grad=False``."""
     value = False
 
 
-class enable_grad(_Switch):
+class enable_grad(_BareDecoratorSwitch):
     """Re-enable recording inside a ``no_grad`` block."""
     value = True
 

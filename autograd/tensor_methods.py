@@ -3,7 +3,16 @@ so each op is written once, as a function of ``autograd``, and reached both ways
 from .ops import activations, arithmetic, conversion, indexing, inplace, join, linalg, reduction, shape, unary
 from . import creation as _creation
 from .ops import batched, cumulative, einsum as _einsum, masking, sorting  # noqa: F401  (sequence-model ops)
+from . import dtypes
 from .tensor import Tensor
+
+
+def _unsupported_cast(name, dtype):
+    """``x.int()``, ``x.half()``...: PyTorch's casts to dtypes numbagrad does not hold, refused clearly."""
+    def method(self, *args, **kwargs):
+        raise TypeError(dtypes.unsupported_message(dtype, f"Tensor.{name}()"))
+    method.__name__ = name
+    return method
 
 
 def _reflected(fn):
@@ -69,6 +78,10 @@ METHODS = {
     "new_zeros": _creation.new_zeros, "new_ones": _creation.new_ones, "new_full": _creation.new_full,
     "new_empty": _creation.new_empty, "uniform_": _creation.uniform_, "normal_": _creation.normal_,
     "multinomial": _creation.multinomial,
+    # casts to dtypes numbagrad does not hold (float(), double(), long(), bool() are Tensor's own)
+    "half": _unsupported_cast("half", dtypes.float16), "int": _unsupported_cast("int", dtypes.int32),
+    "short": _unsupported_cast("short", dtypes.int16), "char": _unsupported_cast("char", dtypes.int8),
+    "byte": _unsupported_cast("byte", dtypes.uint8),
 }
 
 OPERATORS = {
