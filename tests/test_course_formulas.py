@@ -112,3 +112,26 @@ def test_ridge_closed_form_is_a_stationary_point():
     w = w_star.detach().requires_grad_()
     (((X @ w - y) ** 2).sum() + lam * (w ** 2).sum()).backward()
     np.testing.assert_allclose(w.grad.numpy(), 0.0, atol=1e-10)
+
+
+def test_kl_divergence_worked_example_of_the_slides():
+    """Lecture slides: P = (9/25, 12/25, 4/25), Q uniform; D(P‖Q) = (32 ln 2 + 55 ln 3 − 50 ln 5)/25 ≈ 0.0852996
+    and D(Q‖P) = (−4 ln 2 − 6 ln 3 + 6 ln 5)/3 ≈ 0.097455: KL is asymmetric. kl_div takes log Q as input
+    and P as target, as PyTorch's, and its gradient with respect to log Q is −P."""
+    F = pytest.importorskip("nn").functional
+    P = np.array([9, 12, 4], dtype=np.float64) / 25
+    Q = np.full(3, 1 / 3)
+    closed_pq = (32 * math.log(2) + 55 * math.log(3) - 50 * math.log(5)) / 25
+    closed_qp = (-4 * math.log(2) - 6 * math.log(3) + 6 * math.log(5)) / 3
+    assert round(closed_pq, 7) == 0.0852996 and round(closed_qp, 6) == 0.097455
+    log_q = leaf(np.log(Q))
+    d_pq = F.kl_div(log_q, ag.tensor(P), reduction="sum")
+    d_qp = F.kl_div(ag.tensor(np.log(P)), ag.tensor(Q), reduction="sum")
+    assert d_pq.item() == pytest.approx(closed_pq, rel=1e-12)
+    assert d_qp.item() == pytest.approx(closed_qp, rel=1e-12)
+    assert d_pq.item() != pytest.approx(d_qp.item(), rel=1e-3)
+    d_pq.backward()
+    np.testing.assert_allclose(log_q.grad.numpy(), -P, rtol=1e-12)
+    # the same with log-probabilities as the target, and the divergence of a distribution from itself
+    assert F.kl_div(log_q, ag.tensor(np.log(P)), reduction="sum", log_target=True).item() == pytest.approx(closed_pq)
+    assert F.kl_div(ag.tensor(np.log(P)), ag.tensor(P), reduction="sum").item() == pytest.approx(0.0, abs=1e-15)
