@@ -23,19 +23,17 @@ For Tensor graphs the pass is the engine's: each node's ``backward`` under ``no_
 summed to each input's shape, leaf ``.grad`` accumulated, hooks run. The graph is kept (as with
 ``retain_graph=True``) so it can be drawn afterwards.
 """
-import html
-import itertools
 import os
-import re
-import xml.etree.ElementTree as ET
 
 import numpy as np
 
 from . import grad_mode
-from .draw import COLORS, _draw, _Options, _preview_lines, format_number
+from .draw import COLORS, format_number
+from .draw import DrawOptions as _Options, build_drawing as _draw, preview_lines as _preview_lines
 from .engine import _accumulate, _propagate, _run_hooks, topological_order
 from .function import Node
 from .scalar import Scalar
+from .step_player import animated_svg, player_html, player_page
 from .tensor import Tensor, _initial_gradient
 
 __all__ = ["backward_steps", "BackwardStep", "BackwardSteps"]
@@ -52,8 +50,6 @@ SCALAR_DERIVATIVES = {
     "elu": ("∂elu(x)/∂x = 1 if x > 0 else α·eˣ",), "softplus": ("∂softplus(x)/∂x = σ(x)",),
 }
 _INFIX = {"+", "-", "*", "/", "**"}
-
-_player_ids = itertools.count()
 
 
 def backward_steps(root, gradient=None, max_steps=400):
@@ -159,10 +155,12 @@ class BackwardSteps:
         """The vertices in the order they were processed."""
         return [s.vertex for s in self.steps]
 
-    def draw(self, index, rankdir="LR", show_data=True, precision=4, legend=True):
-        """The graph as it is after step ``index`` (a ``graphviz.Digraph``)."""
+    def draw(self, index, rankdir="LR", show_data=True, precision=4, legend=True, caption=True):
+        """The graph as it is after step ``index`` (a ``graphviz.Digraph``); ``caption=False`` leaves the
+        step's caption out of the drawing (the player shows it as text above)."""
         options = _Options(show_data, True, rankdir, True, True, 10 ** 9, 12, precision, legend, None)
-        return _draw(self.root, options, frame=self.steps[index])
+        step = self.steps[index]
+        return _draw(self.root, options, frame=step if caption else _Uncaptioned(step))
 
     def frames(self, **options):
         return [self.draw(i, **options) for i in range(len(self))]
@@ -180,13 +178,12 @@ class BackwardSteps:
         return [frame.pipe(format="svg").decode("utf-8") for frame in self.frames(**options)]
 
     def save(self, path, interval=1.5, **options):
-        """``.html``: a page with the step player; ``.svg``: an animated SVG (``interval`` seconds a step,
-        the last held three times longer, looping). Returns ``path``."""
+        """``.html``: a page with the step player (``page.html#step=7`` opens step 7); ``.svg``: an
+        animated SVG (``interval`` seconds a step, the last held three times longer, looping).
+        Returns ``path``."""
         extension = os.path.splitext(path)[1].lower()
         if extension in (".html", ".htm"):
-            text = ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>backprop step by step"
-                    "</title></head><body style=\"font-family: sans-serif\">\n"
-                    + self._player_html(interval, **options) + "\n</body></html>\n")
+            text = player_page(self, interval, **options)
         elif extension == ".svg":
             text = animated_svg(self.svgs(**options), interval)
         else:
@@ -197,88 +194,19 @@ class BackwardSteps:
         return path
 
     def _repr_html_(self):
-        return self._player_html(1.5)
-
-    def _player_html(self, interval, **options):
-        uid = f"ngsteps{next(_player_ids)}"
-        frames = []
-        for i, svg in enumerate(self.svgs(**options)):
-            svg = svg[svg.index("<svg"):]
-            display = "block" if i == 0 else "none"
-            frames.append(f'<div class="frame" style="display:{display}">{svg}</div>')
-        captions = [html.escape(" — ".join(s.caption_lines[:1])) for s in self.steps]
-        return f"""<div id="{uid}">
-<div style="margin:4px 0">
-<button data-act="first">⏮</button> <button data-act="prev">◀ step</button>
-<button data-act="play">▶ play</button> <button data-act="next">step ▶</button>
-<input type="range" min="0" max="{len(self) - 1}" value="0" style="width:240px;vertical-align:middle">
-<span class="count"></span></div>
-{''.join(frames)}
-</div>
-<script>
-(function() {{
-  var root = document.getElementById("{uid}"), frames = root.querySelectorAll(".frame"),
-      slider = root.querySelector("input"), count = root.querySelector(".count"),
-      captions = {captions!r}, i = 0, timer = null;
-  function show(k) {{
-    i = Math.max(0, Math.min(frames.length - 1, k));
-    frames.forEach(function(f, j) {{ f.style.display = j === i ? "block" : "none"; }});
-    slider.value = i; count.textContent = "step " + (i + 1) + " of " + frames.length + ": " + captions[i];
-  }}
-  root.querySelectorAll("button").forEach(function(b) {{
-    b.onclick = function() {{
-      var act = b.getAttribute("data-act");
-      if (act === "first") show(0); else if (act === "prev") show(i - 1); else if (act === "next") show(i + 1);
-      else if (timer) {{ clearInterval(timer); timer = null; b.textContent = "▶ play"; }}
-      else {{ if (i === frames.length - 1) show(0); b.textContent = "❚❚ pause";
-        timer = setInterval(function() {{ if (i === frames.length - 1) {{ clearInterval(timer); timer = null;
-          b.textContent = "▶ play"; }} else show(i + 1); }}, {int(interval * 1000)}); }}
-    }};
-  }});
-  slider.oninput = function() {{ show(parseInt(slider.value, 10)); }};
-  show(0);
-}})();
-</script>"""
+        return player_html(self, 1.5)
 
 
-def animated_svg(svgs, interval=1.5):
-    """One SVG that shows the given SVG documents in turn (SMIL, looping); without SMIL, the last."""
-    svg_ns, xlink_ns = "http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"
-    ET.register_namespace("", svg_ns)
-    ET.register_namespace("xlink", xlink_ns)
-    parsed = [ET.fromstring(re.sub(r"<!DOCTYPE[^>]*>", "", s[s.index("<svg"):])) for s in svgs]
-    sizes = [(_points(e.get("width")), _points(e.get("height"))) for e in parsed]
-    width, height = max(w for w, _ in sizes), max(h for _, h in sizes)
-    durations = [interval] * (len(parsed) - 1) + [3 * interval]
-    total = sum(durations)
-    out = ET.Element(f"{{{svg_ns}}}svg", {"width": f"{width}pt", "height": f"{height}pt",
-                                          "viewBox": f"0 0 {width} {height}", "version": "1.1"})
-    ET.SubElement(out, f"{{{svg_ns}}}rect", {"width": "100%", "height": "100%", "fill": "white"})
-    start = 0.0
-    for i, (frame, duration) in enumerate(zip(parsed, durations)):
-        for element in frame.iter():
-            if element.get("id"):
-                element.set("id", f"step{i}_{element.get('id')}")
-        last = i == len(parsed) - 1
-        frame.set("visibility", "visible" if last else "hidden")
-        if len(parsed) > 1:
-            begin, end = start / total, (start + duration) / total
-            if i == 0:
-                values, times = "visible;hidden", f"0;{end:.6f}"
-            elif last:
-                values, times = "hidden;visible", f"0;{begin:.6f}"
-            else:
-                values, times = "hidden;visible;hidden", f"0;{begin:.6f};{end:.6f}"
-            ET.SubElement(frame, f"{{{svg_ns}}}animate", {
-                "attributeName": "visibility", "values": values, "keyTimes": times, "calcMode": "discrete",
-                "dur": f"{total:g}s", "repeatCount": "indefinite"})
-        out.append(frame)
-        start += duration
-    return '<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n' + ET.tostring(out, encoding="unicode")
+class _Uncaptioned:
+    """A step drawn without its caption (the drawing reads everything else from the step itself)."""
 
+    caption_lines = ()
 
-def _points(length):
-    return float(re.match(r"[0-9.]+", length).group(0))
+    def __init__(self, step):
+        self._step = step
+
+    def __getattr__(self, name):
+        return getattr(self._step, name)
 
 
 # ---------------------------------------------------------------------------- Scalar graphs
