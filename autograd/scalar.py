@@ -10,7 +10,8 @@
 Every op computes its value *and* its local derivatives ∂out/∂input at once and stores them on the new
 Scalar (``local_grads``, one per entry of ``next_edges``). Backward is then the chain rule and nothing
 else, ``parent.grad += local × out.grad`` for every edge, each vertex once all of its consumers are done
-(an iterative walk, so a chain of a million ops backpropagates without a recursion limit). Because the
+(the engine's one walk, shared with Tensor graphs: iterative, so a chain of a million ops
+backpropagates without a recursion limit). Because the
 local derivatives are kept, the graph drawing (:func:`autograd.draw_graph`) and the step-by-step walk
 (:func:`autograd.backward_steps`) can show the exact numbers each step multiplies.
 
@@ -18,15 +19,17 @@ Gradient semantics follow PyTorch: a leaf's ``.grad`` accumulates over ``backwar
 with :meth:`Scalar.zero_grad` or :func:`zero_grad`); an interior Scalar's ``.grad`` holds d(root)/d(it)
 from the latest backward that went through it.
 """
+import itertools
 import math
 import numbers
 
-from .engine import topological_order
+from . import engine
 
 __all__ = ["Scalar", "zero_grad"]
 
 _exp, _log, _tanh, _sqrt, _sin, _cos = math.exp, math.log, math.tanh, math.sqrt, math.sin, math.cos
 _new = object.__new__
+_next_sequence_nr = itertools.count().__next__
 
 
 class Scalar:
@@ -41,10 +44,11 @@ class Scalar:
 
     # An op has one or two inputs, kept in slots rather than in tuples: a graph of Scalars is freed by
     # reference counting, but every container object it holds is work for Python's cyclic garbage
-    # collector, and a training step builds tens of thousands of vertices (see _backpropagate).
+    # collector, and a training step builds tens of thousands of vertices.
     # _a, _b: the inputs (_a is None for a leaf, _b for a unary op); _da, _db: ∂self/∂_a and ∂self/∂_b;
-    # _pending: the backward walk's count of consumers not yet done, 0 outside a walk.
-    __slots__ = ("data", "grad", "op", "label", "is_param", "_a", "_b", "_da", "_db", "_pending")
+    # sequence_nr: the order of creation of an op's result, which the backward walk follows (as for
+    # Tensor graphs: autograd/engine.py).
+    __slots__ = ("data", "grad", "op", "label", "is_param", "_a", "_b", "_da", "_db", "sequence_nr")
 
     def __init__(self, data, label=None, param=False):
         self.data = data if type(data) is float else _as_float(data)
@@ -71,7 +75,7 @@ class Scalar:
         out._b = other
         out._da = 1.0
         out._db = 1.0
-        out._pending = 0
+        out.sequence_nr = _next_sequence_nr()
         return out
 
     def __radd__(self, other):  # other + self
@@ -100,7 +104,7 @@ class Scalar:
         out._b = other
         out._da = b
         out._db = a
-        out._pending = 0
+        out.sequence_nr = _next_sequence_nr()
         return out
 
     def __rmul__(self, other):  # other * self
@@ -214,7 +218,7 @@ class Scalar:
         out.is_param = False
         out._a = self
         out._b = None
-        out._pending = 0
+        out.sequence_nr = _next_sequence_nr()
         return out
 
     def leaky_relu(self, negative_slope=0.01):
@@ -306,12 +310,30 @@ class Scalar:
 
     def backward(self, gradient=1.0):
         """Fill ``.grad`` of every Scalar this one depends on with d(self)/d(it), times ``gradient``."""
-        _backpropagate(self, gradient if type(gradient) is float else _as_float(gradient))
+        engine.backward([self], [gradient if type(gradient) is float else _as_float(gradient)])
+
+    # The backward walk's protocol (autograd/engine.py): the chain rule, and nothing else.
+    def receive_grad(self, grad, owned, create_graph, retains):
+        if self._a is not None:
+            self.grad = grad  # an interior gradient is d(root)/d(self) of this backward, not a sum
+        return grad, False
+
+    def input_gradients(self, grad):
+        """∂root/∂input = ∂self/∂input × ∂root/∂self, for each input."""
+        if self._b is None:
+            return (self._da * grad,)
+        return (self._da * grad, self._db * grad)
+
+    def accumulate_grad(self, grad, owned, create_graph):
+        self.grad += grad  # a leaf's gradient accumulates over backward calls, as in PyTorch
+
+    def release(self):
+        pass  # a Scalar keeps its local derivatives: backward may run again
 
     def zero_grad(self, graph=False):
         """Reset ``self.grad`` to 0 (``graph=True``: of every Scalar this one depends on, too)."""
         if graph:
-            for vertex in topological_order([self]):
+            for vertex in engine.topological_order([self]):
                 vertex.grad = 0.0
         else:
             self.grad = 0.0
@@ -345,7 +367,7 @@ def _binary(data, a, b, da, db, op):
     out._b = b
     out._da = da
     out._db = db
-    out._pending = 0
+    out.sequence_nr = _next_sequence_nr()
     return out
 
 
@@ -360,69 +382,8 @@ def _unary(data, a, da, op):
     out._a = a
     out._b = None
     out._da = da
-    out._pending = 0
+    out.sequence_nr = _next_sequence_nr()
     return out
-
-
-def _backpropagate(root, gradient):
-    """``root.grad += gradient``, then the chain rule along every edge of the graph below ``root``.
-
-    Kahn's algorithm over the interior vertices (leaves have no edges to pass on), in two passes over
-    the Scalars' own slots, without dicts or sets: (1) count, on each interior vertex reachable from the
-    root, the edges that reach it from vertices reachable from the root (and zero its gradient: an
-    interior gradient is recomputed by each call); (2) from the root, pass each vertex's gradient to its
-    inputs, and go on to an input once its last consumer has passed its share. Each count returns to 0,
-    which is how the next walk tells a vertex it has not seen yet. Iterative, so any depth works.
-    """
-    if root._a is None:  # a leaf: nothing to pass on
-        root.grad += gradient
-        return
-    interior = [root]
-    root._pending = 1  # seen (no edge can reach the root)
-    try:
-        for vertex in interior:  # the list grows while it is read: each interior vertex once
-            a = vertex._a
-            if a._a is not None:
-                n = a._pending
-                if n == 0:
-                    a.grad = 0.0
-                    interior.append(a)
-                a._pending = n + 1
-            b = vertex._b
-            if b is not None and b._a is not None:
-                n = b._pending
-                if n == 0:
-                    b.grad = 0.0
-                    interior.append(b)
-                b._pending = n + 1
-        root._pending = 0
-        root.grad = gradient
-        ready = [root]
-        pop, push = ready.pop, ready.append
-        while ready:
-            vertex = pop()
-            grad = vertex.grad
-            a = vertex._a
-            a.grad += vertex._da * grad
-            if a._a is not None:
-                n = a._pending - 1
-                a._pending = n
-                if n == 0:
-                    push(a)
-            b = vertex._b
-            if b is not None:
-                b.grad += vertex._db * grad
-                if b._a is not None:
-                    n = b._pending - 1
-                    b._pending = n
-                    if n == 0:
-                        push(b)
-    except BaseException:
-        # e.g. a leaf whose .grad was set to None, or KeyboardInterrupt: leave no count behind, or the
-        # next walk would stop at this graph's vertices and silently miss gradients.
-        for vertex in interior:
-            vertex._pending = 0
-        raise
 
 
 def zero_grad(scalars):

@@ -8,28 +8,15 @@ import weakref
 
 import numpy as np
 
-from . import dtypes, grad_mode
+from . import dtypes
 
 
-_ONE = {np.dtype(t): np.ones((), t) for t in (np.float16, np.float32, np.float64)}  # backward's seeds, copied
-_new_object = object.__new__  # one global lookup instead of a lookup and an attribute per tensor
-
-
-def make_tensor(data, requires_grad, grad_fn, version):
-    """Wrap an array the engine made (no copy, no checks). ``version`` is a shared counter or None.
-
-    ``Function.apply`` writes these lines out for the results of ops (a call less per op): a slot
-    added to Tensor is set there too (tests/test_engine.py checks that every slot is)."""
-    t = _new_object(Tensor)
-    t._data = data
-    t.requires_grad = requires_grad
-    t.grad_fn = grad_fn
-    t.grad = None
-    t._version = version if version is not None else [0]
-    t._hooks = None
-    t.name = None
-    t._fw_tangents = None
-    return t
+def make_tensor(data, requires_grad=False, grad_fn=None, version=None):
+    """Wrap an array the engine made as a Tensor (no copy, no checks). ``version`` is the version
+    counter to share (a view's is its base's), or None for a new one."""
+    tensor = Tensor.__new__(Tensor)
+    tensor._init(data, requires_grad, grad_fn, version)
+    return tensor
 
 
 def as_array(data, dtype=None):
@@ -69,16 +56,28 @@ class Tensor:
         array = as_array(data, dtype)
         if isinstance(data, Tensor) or (isinstance(data, np.ndarray) and array is data):
             array = array.copy()  # like torch.tensor: the new tensor owns its memory
-        self._data = array
-        self.grad = None
-        self.grad_fn = None
-        self._version = [0]
-        self._hooks = None
-        self.name = name
-        self._fw_tangents = None
-        self.requires_grad = False
+        self._init(array, False, None, None, name)
         if requires_grad:
             self.requires_grad_(True)
+
+    def _init(self, data, requires_grad, grad_fn, version, name=None):
+        """The one place a Tensor's fields are set (``__init__``, ``make_tensor`` and ``as_subclass``
+        all come here)."""
+        self._data = data
+        self.requires_grad = requires_grad
+        self.grad = None
+        self.grad_fn = grad_fn  # the Node that made this tensor; None for a leaf
+        self._version = version if version is not None else [0]  # shared with views: in-place writes count
+        self._hooks = None  # a leaf's gradient hooks, once it has some (a non-leaf's live on its grad_fn)
+        self.name = name
+        self._fw_tangents = None  # forward mode: this tensor's tangent at each dual level (forward_ad)
+
+    def as_subclass(self, cls):
+        """A ``cls`` instance sharing this tensor's memory, version counter and place in the graph
+        (``torch.Tensor.as_subclass``; ``nn.Parameter`` is made this way)."""
+        tensor = object.__new__(cls)  # not cls.__new__: a subclass's __new__ may itself call as_subclass
+        tensor._init(self._data, self.requires_grad, self.grad_fn, self._version, self.name)
+        return tensor
 
     # ------------------------------------------------------------------ attributes
     @property
@@ -100,7 +99,7 @@ class Tensor:
     @property
     def data(self):
         """A tensor sharing this one's memory but outside the graph (PyTorch's ``.data``)."""
-        return make_tensor(self._data, False, None, None)
+        return make_tensor(self._data)
 
     @data.setter
     def data(self, value):
@@ -181,25 +180,12 @@ class Tensor:
 
     def detach(self):
         """The same memory and version counter, outside the graph."""
-        return make_tensor(self._data, False, None, self._version)
+        return make_tensor(self._data, version=self._version)
 
     def detach_(self):
         self.grad_fn = None
         self.requires_grad = False
         return self
-
-    def to(self, dtype=None, copy=False):
-        """Convert to ``dtype`` (differentiable between float dtypes). Devices are not modelled: CPU only."""
-        if isinstance(dtype, str) and dtype == "cpu":
-            return self
-        from .ops.conversion import Cast
-        target = dtypes.as_dtype(dtype)
-        if target is None or (target == self.dtype and not copy):
-            return self
-        return Cast.apply(self, dtype=target)
-
-    def type(self, dtype):
-        return self.to(dtype)
 
     def float(self):
         return self.to(dtypes.float32)
@@ -217,36 +203,41 @@ class Tensor:
         return self
 
     # ------------------------------------------------------------------ autograd
-    def backward(self, gradient=None, retain_graph=None, create_graph=False):
-        """Accumulate d(self)/d(leaf) into the ``.grad`` of every leaf that requires grad.
-
-        ``gradient`` is the vector of the vector-Jacobian product and is required when ``self`` has
-        more than one element (PyTorch's rule), as is ``retain_graph=True`` to backward twice.
-        """
-        if not self.requires_grad:
-            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn: "
-                               "nothing in this computation requires grad (create the inputs with "
-                               "requires_grad=True)")
-        data = self._data
-        if gradient is None and data.ndim == 0 and data.dtype in _ONE:  # loss.backward(): the seed 1
-            gradient = make_tensor(_ONE[data.dtype].copy(), False, None, None)  # one C call, not two
-        else:
-            gradient = _initial_gradient(self, gradient, "backward")
-        if retain_graph is None:
-            retain_graph = create_graph
-        (_run_backward or _load_run_backward())([self], [gradient], retain_graph, create_graph)
-
+    # ``backward`` (autograd/engine.py, beside the walk it runs) and ``to`` (a Cast op) are attached to
+    # the class with the ops (autograd/tensor_methods.py), so this module imports neither.
     def register_hook(self, hook):
         """Call ``hook(grad)`` when this tensor's gradient is computed; a returned Tensor replaces it."""
         if not self.requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         if self.grad_fn is not None:
             return self.grad_fn.register_hook(hook)
-        from .function import _RemovableHandle
         if self._hooks is None:
             self._hooks = []
         self._hooks.append(hook)
-        return _RemovableHandle(self._hooks, hook)
+        return RemovableHandle(self._hooks, hook)
+
+    # The backward walk's protocol at a leaf (autograd/engine.py): the total gradient arrives once.
+    def receive_grad(self, grad, owned, create_graph, retains):
+        if self._hooks:
+            return run_hooks(self._hooks, grad), False
+        return grad, owned
+
+    def accumulate_grad(self, grad, owned, create_graph):
+        """``self.grad += grad``. An array the walk ``owned`` (made for this leaf alone) becomes
+        ``.grad`` as it is; any other is copied, so that changing ``.grad`` in place (accumulation,
+        clipping) never reaches another tensor. With ``create_graph`` the sum is recorded instead."""
+        if self.grad is None:
+            data = grad._data
+            if create_graph or (owned and data.dtype == self._data.dtype and data.flags.c_contiguous
+                                and data.flags.writeable):
+                self.grad = grad
+            else:
+                self.grad = make_tensor(np.array(data, dtype=self._data.dtype, order="C"))
+        elif create_graph or self.grad.requires_grad:
+            self.grad = self.grad + grad
+        else:
+            np.add(self.grad._data, grad._data, out=self.grad._data)
+            self.grad._version[0] += 1
 
     def retain_grad(self):
         """Keep ``.grad`` for this non-leaf tensor too (leaves always keep theirs)."""
@@ -258,10 +249,6 @@ class Tensor:
     @property
     def retains_grad(self):
         return self.grad_fn is not None and self.grad_fn.retained is not None
-
-    def zero_(self):
-        from .ops.inplace import fill_
-        return fill_(self, 0)
 
     # ------------------------------------------------------------------ display
     def __repr__(self):
@@ -281,32 +268,25 @@ class Tensor:
     __str__ = __repr__
 
 
-_run_backward = None
+def run_hooks(hooks, grad):
+    """Call each gradient hook in turn; a hook that returns a Tensor replaces the gradient."""
+    for hook in list(hooks):
+        result = hook(grad)
+        if result is not None:
+            grad = result
+    return grad
 
 
-def _load_run_backward():
-    # The engine imports this module, so it is looked up on the first backward, then kept.
-    global _run_backward
-    from .engine import run_backward
-    _run_backward = run_backward
-    return run_backward
+class RemovableHandle:
+    """Returned by ``register_hook``; ``handle.remove()`` unregisters the hook."""
 
+    def __init__(self, hooks, hook):
+        self._hooks = hooks
+        self._hook = hook
 
-def _initial_gradient(output, gradient, op):
-    if gradient is None:
-        data = output._data
-        if data.size != 1:
-            raise RuntimeError(f"{op}: grad can be implicitly created only for scalar outputs, but the "
-                               f"output has shape {output.shape}; pass gradient= (a tensor of that shape)")
-        seed = np.empty(data.shape, data.dtype)  # np.ones is a Python function: 3x slower on a scalar
-        seed.fill(1)
-        return make_tensor(seed, False, None, None)
-    if not isinstance(gradient, Tensor):
-        gradient = Tensor(np.asarray(gradient, dtype=output.dtype))
-    if gradient.shape != output.shape:
-        raise RuntimeError(f"{op}: gradient has shape {gradient.shape} but the output has shape "
-                           f"{output.shape}")
-    return gradient
+    def remove(self):
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
 
 
 def _check_dim(dim, ndim, op):

@@ -4,6 +4,7 @@ from .ops import activations, arithmetic, conversion, indexing, inplace, join, l
 from . import creation as _creation
 from .ops import batched, cumulative, einsum as _einsum, masking, sorting  # noqa: F401  (sequence-model ops)
 from . import dtypes
+from . import engine
 from .tensor import Tensor
 
 
@@ -50,7 +51,7 @@ METHODS = {
     "reshape": shape.reshape, "view": shape.view, "flatten": shape.flatten,
     "transpose": shape.transpose, "permute": shape.permute, "t": shape.t,
     "squeeze": shape.squeeze, "unsqueeze": shape.unsqueeze, "expand": shape.expand,
-    "broadcast_to": shape.broadcast_to,
+    "broadcast_to": shape.broadcast_to, "sum_to_size": shape.sum_to_size,
     "expand_as": lambda self, other: shape.broadcast_to(self, other.shape),
     "view_as": lambda self, other: shape.view(self, other.shape),
     "reshape_as": lambda self, other: shape.reshape(self, other.shape),
@@ -58,7 +59,10 @@ METHODS = {
     # linear algebra
     "matmul": linalg.matmul, "mm": linalg.mm, "dot": linalg.dot, "outer": linalg.outer,
     # conversion and comparison
-    "clone": conversion.clone, "contiguous": conversion.contiguous,
+    "clone": conversion.clone, "contiguous": conversion.contiguous, "to": conversion.to,
+    "type": conversion.to,
+    # autograd: the backward walk's entry point (autograd/engine.py)
+    "backward": engine.tensor_backward,
     "eq": conversion.eq, "ne": conversion.ne, "lt": conversion.lt, "le": conversion.le,
     "gt": conversion.gt, "ge": conversion.ge, "isnan": conversion.isnan, "isinf": conversion.isinf,
     "isfinite": conversion.isfinite, "equal": conversion.equal, "allclose": conversion.allclose,

@@ -1,9 +1,6 @@
 """Containers: ``Sequential`` (a pipeline), ``ModuleList`` and ``ModuleDict`` (registered collections)."""
 from collections import OrderedDict
 
-from . import functional as F
-from .activation import ReLU
-from .linear import Linear
 from .module import Module
 
 
@@ -78,22 +75,9 @@ class Sequential(_ModuleSequence):
         return Sequential(OrderedDict(items))  # (a subclass such as MLP has its own __init__)
 
     def forward(self, input):
-        # A Linear followed by a ReLU runs as one fused op (F.linear_relu: one pass for bias and
-        # activation, one graph node); the result and gradients are those of the two modules.
-        pending_linear = None
         for module in self._modules.values():
-            if pending_linear is not None:
-                if type(module) is ReLU:
-                    input = F.linear_relu(input, pending_linear.weight, pending_linear.bias)
-                    pending_linear = None
-                    continue
-                input = pending_linear(input)
-                pending_linear = None
-            if type(module) is Linear:
-                pending_linear = module
-            else:
-                input = module(input)
-        return input if pending_linear is None else pending_linear(input)
+            input = module(input)
+        return input
 
 
 class ModuleList(_ModuleSequence):

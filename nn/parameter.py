@@ -1,7 +1,6 @@
 """``Parameter``: a Tensor that a Module registers as learnable when assigned as its attribute."""
 import autograd as ag
 from autograd import Tensor
-from autograd.tensor import as_array
 
 
 class Parameter(Tensor):
@@ -10,19 +9,15 @@ class Parameter(Tensor):
     Built from a Tensor it shares that tensor's memory (as ``torch.nn.Parameter`` does).
     """
 
-    def __init__(self, data=None, requires_grad=True):
+    def __new__(cls, data=None, requires_grad=True):
         if data is None:
             data = ag.empty(0)
-        self._data = as_array(data)  # a Tensor's own memory, not a copy
-        self.grad = None
-        self.grad_fn = None
-        self._version = data._version if isinstance(data, Tensor) else [0]
-        self._hooks = None
-        self.name = None
-        self._fw_tangents = None
-        self.requires_grad = False
-        if requires_grad:
-            self.requires_grad_(True)
+        elif not isinstance(data, Tensor):
+            data = ag.tensor(data)
+        return data.detach().as_subclass(cls).requires_grad_(requires_grad)
+
+    def __init__(self, data=None, requires_grad=True):
+        pass  # __new__ made it: Tensor.__init__ would copy the data
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()

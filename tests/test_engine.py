@@ -75,7 +75,7 @@ def test_node_that_receives_only_none_is_skipped_and_freed():
     x, w = leaf([1.0, 2.0]), leaf([3.0, 4.0])
     y = x * x
     (_BlockGradient.apply(y) * w).sum().backward()
-    assert y.grad_fn._freed  # its saved tensors are released like every visited node's
+    assert y.grad_fn.is_released  # its saved tensors are released like every visited node's
     assert x.grad is None
     np.testing.assert_allclose(w.grad.numpy(), [1.0, 4.0])
 
@@ -404,7 +404,7 @@ def test_saved_tensors_are_released_after_backward():
     z = y.sum()
     node = y.grad_fn
     z.backward()
-    assert node._freed and not node._saved
+    assert node.is_released and not node._saved
 
 
 def test_results_of_ops_have_every_tensor_slot_set():
@@ -585,15 +585,48 @@ class _SharedGradient(ag.Function):
         return grad_output, grad_output
 
 
-def test_a_gradient_shared_by_two_leaves_is_copied_once():
-    """The first leaf to take a shared gradient gets a copy (an in-place change of one .grad must not
-    reach the other); the last one takes the array itself, which nothing else refers to by then."""
+def test_a_gradient_shared_by_two_leaves_is_copied_for_each():
+    """A gradient handed to two inputs is the walk's to give to neither: an in-place change of one
+    .grad must not reach the other."""
     a, b = leaf(np.ones((3, 4))), leaf(np.ones((3, 4)))
     _SharedGradient.apply(a, b).sum().backward()
     assert not np.shares_memory(a.grad.numpy(), b.grad.numpy())
-    assert _SharedGradient.returned() in (a.grad._data, b.grad._data)
+    assert all(_SharedGradient.returned() is not g._data for g in (a.grad, b.grad))
     np.testing.assert_array_equal(a.grad.numpy(), 1.0)
     np.testing.assert_array_equal(b.grad.numpy(), 1.0)
+
+
+class _FreshGradient(ag.Function):
+    """z = 2x; backward returns a new array (2·dz), or, with ``keep``, an array it keeps for itself."""
+
+    returned = None
+
+    @staticmethod
+    def forward(ctx, x, keep=False):
+        ctx.keep = np.full(x.shape, 2.0) if keep else None
+        if keep:
+            ctx.save_for_backward(ctx.keep)
+        return 2 * x
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        g = ctx.saved_tensors[0] if ctx.keep is not None else grad_output * 2
+        _FreshGradient.returned = g._data
+        return g
+
+
+def test_a_new_gradient_for_one_leaf_becomes_its_grad_without_a_copy():
+    x = leaf(np.ones((3, 4)))
+    _FreshGradient.apply(x).sum().backward()
+    assert x.grad._data is _FreshGradient.returned  # owned by the walk: no copy
+
+
+def test_an_array_a_backward_keeps_is_copied_into_grad():
+    x = leaf(np.ones((3, 4)))
+    _FreshGradient.apply(x, keep=True).sum().backward()
+    assert not np.shares_memory(x.grad._data, _FreshGradient.returned)
+    x.grad.mul_(0)  # changing .grad in place leaves the op's own array alone
+    np.testing.assert_array_equal(_FreshGradient.returned, 2.0)
 
 
 def test_leaf_gradients_are_c_contiguous_even_when_backward_produced_a_transpose():

@@ -215,10 +215,11 @@ def test_backward_order_is_the_engines_walk():
     a, b = Scalar(1.0), Scalar(2.0)
     c = a * b
     d = c + a
-    order = ag.engine.backpropagate(d, 1.0)
-    assert order == topological_order([d])
-    position = {id(v): i for i, v in enumerate(order)}
-    for v in order:
+    seen = []
+    ag.engine.backward([d], [1.0], observer=lambda vertex, grad, input_grads: seen.append(vertex))
+    assert seen == topological_order([d])
+    position = {id(v): i for i, v in enumerate(seen)}
+    for v in seen:
         for parent in v.next_edges:
             assert position[id(parent)] > position[id(v)]
 
@@ -232,9 +233,12 @@ def test_edges_and_local_derivatives_are_readable():
     assert a.next_edges == () and a.local_grads == () and a.is_leaf and not c.is_leaf
 
 
-def _random_graph(rng, n_leaves=5, n_ops=300):
-    """Random ops over earlier vertices: shared subexpressions, repeated inputs (x * x), constants."""
-    leaves = [Scalar(rng.uniform(-1, 1), param=True) for _ in range(n_leaves)]
+def _random_graph(rng, n_leaves=5, n_ops=300, tensors=False):
+    """Random ops over earlier vertices: shared subexpressions, repeated inputs (x * x), constants
+    (as 0-d float64 Tensors with ``tensors``, the same graph)."""
+    values = [rng.uniform(-1, 1) for _ in range(n_leaves)]
+    leaves = ([ag.tensor(np.float64(v), requires_grad=True) for v in values] if tensors
+              else [Scalar(v, param=True) for v in values])
     pool = list(leaves)
     for _ in range(n_ops):
         x, y = rng.choice(pool), rng.choice(pool[-20:])
@@ -246,19 +250,20 @@ def _random_graph(rng, n_leaves=5, n_ops=300):
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_backward_matches_the_engines_generic_walk(seed):
-    """Scalar.backward (Kahn's algorithm on the Scalars' own slots) against engine.backpropagate (the
-    generic walk over next_edges/local_grads), from several roots of one graph: vertices that consume
-    part of the graph but are not below the root must not hold the walk up."""
-    rng = random.Random(seed)
-    leaves, pool = _random_graph(rng)
-    for root in (pool[-1], pool[len(pool) // 2], pool[-1], leaves[0]):
+def test_backward_matches_the_same_graph_of_float64_tensors(seed):
+    """Scalar.backward against Tensor.backward on the same random graph (0-d float64 tensors), from
+    several roots of one graph: vertices that consume part of the graph but are not below the root
+    must not hold the walk up."""
+    leaves, pool = _random_graph(random.Random(seed))
+    t_leaves, t_pool = _random_graph(random.Random(seed), tensors=True)
+    for k in (-1, len(pool) // 2, -1, 0):
         zero_grad(leaves)
-        root.backward(0.5)
-        ours = [v.grad for v in pool]
-        zero_grad(leaves)
-        ag.engine.backpropagate(root, 0.5)
-        assert ours == [v.grad for v in pool]
+        pool[k].backward(0.5)
+        for t in t_leaves:
+            t.grad = None
+        t_pool[k].backward(ag.tensor(np.float64(0.5)), retain_graph=True)
+        expected = [0.0 if t.grad is None else t.grad.item() for t in t_leaves]
+        assert [v.grad for v in leaves] == pytest.approx(expected, rel=1e-12, abs=1e-12)
 
 
 def test_a_failed_backward_leaves_the_graph_usable():

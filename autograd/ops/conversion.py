@@ -1,6 +1,7 @@
 """Dtype conversion, copies and comparisons."""
 import numpy as np
 
+from .. import dtypes
 from ..function import Function
 from ..tensor import Tensor
 from ._args import binary_operands, constant
@@ -133,3 +134,14 @@ def all(input, dim=None, keepdim=False):
 
 def any(input, dim=None, keepdim=False):
     return constant(np.any(input._data, axis=dim, keepdims=keepdim), np.bool_)
+
+
+def to(input, dtype=None, copy=False):
+    """``input`` converted to ``dtype`` (differentiable between float dtypes). Devices are not
+    modelled: ``"cpu"`` is accepted and changes nothing."""
+    if isinstance(dtype, str) and dtype == "cpu":
+        return input
+    target = dtypes.as_dtype(dtype)
+    if target is None or (target == input.dtype and not copy):
+        return input
+    return Cast.apply(input, dtype=target)

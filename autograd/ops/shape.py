@@ -226,3 +226,16 @@ def broadcast_to(input, shape):
 def broadcast_tensors(*tensors):
     shape = np.broadcast_shapes(*(t.shape for t in tensors))
     return tuple(broadcast_to(t, shape) for t in tensors)
+
+
+def sum_to_size(input, *size):
+    """``input`` summed down to ``size``, to which it must broadcast (``torch.Tensor.sum_to_size``):
+    how a gradient of a broadcast result goes back to the shape of its input."""
+    shape = tuple(shape_arg(size, "sum_to_size"))
+    if tuple(input.shape) == shape:
+        return input
+    lead = input.ndim - len(shape)
+    if lead < 0 or any(s != 1 and s != d for s, d in zip(shape, input.shape[lead:])):
+        raise RuntimeError(f"sum_to_size: size {shape} is not expandable to the tensor's size "
+                           f"{tuple(input.shape)}")
+    return SumToShape.apply(input, shape=shape)
