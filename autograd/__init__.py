@@ -11,6 +11,7 @@ Every op is both a function here (``ag.exp(x)``) and a Tensor method (``x.exp()`
 (``autograd.kernels``) are imported and compiled on first use, so this import stays fast.
 """
 from . import allocator as _allocator
+from . import name_clash as _name_clash
 from . import linalg
 from .creation import (Generator, arange, as_tensor, bernoulli, default_generator, empty, empty_like, eye,
                        from_numpy, full, full_like, linspace, manual_seed, normal, ones, ones_like, rand,
@@ -49,6 +50,7 @@ from .tensor_methods import attach as _attach
 
 _attach()
 _allocator.tune_malloc()
+_name_clash.warn_if_clashing()  # HIPS autograd installed beside numbagrad: same import name
 float = float32  # noqa: A001  (torch.float)
 double = float64
 long = int64
