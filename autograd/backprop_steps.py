@@ -33,7 +33,7 @@ from .draw import DrawOptions as _Options, build_drawing as _draw, preview_lines
 from .engine import _accumulate, _propagate, _run_hooks, topological_order
 from .function import Node
 from .scalar import Scalar
-from .step_player import animated_svg, player_html, player_page
+from .step_player import animated_svg, frame_caption, player_html, player_page
 from .tensor import Tensor, _initial_gradient
 
 __all__ = ["backward_steps", "BackwardStep", "BackwardSteps"]
@@ -156,11 +156,12 @@ class BackwardSteps:
         return [s.vertex for s in self.steps]
 
     def draw(self, index, rankdir="LR", show_data=True, precision=4, legend=True, caption=True):
-        """The graph as it is after step ``index`` (a ``graphviz.Digraph``); ``caption=False`` leaves the
-        step's caption out of the drawing (the player shows it as text above)."""
+        """The graph as it is after step ``index`` (a ``graphviz.Digraph``), captioned with the step count
+        and the step's caption; ``caption=False`` leaves both out (the player shows them as text)."""
         options = _Options(show_data, True, rankdir, True, True, 10 ** 9, 12, precision, legend, None)
         step = self.steps[index]
-        return _draw(self.root, options, frame=step if caption else _Uncaptioned(step))
+        lines = frame_caption(step, len(self)) if caption else ()
+        return _draw(self.root, options, frame=_Captioned(step, lines))
 
     def frames(self, **options):
         return [self.draw(i, **options) for i in range(len(self))]
@@ -197,13 +198,11 @@ class BackwardSteps:
         return player_html(self, 1.5)
 
 
-class _Uncaptioned:
-    """A step drawn without its caption (the drawing reads everything else from the step itself)."""
+class _Captioned:
+    """A step drawn with the given caption lines (the drawing reads everything else from the step)."""
 
-    caption_lines = ()
-
-    def __init__(self, step):
-        self._step = step
+    def __init__(self, step, caption_lines):
+        self._step, self.caption_lines = step, caption_lines
 
     def __getattr__(self, name):
         return getattr(self._step, name)

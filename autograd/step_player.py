@@ -20,7 +20,7 @@ import json
 import re
 import xml.etree.ElementTree as ET
 
-__all__ = ["player_html", "player_page", "animated_svg", "caption_text"]
+__all__ = ["player_html", "player_page", "animated_svg", "caption_text", "frame_caption"]
 
 _player_ids = itertools.count()
 _PX_PER_PT = 96 / 72          # CSS pixels per point (Graphviz sizes its SVGs in points)
@@ -49,6 +49,13 @@ def caption_text(step):
     if lines:
         lines[0] = _STEP_PREFIX.sub("", lines[0], count=1)
     return lines
+
+
+def frame_caption(step, total):
+    """The caption drawn into a frame of the animation (no counter beside it there): the step count once,
+    then the step's caption lines."""
+    lines = caption_text(step) or [""]
+    return [f"step {step.index + 1} of {total}: {lines[0]}"] + lines[1:]
 
 
 def _sized_for_html(svg):

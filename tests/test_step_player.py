@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 import autograd as ag
-from autograd.step_player import animated_svg, caption_text, player_html, player_page
+from autograd.step_player import animated_svg, caption_text, frame_caption, player_html, player_page
 
 SVG = "{http://www.w3.org/2000/svg}"
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
@@ -70,6 +70,13 @@ def test_the_caption_shows_the_step_count_once():
     assert '"line 1", "more"' in page and '<div class="ngp-count">step 1 of 3</div>' in page
 
 
+def test_an_animation_frame_draws_the_count_once():
+    for first in ("step 2/3: x is a leaf", "x is a leaf"):
+        step = FakeStep([first, "x.grad = 2"])
+        step.index = 1
+        assert frame_caption(step, 3) == ["step 2 of 3: x is a leaf", "x.grad = 2"]
+
+
 def test_the_player_has_icons_every_browser_draws_and_sizes_frames_in_pixels():
     steps = FakeSteps([FakeStep([f"step {i + 1}/2: s{i}"]) for i in range(2)])
     fragment = player_html(steps)
@@ -101,8 +108,9 @@ def test_the_players_drawings_leave_the_caption_to_the_text_above():
     y = x * w
     y.label = "y"
     steps = ag.backward_steps(y)
-    assert "x.grad +=" in steps.svgs()[0]                      # the animation's frames keep it
-    assert "x.grad +=" not in steps.svgs(caption=False)[0]
+    drawn = steps.svgs()[0]                                    # the animation's frames keep it
+    assert "step 1 of 3: y = x * w" in drawn and "x.grad +=" in drawn and "step 1/3" not in drawn
+    assert "x.grad +=" not in steps.svgs(caption=False)[0] and "step 1 of" not in steps.svgs(caption=False)[0]
     page = player_page(steps)
     assert "x.grad +=" in page and page.count('class="frame"') == len(steps)
 
