@@ -18,11 +18,9 @@ import time
 from pathlib import Path
 
 from benchmarks.common import fmt_time, interleaved_times, paired, print_table
-from benchmarks.reference import ROOT, ReferenceUnavailable, Worker
+from benchmarks.reference import ROOT, SETTLE, ReferenceUnavailable, Worker
 
 NAN = float("nan")
-# Idle time before a batch that runs in another process than the last one (see interleaved_times).
-SETTLE = 0.1
 
 
 def _ratio(x):

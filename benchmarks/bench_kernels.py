@@ -1,42 +1,40 @@
 """Fused activation forward+backward: numbagrad kernels and Tensor ops vs torch autograd vs the copy floor.
 
-Run: python benchmarks/bench_kernels.py [--quick] [--threads] [--torch-1-thread]
+Run: python -m benchmarks.bench_kernels [--quick] [--threads]
 
 Default table: per activation and size, float32, the median time of one forward+backward
   kernels  the kernel calls alone, as the engine makes them (forward, then backward from what the
            forward saved);
   tensor   y = act(x); y.backward(g) through the Tensor API (includes the engine's work: the copy of
            the gradient into x.grad, graph bookkeeping);
-  torch    the same through torch autograd (default threads, as the targets in bench_targets);
+  torch    the same through torch autograd, in its own process with its default threads;
   floor    np.copyto(y, x) + np.copyto(dx, g) into preallocated arrays (4 passes over n floats).
-All implementations are interleaved (common.interleaved_times).
+kernels, tensor and floor run in one numbagrad process, torch in its own; all are interleaved
+(common.interleaved_times) and the ratios are medians of the paired per-round ratios.
 
 --threads: serial vs two-thread timings of single kernel calls over a range of sizes (how the
-PARALLEL_MIN_* thresholds in autograd/kernels/elementwise.py were chosen), and a sigmoid right after a BLAS
-product (OpenBLAS threads keep spinning after it, so the helper thread finds no free core).
+PARALLEL_MIN_* thresholds in autograd/kernels/elementwise.py were chosen), and a sigmoid right after a
+BLAS product (OpenBLAS threads keep spinning after it, so the helper thread finds no free core).
 """
 
 from __future__ import annotations
 
-import os
 import statistics
 import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from common import fmt_ratio, fmt_time, interleaved_times, print_table, torch_or_none  # noqa: E402
-
-import autograd as ag  # noqa: E402
-from autograd.kernels import elementwise, threads, warmup  # noqa: E402
+from benchmarks.common import fmt_ratio, fmt_time, interleaved_times, paired, print_table
+from benchmarks.reference import SETTLE, Sides, print_notes
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "gelu", "gelu_tanh")
 
 
-def kernel_pair(name, x, g):
-    """One forward+backward with the kernel calls the autograd ops make."""
+def kernel_pair(name, n):
+    """One forward+backward with the kernel calls the autograd ops make (inputs as cases.activation's)."""
+    from autograd.kernels import elementwise
+    rng = np.random.default_rng(0)
+    x, g = rng.standard_normal(n, dtype=np.float32), rng.standard_normal(n, dtype=np.float32)
     if name in ("sigmoid", "tanh", "relu"):
         fwd, bwd = getattr(elementwise, f"{name}_forward"), getattr(elementwise, f"{name}_backward")
         return lambda: bwd(g, fwd(x))
@@ -48,61 +46,28 @@ def kernel_pair(name, x, g):
     return run
 
 
-def ours_tensor_fn(name):
-    if name == "gelu_tanh":
-        return lambda t: ag.gelu(t, approximate="tanh")
-    return getattr(ag, name)
-
-
-def torch_tensor_fn(torch, name):
-    if name == "gelu":
-        return torch.nn.functional.gelu
-    if name == "gelu_tanh":
-        return lambda t: torch.nn.functional.gelu(t, approximate="tanh")
-    return getattr(torch, name)
-
-
-def fwd_bwd(fn, x, g):
-    def run():
-        fn(x).backward(g)
-        x.grad = None
-    return run
-
-
-def copy_floor(x, g):
-    y, dx = np.empty_like(x), np.empty_like(g)
-
-    def run():
-        np.copyto(y, x)
-        np.copyto(dx, g)
-    return run
-
-
-def bench_activations(sizes, torch, names=ACTIVATIONS):
-    rng = np.random.default_rng(0)
+def bench_activations(sizes, notes, quick, names=ACTIVATIONS):
     rows = []
     for n in sizes:
-        x = rng.standard_normal(n, dtype=np.float32)
-        g = rng.standard_normal(n, dtype=np.float32)
-        xa, ga = ag.tensor(x, requires_grad=True), ag.tensor(g)
-        xt = gt = None
-        if torch is not None:
-            xt, gt = torch.from_numpy(x.copy()).requires_grad_(), torch.from_numpy(g.copy())
-        repeat = 7 if n >= 10**7 else 11
-        for name in names:
-            fns = {"kernels": kernel_pair(name, x, g), "tensor": fwd_bwd(ours_tensor_fn(name), xa, ga),
-                   "floor": copy_floor(x, g),
-                   "torch": fwd_bwd(torch_tensor_fn(torch, name), xt, gt) if torch is not None else None}
-            times = interleaved_times(fns, repeat=repeat)
-            med = {k: statistics.median(v) if v else float("nan") for k, v in times.items()}
-            rows.append([f"{n:.0e}", name, fmt_time(med["kernels"]), fmt_time(med["tensor"]), fmt_time(med["torch"]),
-                         fmt_time(med["floor"]), fmt_ratio(med["tensor"] / med["torch"]),
-                         fmt_ratio(med["tensor"] / med["floor"])])
+        repeat = 3 if quick else (7 if n >= 10**7 else 11)
+        with Sides(notes) as sides:
+            for name in names:
+                fns = {"kernels": sides.case("numbagrad", "benchmarks.bench_kernels:kernel_pair", name=name, n=n),
+                       "tensor": sides.case("numbagrad", "activation", engine="numbagrad", name=name, n=n),
+                       "floor": sides.case("numbagrad", "benchmarks.target_steps:copy_floor", n=n),
+                       "torch": sides.case("torch", "activation", engine="torch", name=name, n=n)}
+                times = interleaved_times(fns, repeat=repeat, settle=SETTLE)
+                med = {k: statistics.median(v) if v else float("nan") for k, v in times.items()}
+                rows.append([f"{n:.0e}", name, fmt_time(med["kernels"]), fmt_time(med["tensor"]),
+                             fmt_time(med["torch"]), fmt_time(med["floor"]),
+                             fmt_ratio(paired(times, "tensor", "torch")[2]),
+                             fmt_ratio(paired(times, "tensor", "floor")[2])])
     return rows
 
 
 def bench_threads(sizes):
-    """Serial vs split, one kernel call per timing, float32."""
+    """Serial vs split, one kernel call per timing, float32 (in this process: numbagrad only)."""
+    from autograd.kernels import elementwise, threads
     rng = np.random.default_rng(1)
     cases = {
         "relu fwd (memory)": lambda x, g: elementwise.relu_forward(x),
@@ -137,6 +102,7 @@ def bench_threads(sizes):
 
 def bench_after_blas(sizes):
     """A 512x784 @ 784x256 float32 product, then a sigmoid: serial kernel vs the default dispatch."""
+    from autograd.kernels import elementwise, threads
     rng = np.random.default_rng(2)
     a = rng.standard_normal((512, 784), dtype=np.float32)
     b = rng.standard_normal((784, 256), dtype=np.float32)
@@ -168,10 +134,12 @@ def bench_after_blas(sizes):
     return rows
 
 
-def main(argv=None):
+def main(argv=None, quick=False):
     argv = sys.argv[1:] if argv is None else argv
-    warmup.warm_up(("float32",))
+    quick = quick or "--quick" in argv
     if "--threads" in argv:
+        from autograd.kernels import warmup
+        warmup.warm_up(("float32",))
         print_table("float32 kernel calls, serial vs split over 2 threads (median per call)",
                     ["n", "kernel", "serial", "2 threads", "ratio"],
                     bench_threads([3 * 10**4, 6 * 10**4, 10**5, 2 * 10**5, 5 * 10**5, 10**6, 10**7]), left=2)
@@ -179,14 +147,12 @@ def main(argv=None):
                     ["n", "matmul", "sigmoid serial", "sigmoid default", "default max total", "default/serial"],
                     bench_after_blas([10**5, 2 * 10**5, 10**6]))
         return
-    torch = torch_or_none()
-    if torch is not None and "--torch-1-thread" in argv:
-        torch.set_num_threads(1)
-    sizes = [10**6] if "--quick" in argv else [10**6, 10**7]
-    tnote = f"torch {torch.__version__}, {torch.get_num_threads()} thread(s)" if torch else "torch not installed"
-    print_table(f"float32 activation forward+backward, median per fwd+bwd ({tnote})",
+    notes = {}
+    sizes = [10**6] if quick else [10**6, 10**7]
+    print_table("float32 activation forward+backward, median per fwd+bwd (ratios: medians of paired ratios)",
                 ["n", "activation", "kernels", "tensor", "torch", "floor", "tensor/torch", "tensor/floor"],
-                bench_activations(sizes, torch), left=2)
+                bench_activations(sizes, notes, quick), left=2)
+    print_notes(notes)
 
 
 if __name__ == "__main__":

@@ -1,23 +1,18 @@
-"""matmul: dispatcher (kernels.matmul.matmul) vs numpy BLAS (a @ b) vs the raw Numba kernel.
+"""matmul: dispatcher (autograd.kernels.matmul.matmul) vs numpy BLAS (a @ b) vs the raw Numba kernel, in one
+process (numbagrad against numpy: no reference library is involved).
 
-Run: python benchmarks/bench_matmul.py [--grid]
+Run: python -m benchmarks.bench_matmul [--grid] [--quick]
 The --grid table (small k / small cubes) is what the dispatch rule in
 autograd/kernels/matmul.py was derived from.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from common import fmt_ratio, fmt_time, print_table, timeit_median  # noqa: E402
-
-from autograd.kernels import matmul, warmup  # noqa: E402
+from benchmarks.common import fmt_ratio, fmt_time, print_table, timeit_median
 
 MLP_SHAPES = [
     ("(32,2)@(2,16)", (32, 2), (2, 16), False),
@@ -44,16 +39,17 @@ def _operands(rng, sa, sb, transpose, dtype):
     return a, b
 
 
-def bench_shapes(shapes, dtype=np.float32):
+def bench_shapes(shapes, dtype=np.float32, repeat=7):
+    from autograd.kernels import matmul
     rng = np.random.default_rng(0)
     rows = []
     for name, sa, sb, tr in shapes:
         a, b = _operands(rng, sa, sb, tr, dtype)
         m, k = a.shape
         n = b.shape[1]
-        t_np = timeit_median(lambda: a @ b)
-        t_disp = timeit_median(lambda: matmul.matmul(a, b))
-        t_nb = timeit_median(lambda: matmul.matmul_numba(a, b))
+        t_np = timeit_median(lambda: a @ b, repeat=repeat)
+        t_disp = timeit_median(lambda: matmul.matmul(a, b), repeat=repeat)
+        t_nb = timeit_median(lambda: matmul.matmul_numba(a, b), repeat=repeat)
         choice = "numba" if matmul.use_numba_matmul(m, k, n) else "blas"
         rows.append([name, fmt_time(t_np), fmt_time(t_nb), fmt_time(t_disp), choice,
                      fmt_ratio(t_np / t_nb), fmt_ratio(t_np / t_disp)])
@@ -61,6 +57,7 @@ def bench_shapes(shapes, dtype=np.float32):
 
 
 def bench_grid(dtype=np.float32):
+    from autograd.kernels import matmul
     rng = np.random.default_rng(1)
     rows = []
     for k in (1, 2, 4, 8, 16, 64):
@@ -73,12 +70,15 @@ def bench_grid(dtype=np.float32):
     return rows
 
 
-def main(argv=None):
+def main(argv=None, quick=False):
+    from autograd.kernels import warmup
     argv = sys.argv[1:] if argv is None else argv
+    repeat = 3 if quick or "--quick" in argv else 7
     warmup.warm_up(("float32", "float64"))
     headers = ["shape", "numpy a@b", "numba kernel", "dispatcher", "picks", "np/numba", "np/dispatch"]
-    print_table("matmul float32 (median per call)", headers, bench_shapes(MLP_SHAPES, np.float32))
-    print_table("matmul float64 (median per call)", headers, bench_shapes(MLP_SHAPES[:9], np.float64))
+    print_table("matmul float32 (median per call)", headers, bench_shapes(MLP_SHAPES, np.float32, repeat), left=1)
+    print_table("matmul float64 (median per call)", headers, bench_shapes(MLP_SHAPES[:9], np.float64, repeat),
+                left=1)
     if "--grid" in argv:
         print_table("matmul grid float32: (m,k)@(k,n), m=n (numba kernel incl. wrapper)",
                     ["m", "k", "n", "numpy a@b", "numba", "np/numba"], bench_grid())

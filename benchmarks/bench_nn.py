@@ -5,31 +5,20 @@
 
 The numpy version is what one would write by hand for exactly these layers (im2col by slices + one
 BLAS product, a reshape-based 2×2 max pool): the floor for an engine that builds a graph."""
-import numpy as np
-
-import autograd as ag
-import nn
-from benchmarks.common import fmt_ratio, fmt_time, print_table, timeit_median, torch_or_none
+from benchmarks.cases import cnn_batch, conv_weights, mlp_batch, uniform_weights
+from benchmarks.common import fmt_ratio, fmt_time, interleaved_times, paired, print_table
+from benchmarks.reference import SETTLE, Sides, print_notes
 
 MLP_SIZES = (784, 256, 128, 10)
 
 
 # --------------------------------------------------------------------------------------- MLP
-def _ours_mlp(batch):
-    ag.manual_seed(0)
-    model = nn.MLP(list(MLP_SIZES))
-    x = ag.randn(batch, MLP_SIZES[0])
-
-    def step():
-        model.zero_grad()
-        model(x).sum().backward()
-    return step, model
-
-
-def _numpy_mlp(model, batch):
-    ws = [m.weight.detach().numpy().copy() for m in model if isinstance(m, nn.Linear)]
-    bs = [m.bias.detach().numpy().copy() for m in model if isinstance(m, nn.Linear)]
-    x = np.random.default_rng(0).standard_normal((batch, MLP_SIZES[0])).astype(np.float32)
+def numpy_mlp(batch):
+    """cases.mlp_sum_backward written by hand in numpy, on the same weights and inputs."""
+    import numpy as np
+    arrays = uniform_weights(MLP_SIZES)
+    ws, bs = arrays[0::2], arrays[1::2]
+    x = mlp_batch(batch, sizes=MLP_SIZES)[0]
 
     def step():
         acts = [x]
@@ -50,42 +39,13 @@ def _numpy_mlp(model, batch):
     return step
 
 
-def _torch_mlp(torch, model, batch):
-    layers = []
-    for m in model:
-        if isinstance(m, nn.Linear):
-            lin = torch.nn.Linear(m.in_features, m.out_features)
-            lin.load_state_dict({"weight": torch.from_numpy(m.weight.detach().numpy().copy()),
-                                 "bias": torch.from_numpy(m.bias.detach().numpy().copy())})
-            layers.append(lin)
-        else:
-            layers.append(torch.nn.ReLU())
-    tmodel = torch.nn.Sequential(*layers)
-    x = torch.randn(batch, MLP_SIZES[0])
-
-    def step():
-        tmodel.zero_grad()
-        tmodel(x).sum().backward()
-    return step
-
-
 # ------------------------------------------------------------------------------------ conv block
-def _ours_conv(batch, channels):
-    ag.manual_seed(0)
-    model = nn.Sequential(nn.Conv2d(1, channels, 3), nn.ReLU(), nn.MaxPool2d(2))
-    x = ag.randn(batch, 1, 28, 28)
-
-    def step():
-        model.zero_grad()
-        model(x).sum().backward()
-    return step, model
-
-
-def _numpy_conv(model, batch):
-    w = model[0].weight.detach().numpy().copy()
-    b = model[0].bias.detach().numpy().copy()
+def numpy_conv(batch, channels):
+    """cases.conv_block_sum_backward written by hand in numpy, on the same weights and inputs."""
+    import numpy as np
+    w, b = conv_weights(channels)
     o, c, k, _ = w.shape
-    x = np.random.default_rng(0).standard_normal((batch, c, 28, 28)).astype(np.float32)
+    x = cnn_batch(batch)[0]
     oh = 28 - k + 1
 
     def step():
@@ -106,42 +66,31 @@ def _numpy_conv(model, batch):
     return step
 
 
-def _torch_conv(torch, model, batch):
-    conv = torch.nn.Conv2d(1, model[0].out_channels, 3)
-    conv.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in model[0].state_dict().items()})
-    tmodel = torch.nn.Sequential(conv, torch.nn.ReLU(), torch.nn.MaxPool2d(2))
-    x = torch.randn(batch, 1, 28, 28)
-
-    def step():
-        tmodel.zero_grad()
-        tmodel(x).sum().backward()
-    return step
-
-
-def main():
-    torch = torch_or_none()
+def main(quick=False):
+    notes = {}
     rows = []
-    for batch in (64, 256):
-        ours, model = _ours_mlp(batch)
-        hand = _numpy_mlp(model, batch)
-        theirs = _torch_mlp(torch, model, batch) if torch is not None else None
-        rows.append(_row(f"MLP {'-'.join(map(str, MLP_SIZES))}, batch {batch}", ours, hand, theirs))
-    for batch, channels in ((64, 8), (64, 32)):
-        ours, model = _ours_conv(batch, channels)
-        hand = _numpy_conv(model, batch)
-        theirs = _torch_conv(torch, model, batch) if torch is not None else None
-        rows.append(_row(f"Conv2d(1,{channels},3)+ReLU+MaxPool2d(2), batch {batch}, 1x28x28", ours, hand, theirs))
-    print_table("nn layers, forward + backward, float32 (median; x/ours > 1: we are faster)",
-                ["block", "numbagrad", "numpy by hand", "torch", "numpy/ours", "torch/ours"], rows)
-
-
-def _row(name, ours, hand, theirs):
-    t_ours = timeit_median(ours, repeat=7)
-    t_hand = timeit_median(hand, repeat=7)
-    t_torch = timeit_median(theirs, repeat=7) if theirs is not None else float("nan")
-    return [name, fmt_time(t_ours), fmt_time(t_hand), fmt_time(t_torch), fmt_ratio(t_hand / t_ours),
-            fmt_ratio(t_torch / t_ours)]
+    blocks = [(f"MLP {'-'.join(map(str, MLP_SIZES))}, batch {batch}", "mlp_sum_backward",
+               {"batch": batch, "sizes": list(MLP_SIZES)}, "benchmarks.bench_nn:numpy_mlp", {"batch": batch})
+              for batch in (64, 256)]
+    blocks += [(f"Conv2d(1,{channels},3)+ReLU+MaxPool2d(2), batch {batch}, 1x28x28", "conv_block_sum_backward",
+                {"batch": batch, "channels": channels}, "benchmarks.bench_nn:numpy_conv",
+                {"batch": batch, "channels": channels}) for batch, channels in ((64, 8), (64, 32))]
+    with Sides(notes) as sides:
+        for name, case, kwargs, hand, hand_kwargs in blocks:
+            fns = {"ours": sides.case("numbagrad", case, engine="numbagrad", **kwargs),
+                   "numpy": sides.case("numbagrad", hand, **hand_kwargs),
+                   "torch": sides.case("torch", case, engine="torch", **kwargs)}
+            times = interleaved_times(fns, repeat=3 if quick else 7, settle=SETTLE)
+            ours, numpy_t, vs_numpy = paired(times, "ours", "numpy")
+            _, torch_t, vs_torch = paired(times, "ours", "torch")
+            rows.append([name, fmt_time(ours), fmt_time(numpy_t), fmt_time(torch_t), fmt_ratio(1 / vs_numpy),
+                         fmt_ratio(1 / vs_torch)])
+    print_table("nn layers, forward + backward, float32 (medians; x/ours = median of paired ratios, > 1: we "
+                "are faster)", ["block", "numbagrad", "numpy by hand", "torch", "numpy/ours", "torch/ours"],
+                rows, left=1)
+    print_notes(notes)
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+    main(quick="--quick" in sys.argv)

@@ -1,44 +1,26 @@
 """Per-op overhead: the tiny graph ``(a*b + c).sum().backward()`` on 2×2 tensors, where the time is all
-bookkeeping (creating nodes, walking the graph), compared with PyTorch side by side."""
-from benchmarks.common import fmt_ratio, fmt_time, print_table, timeit_median, torch_or_none
+bookkeeping (creating nodes, walking the graph), against PyTorch, each in its own process (interleaved)."""
+from benchmarks.common import fmt_ratio, fmt_time, interleaved_times, paired, print_table
+from benchmarks.reference import Sides, print_notes
 
-import autograd as ag
+CASES = {"backward": "(a*b+c).sum().backward()", "forward": "forward only: (a*b+c).sum()",
+         "mul": "a*b (one recorded op)", "mul_no_grad": "a*b under no_grad"}
 
 
-def main():
-    torch = torch_or_none()
-    a, b, c = (ag.randn(2, 2, requires_grad=True) for _ in range(3))
-
-    cases = {
-        "(a*b+c).sum().backward()": lambda: (a * b + c).sum().backward(),
-        "forward only: (a*b+c).sum()": lambda: (a * b + c).sum(),
-        "a*b (one recorded op)": lambda: a * b,
-        "a*b under no_grad": None,
-    }
+def main(quick=False):
+    notes = {}
     rows = []
-    if torch is not None:
-        ta, tb, tc = (torch.randn(2, 2, requires_grad=True) for _ in range(3))
-        torch_cases = {
-            "(a*b+c).sum().backward()": lambda: (ta * tb + tc).sum().backward(),
-            "forward only: (a*b+c).sum()": lambda: (ta * tb + tc).sum(),
-            "a*b (one recorded op)": lambda: ta * tb,
-        }
-    for name, fn in cases.items():
-        if fn is None:
-            with ag.no_grad():
-                ours = timeit_median(lambda: a * b)
-            theirs = None
-            if torch is not None:
-                with torch.no_grad():
-                    theirs = timeit_median(lambda: ta * tb)
-        else:
-            ours = timeit_median(fn)
-            theirs = timeit_median(torch_cases[name]) if torch is not None else None
-        rows.append([name, fmt_time(ours), fmt_time(theirs) if theirs else "-",
-                     fmt_ratio(theirs / ours) if theirs else "-"])
-    print_table("Per-op overhead on 2x2 float32 tensors (median per call; torch/ours > 1 means we are faster)",
-                ["graph", "numbagrad", "torch", "torch/ours"], rows)
+    with Sides(notes) as sides:
+        for what, label in CASES.items():
+            fns = {"ours": sides.case("numbagrad", "overhead_2x2", engine="numbagrad", what=what),
+                   "torch": sides.case("torch", "overhead_2x2", engine="torch", what=what)}
+            ours, theirs, ratio = paired(interleaved_times(fns, repeat=5 if quick else 15), "ours", "torch")
+            rows.append([label, fmt_time(ours), fmt_time(theirs), fmt_ratio(1 / ratio)])
+    print_table("Per-op overhead on 2x2 float32 tensors (medians; torch/ours = median of paired ratios, > 1: "
+                "we are faster)", ["graph", "numbagrad", "torch", "torch/ours"], rows, left=1)
+    print_notes(notes)
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+    main(quick="--quick" in sys.argv)

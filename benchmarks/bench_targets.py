@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import fmt_bytes, fmt_time, interleaved_times, paired, print_table
-from benchmarks.reference import ReferenceUnavailable, Worker, WorkerError
+from benchmarks.reference import SETTLE, Sides
 
 ROOT = Path(__file__).resolve().parent.parent
 NAN = float("nan")
@@ -86,46 +86,7 @@ def _header():
           f"numba {numba.__version__}; each side's threads are listed under the table", flush=True)
 
 
-class Sides:
-    """The worker processes of one section (numbagrad, torch, micrograd), started on first use and
-    closed at the end of the section; their descriptions go under the table."""
-
-    def __init__(self, notes):
-        self.notes, self.workers = notes, {}
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        for label, worker in self.workers.items():
-            try:
-                line = worker.describe()
-            except Exception as error:  # a worker that died already said why
-                line = f"unavailable ({error.__class__.__name__})"
-            self.notes.setdefault(f"{label}: {line}", None)
-            worker.close()
-
-    def case(self, side, name, optional=False, **kwargs):
-        """The case in ``side``'s worker ("numbagrad", "torch" or "micrograd"), or None when that library
-        is not installed (or, for an ``optional`` case, when it fails to build: noted under the table)."""
-        if side not in self.workers:
-            self.workers[side] = Worker.numbagrad() if side == "numbagrad" else Worker.reference(side)
-        try:
-            return self.workers[side].case(name, **kwargs)
-        except ReferenceUnavailable:
-            return None
-        except WorkerError as error:
-            if not optional:
-                raise
-            self.notes.setdefault(f"{name}: not measured, {str(error).strip().splitlines()[-1]}", None)
-            return None
-
-
 # ------------------------------------------------------------------------------------ rows
-# Batches that run in another process than the last batch wait this long first: the threads that batch
-# used (torch's OpenMP pool, numpy's OpenBLAS pool) keep spinning a while after their work, and on a
-# 2-core machine they would take the cores of the next side.
-SETTLE = 0.1
 
 
 def mlp_rows(table, notes, quick, batches=(32, 128, 512)):

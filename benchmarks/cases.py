@@ -208,7 +208,7 @@ def cnn_batch(batch=64, seed=0):
     return rng.standard_normal((batch, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, batch).astype(np.int64)
 
 
-def _conv_weights(channels, seed=0):
+def conv_weights(channels, seed=0):
     import numpy as np
     rng = _rng(seed)
     bound = 1 / 3.0  # fan_in = 1 * 3 * 3
@@ -222,7 +222,7 @@ def cnn_step(engine, batch=64, channels=CNN_CHANNELS):
     nn = e.nn
     model = nn.Sequential(nn.Conv2d(1, channels, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
                           nn.Linear(channels * 13 * 13, 10))
-    e.load(model, _conv_weights(channels) + uniform_weights((channels * 13 * 13, 10)))
+    e.load(model, conv_weights(channels) + uniform_weights((channels * 13 * 13, 10)))
     x, y = cnn_batch(batch)
     return _classifier_step(e, model, x, y)
 
@@ -232,7 +232,7 @@ def conv_block_sum_backward(engine, batch=64, channels=8):
     e = _Engine(engine)
     nn = e.nn
     model = nn.Sequential(nn.Conv2d(1, channels, 3), nn.ReLU(), nn.MaxPool2d(2))
-    e.load(model, _conv_weights(channels))
+    e.load(model, conv_weights(channels))
     x = e.tensor(cnn_batch(batch)[0])
 
     def run():
@@ -342,3 +342,95 @@ def scalar_mlp_step(engine, gc_off=False):
         finally:
             gc.enable()
     return step_gc_off
+
+
+def scalar_chain(cls, length):
+    """y ← relu(y·a + b), ``length`` times: a deep, narrow graph."""
+    rng = random.Random(0)
+    a, b = cls(0.999), cls(0.001)
+    y = cls(rng.uniform(0.5, 1.0))
+    for _ in range(length):
+        y = (y * a + b).relu()
+    return y
+
+
+def scalar_mlp_sum(cls, sizes, batch):
+    """Σ over a batch of relu-MLP outputs squared: wide and shallow, like a training step."""
+    rng = random.Random(0)
+    _, forward = relu_mlp(cls, sizes, rng)
+    total = None
+    for _ in range(batch):
+        out = forward([cls(rng.uniform(-1, 1)) for _ in range(sizes[0])])
+        term = out * out
+        total = term if total is None else total + term
+    return total
+
+
+SCALAR_GRAPHS = {
+    "chain300": lambda cls: scalar_chain(cls, 300),
+    "mlp1": lambda cls: scalar_mlp_sum(cls, [2, 16, 16, 1], 1),
+    "mlp32": lambda cls: scalar_mlp_sum(cls, [2, 16, 16, 1], 32),
+    "chain100k": lambda cls: scalar_chain(cls, 100_000),
+}
+
+
+def _count_nodes(root):
+    """Vertices of a numbagrad (``next_edges``) or micrograd (``_prev``) graph, walked iteratively."""
+    def inputs(node):
+        return node.next_edges if hasattr(node, "next_edges") else node._prev
+    seen, stack = {id(root)}, [root]
+    while stack:
+        for child in inputs(stack.pop()):
+            if id(child) not in seen:
+                seen.add(id(child))
+                stack.append(child)
+    return len(seen)
+
+
+def scalar_graph(engine, graph):
+    """Returns ``run() -> [forward s, backward s or None, error name or None, vertices]``: one build of a
+    SCALAR_GRAPHS graph (after gc.collect()) and its backward."""
+    import gc
+    import time
+    cls, build = scalar_class(engine), SCALAR_GRAPHS[graph]
+
+    def run():
+        gc.collect()
+        t0 = time.perf_counter()
+        root = build(cls)
+        t1 = time.perf_counter()
+        try:
+            root.backward()
+        except RecursionError:
+            return [t1 - t0, None, "RecursionError", _count_nodes(root)]
+        return [t1 - t0, time.perf_counter() - t1, None, _count_nodes(root)]
+    return run
+
+
+def scalar_training_loop(engine, steps):
+    """Returns ``run() -> [seconds per step, full collections per step]``: micrograd's README step run
+    ``steps`` times in a row with the garbage collector on and no gc.collect() in between, as a user's loop
+    runs it (the graphs' objects pile up in the collector's oldest generation until a full collection walks
+    the whole heap)."""
+    import gc
+    import time
+    step = scalar_mlp_step_of(scalar_class(engine))
+
+    def run():
+        step()
+        gc.collect()
+        full = [0]
+
+        def count(phase, info):
+            if phase == "stop" and info["generation"] == 2:
+                full[0] += 1
+        gc.callbacks.append(count)
+        try:
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                step()
+            seconds = time.perf_counter() - t0
+        finally:
+            gc.callbacks.remove(count)
+        return [seconds / steps, full[0] / steps, len(gc.get_objects())]
+    return run

@@ -1,4 +1,5 @@
-"""Helpers shared by the numbagrad benchmarks."""
+"""Helpers shared by the numbagrad benchmarks: timing loops, formatting, tables. Timing a reference library
+(torch, micrograd) goes through benchmarks/reference.py, which runs it in a process of its own."""
 
 from __future__ import annotations
 
@@ -61,15 +62,6 @@ def print_table(title, headers, rows, left=0):
     for r in rows:
         print("  ".join(c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
     print(line, flush=True)
-
-
-def torch_or_none():
-    """The torch module if importable, else None (torch is optional)."""
-    try:
-        import torch
-    except Exception:  # ImportError, or a broken install
-        return None
-    return torch
 
 
 def interleaved_times(fns, repeat=11, min_time=0.01, setup=None, settle=0.0):

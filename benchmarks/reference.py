@@ -5,22 +5,26 @@ this harness does (environment variables, thread counts, what else it imported) 
 A :class:`Worker` is one such process. It builds a *case* (a function that returns a zero-argument
 callable to time, looked up by name in :mod:`benchmarks.cases` or given as ``"module:function"``) and times
 batches of calls of it when asked; the parent interleaves the batches of several cases, in one or several
-workers, with :func:`benchmarks.common.interleaved_times`::
+workers, with :func:`benchmarks.common.interleaved_times`. :class:`Sides` starts the workers of a table
+and collects how each ran; a new benchmark needs only its cases and this::
 
     from benchmarks.common import interleaved_times, paired
-    from benchmarks.reference import Worker
+    from benchmarks.reference import SETTLE, Sides, print_notes
 
-    with Worker.numbagrad() as ours, Worker.reference("torch") as torch_side:
-        cases = {"ours": ours.case("mlp_step", engine="numbagrad", batch=32),
-                 "torch": torch_side.case("mlp_step", engine="torch", batch=32)}
-        times = interleaved_times(cases, repeat=25, settle=0.1)
-        ours_median, torch_median, ratio = paired(times, "ours", "torch")
-        print(torch_side.describe())   # "torch 2.13.0 eager, own process, default threads (...)"
+    notes = {}
+    with Sides(notes) as sides:
+        fns = {"ours": sides.case("numbagrad", "mlp_step", engine="numbagrad", batch=32),
+               "torch": sides.case("torch", "mlp_step", engine="torch", batch=32)}  # None if no torch
+        times = interleaved_times(fns, repeat=25, settle=SETTLE)
+    ours, theirs, ratio = paired(times, "ours", "torch")   # medians, median of per-round ratios
+    print_notes(notes)   # "torch: torch 2.13.0 eager, own process, default threads (...)"
 
 ``Worker.numbagrad(tree)`` runs a numbagrad checkout (``PYTHONPATH=tree``; the benchmark cases always come
 from this checkout, so a case must reach numbagrad only through its public API: ``autograd``, ``nn``,
 ``optim``). ``Worker.reference(name)`` gets the environment exactly as the user has it. A case's keyword
-arguments must be JSON values. ``worker.case(...)`` raises :class:`ReferenceUnavailable` when the case
+arguments must be JSON values; a case kept in another module (``"benchmarks.bench_sequence:lstm_step"``)
+imports its libraries inside the function, so that a torch process never loads numbagrad nor the
+reverse. ``worker.case(...)`` raises :class:`ReferenceUnavailable` when the case
 imports a library that is not installed (torch, micrograd), so a table can print '-' for it.
 
 Run as a script (``python benchmarks/reference.py``) this file is the worker itself: it reads one JSON
@@ -116,11 +120,12 @@ class Worker:
         self._stderr.seek(0)
         return self._stderr.read()[-3000:]
 
-    def case(self, name, **kwargs):
-        """Build the case ``name(**kwargs)`` in this worker (one warm-up call included) and return its handle."""
+    def case(self, name, /, warm_up=True, **kwargs):
+        """Build the case ``name(**kwargs)`` in this worker (and call it once, unless not ``warm_up``);
+        return its handle."""
         self._cases += 1
         case_id = self._cases
-        self.request(op="setup", id=case_id, case=name, kwargs=kwargs)
+        self.request(op="setup", id=case_id, case=name, kwargs=kwargs, warm=warm_up)
         self._info = None  # the case may have loaded libraries: describe them afresh
         return RemoteCase(self, case_id, name, kwargs)
 
@@ -136,6 +141,67 @@ class Worker:
     def describe(self):
         """One line saying how this process ran, e.g. for a table's title."""
         return describe(self.info(), self.label)
+
+
+class Sides:
+    """The worker processes of one table or section: ``"numbagrad"`` (this checkout) and references by
+    name (``"torch"``, ``"micrograd"``), each started on first use, closed on leaving the ``with`` block.
+    ``notes`` (a dict used as an ordered set) collects one line per process saying how it ran, to print
+    under the table::
+
+        notes = {}
+        with Sides(notes) as sides:
+            fns = {"ours": sides.case("numbagrad", "mlp_step", engine="numbagrad", batch=32),
+                   "torch": sides.case("torch", "mlp_step", engine="torch", batch=32)}   # None: no torch
+            times = interleaved_times(fns, repeat=25, settle=SETTLE)
+        print_notes(notes)
+    """
+
+    def __init__(self, notes=None):
+        self.notes = {} if notes is None else notes
+        self.workers = {}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for label, worker in self.workers.items():
+            try:
+                libraries = worker.info()["libraries"]
+                line = worker.describe()
+                if label != "numbagrad" and label not in libraries:
+                    line = "not installed: its rows are not measured"
+            except Exception as error:  # a worker that died already said why
+                line = f"unavailable ({error.__class__.__name__})"
+            self.notes.setdefault(f"{label}: {line}", None)
+            worker.close()
+
+    def case(self, side, name, /, optional=False, warm_up=True, **kwargs):
+        """The case in ``side``'s worker ("numbagrad", "torch" or "micrograd"), or None when that library
+        is not installed (or, for an ``optional`` case, when it fails to build: noted under the table)."""
+        if side not in self.workers:
+            self.workers[side] = Worker.numbagrad() if side == "numbagrad" else Worker.reference(side)
+        try:
+            return self.workers[side].case(name, warm_up=warm_up, **kwargs)
+        except ReferenceUnavailable:
+            return None
+        except WorkerError as error:
+            if not optional:
+                raise
+            self.notes.setdefault(f"{name}: not measured, {str(error).strip().splitlines()[-1]}", None)
+            return None
+
+
+def print_notes(notes, heading="How each side ran (each in a process of its own, with the user's environment):"):
+    print(heading)
+    for line in notes:
+        print(f"  {line}")
+
+
+# Batches that run in another process than the last batch wait this long first: the threads that batch
+# used (torch's OpenMP pool, numpy's OpenBLAS pool) keep spinning a while after their work, and on a
+# 2-core machine they would take the cores of the next side.
+SETTLE = 0.1
 
 
 class RemoteCase:
@@ -218,7 +284,8 @@ def describe(info, label="process"):
         head = label
     for pool in sorted(info.get("threadpools") or [], key=lambda pool: str(pool.get("internal_api"))):
         arch = f" {pool['architecture']}" if pool.get("architecture") else ""
-        parts.append(f"{pool['internal_api']} {pool.get('version') or ''}{arch} {pool['num_threads']} thr".replace("  ", " "))
+        version = f" {pool['version']}" if pool.get("version") else ""
+        parts.append(f"{pool['internal_api']}{version}{arch} {pool['num_threads']} thr")
     if info.get("threadpools") is None:
         parts.append("threadpoolctl not installed")
     variables = info.get("variables", {})
@@ -276,7 +343,8 @@ def _serve(requests, answers):
         try:
             if op == "setup":
                 fn = _load_case(command["case"])(**command["kwargs"])
-                fn()
+                if command.get("warm", True):
+                    fn()
                 cases[command["id"]] = fn
                 answer = {}
             elif op == "calibrate":
