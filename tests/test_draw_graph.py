@@ -465,3 +465,15 @@ def test_max_nodes_folds_modules_and_says_which():
 def test_folded_drawing_renders():
     svg = ag.draw_graph(_model_with_modules(2), max_nodes=20).pipe(format="svg")
     assert ET.fromstring(svg).tag == f"{SVG}svg"
+
+
+def test_scalar_trace_gives_constants_no_gradient():
+    x = Scalar(3.0, label="x")
+    y = 0.5 * x ** 2
+    y.label = "y"
+    steps = ag.backward_steps(y)
+    lines = [line for step in steps for line in step.caption_lines]
+    assert not any(line.startswith(("0.5.grad", "2.grad")) for line in lines), lines
+    for constant in ("0.5", "2"):
+        assert any(line.endswith(f"{constant} is a constant: it needs no gradient") for line in lines), lines
+    assert any(line.startswith("x.grad += ") for line in lines) and x.grad == pytest.approx(3.0)
