@@ -21,7 +21,8 @@ from .dtypes import float16, float32, float64, half, int8, int16, int32, int64, 
 from .engine import grad
 from .function import Function
 from .grad_mode import detect_anomaly, enable_grad, is_anomaly_enabled, is_grad_enabled, no_grad, set_grad_enabled
-from .gradcheck import GradcheckError, check_grad, gradcheck, numerical_grad
+from .gradcheck import (GradcheckError, check_grad, check_hessian, check_jacobian, gradcheck, gradgradcheck,
+                        numerical_grad)
 from .ops.activations import gelu, log_softmax, relu, sigmoid, softmax, tanh
 from .ops.arithmetic import (add, clamp, clip, div, divide, maximum, minimum, mul, multiply, neg, negative, pow,
                              square, sub, subtract, true_divide, where)
@@ -44,6 +45,7 @@ from .ops.cumulative import cumsum
 from .ops.einsum import einsum
 from .ops.masking import masked_fill, tril, triu
 from .ops.sorting import argsort, sort, topk
+from . import forward_ad, functional  # (torch.autograd.forward_ad and torch.autograd.functional)
 from .scalar import Scalar
 from .tensor import Tensor
 from .tensor_methods import attach as _attach
