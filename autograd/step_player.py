@@ -20,6 +20,8 @@ import json
 import re
 import xml.etree.ElementTree as ET
 
+from .draw import COLORS
+
 __all__ = ["player_html", "player_page", "animated_svg", "caption_text", "frame_caption"]
 
 _player_ids = itertools.count()
@@ -94,7 +96,8 @@ _CSS = """
 
 _SCRIPT = r"""
 (function() {
-  var root = document.getElementById(__ID__), page = __PAGE__, interval = __INTERVAL__, captions = __CAPTIONS__;
+  var root = document.getElementById(__ID__), page = __PAGE__, interval = __INTERVAL__, captions = __CAPTIONS__,
+      highlight = __HIGHLIGHT__;
   var frames = root.querySelectorAll(".frame"), n = frames.length, i = 0, timer = null, zoom = null;
   var slider = root.querySelector(".ngp-slider"), count = root.querySelector(".ngp-count"),
       caption = root.querySelector(".ngp-caption"), view = root.querySelector(".ngp-view"),
@@ -105,21 +108,34 @@ _SCRIPT = r"""
   function natural(svg) {
     return [parseFloat(svg.getAttribute("data-width")), parseFloat(svg.getAttribute("data-height"))];
   }
-  function fitScale(svg) {
-    // the width of the view and, below the controls, the height of the window (in a notebook cell,
-    // most of the window), never larger than the drawing's natural size
-    var size = natural(svg), width = view.clientWidth - 2;
+  function roomBelow() {
+    // below the controls, the height of the window (in a notebook cell, most of the window)
     var top = page ? Math.max(0, view.getBoundingClientRect().top + window.scrollY) : 0;
-    var height = page ? window.innerHeight - top - 12 : 0.75 * window.innerHeight;
-    return Math.max(0.05, Math.min(1, width / size[0], Math.max(80, height) / size[1]));
+    return Math.max(80, page ? window.innerHeight - top - 12 : 0.75 * window.innerHeight);
+  }
+  function fitScale(svg) {
+    // the width of the view and the room below the controls, never above the drawing's natural size
+    var size = natural(svg);
+    return Math.max(0.05, Math.min(1, (view.clientWidth - 2) / size[0], roomBelow() / size[1]));
+  }
+  function follow(svg) {
+    // zoomed in, the view scrolls to the vertex of this step (drawn in the highlight colour)
+    var mark = svg.querySelector('g.node [stroke="' + highlight + '"]') ||
+               svg.querySelector('[stroke="' + highlight + '"]');
+    if (!mark) return;
+    var r = mark.getBoundingClientRect(), v = view.getBoundingClientRect();
+    view.scrollLeft += (r.left + r.width / 2) - (v.left + v.width / 2);
+    view.scrollTop += (r.top + r.height / 2) - (v.top + v.height / 2);
   }
   function layout() {
     var svg = svgOf(i), size = natural(svg), scale = zoom === null ? fitScale(svg) : zoom;
     svg.style.maxWidth = "none";
     svg.style.width = (size[0] * scale) + "px";
     svg.style.height = (size[1] * scale) + "px";
+    view.style.maxHeight = zoom === null ? "" : roomBelow() + "px";
     level.textContent = (zoom === null ? "fit " : "") + Math.round(scale * 100) + "%";
     root.setAttribute("data-scale", scale.toFixed(4));
+    if (zoom !== null) follow(svg);
   }
   function show(k, keepPlaying) {
     if (!keepPlaying) stop();
@@ -234,6 +250,7 @@ def player_html(steps, interval=1.5, page=False, **options):
     ])
     script = (_SCRIPT.replace("__ID__", json.dumps(uid)).replace("__PAGE__", "true" if page else "false")
               .replace("__INTERVAL__", str(int(interval * 1000)))
+              .replace("__HIGHLIGHT__", json.dumps(COLORS["highlight"]))
               .replace("__CAPTIONS__", json.dumps(captions, ensure_ascii=False).replace("</", "<\\/"), 1))
     first_caption = "".join(f'<div{" class=ngp-head" if j == 0 else ""}>{html.escape(line)}</div>'
                             for j, line in enumerate(first))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from autograd.draw import COLORS
 from autograd.step_player import caption_text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's tools/, not installed
@@ -174,7 +175,17 @@ def test_the_drawing_follows_the_window_and_zooms(browser, pages):
         f"{round(zoomed['scale'] * 100)}%"
     browser.press("ArrowRight")                  # the zoom stays while stepping
     assert state(browser)["scale"] == pytest.approx(zoomed["scale"], rel=1e-3)
-    browser.press("-")
+    for _ in range(4):                           # far in: the view scrolls to the step's vertex
+        browser.press("+")
+    assert browser.evaluate(f"""(function() {{
+        var p = {PLAYER}, frame = p.querySelectorAll('.frame')[p.dataset.step - 1];
+        var mark = frame.querySelector('g.node [stroke="{COLORS["highlight"]}"]').getBoundingClientRect();
+        var view = p.querySelector('.ngp-view').getBoundingClientRect();
+        return mark.left >= view.left && mark.right <= view.right && mark.top >= view.top &&
+               mark.bottom <= view.bottom && view.bottom <= innerHeight;
+    }})()""")
+    for _ in range(5):
+        browser.press("-")
     assert state(browser)["scale"] == pytest.approx(narrow["scale"], rel=1e-2)
     browser.press("+")
     browser.press("0")                           # back to fitting the window
