@@ -9,7 +9,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from .. import dtypes, fp_errors
+from .. import dtypes, forward_ad, fp_errors
 from ..blas import column_sums
 from ..function import Function
 from ..tensor import Tensor, normalize_dim, normalize_dims
@@ -19,6 +19,13 @@ from .shape import broadcast_to, reshape
 MaxMin = namedtuple("MaxMin", ["values", "indices"])
 _add_reduce = np.add.reduce
 _ALL_AXES = [tuple(range(n)) for n in range(65)]  # numpy allows at most 64 dimensions
+
+
+def _axes(dim, ndim, op):
+    """The reduced axes of ``dim``; for a 0-d tensor dim 0 or -1 is accepted and reduces nothing
+    (torch returns the 0-d tensor itself)."""
+    axes = normalize_dims(dim, ndim, op)
+    return axes if ndim else ()
 
 
 def _keep_shape(shape, axes):
@@ -66,6 +73,10 @@ class ExpandAll(Function):
     def jvp(ctx, tx, _shape):
         """ẏ = ẋ repeated (linear)."""
         return ExpandAll.apply(tx, ctx.primal_inputs[1])
+
+
+def _reduced_shape(shape, axes):
+    return tuple(s for i, s in enumerate(shape) if i not in axes)
 
 
 def _broadcast(x, shape):
@@ -152,14 +163,20 @@ class Amax(Function):
 
     @classmethod
     def forward(cls, ctx, x, axes, keepdim):
-        if x.size == 0:
-            raise RuntimeError(f"{cls.__name__.lower()}: expected a non-empty tensor to reduce")
+        empty = [a for a in axes if x.shape[a] == 0] if x.size == 0 else ()
+        if empty:  # other dims may be empty: the result is then empty too
+            raise IndexError(f"{cls.__name__.lower()}(): expected reduction dim {empty[0]} to have "
+                             f"non-zero size (input of shape {x.shape})")
         out = cls.reduce(x, axis=axes, keepdims=True)
-        is_extreme = x == out
-        share = is_extreme / is_extreme.sum(axis=axes, keepdims=True)
-        ctx.save_for_backward(share.astype(x.dtype, copy=False))
-        ctx.input_shape, ctx.axes = x.shape, axes
-        return out if keepdim else out.reshape(np.sum(x, axis=axes).shape)
+        if ctx.needs_input_grad or forward_ad.active_levels:  # the share is only for gradients: not
+            # built when nothing records (it costs a pass and an input-sized array)
+            is_extreme = x == out
+            share = is_extreme.astype(x.dtype)
+            with fp_errors.ignored():  # a NaN maximum matches nothing: 0/0, NaN gradients, as in torch
+                share /= is_extreme.sum(axis=axes, keepdims=True)
+            ctx.save_for_backward(share)
+            ctx.input_shape, ctx.axes = x.shape, axes
+        return out if keepdim else out.reshape(_reduced_shape(x.shape, axes))
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -181,12 +198,13 @@ class Amin(Amax):
 
 
 class Gather(Function):
-    """y[i][j] = x[i][index[i][j]] along ``dim`` (torch.gather);  dx = dy scattered and summed back."""
+    """y[i][j] = x[i][index[i][j]] along ``dim`` (torch.gather; y has index's shape, which may be
+    smaller than x's in every dim);  dx = dy scattered and summed back."""
 
     @staticmethod
     def forward(ctx, x, dim, index):
         ctx.dim, ctx.index, ctx.input_shape = dim, index, x.shape
-        return np.take_along_axis(x, index, axis=dim)
+        return x[_scatter_key(index, dim)]
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -205,9 +223,7 @@ class ScatterAdd(Function):
     def forward(ctx, src, dim, index, shape):
         ctx.dim, ctx.index = dim, index
         out = np.zeros(shape, dtype=src.dtype)
-        full_index = list(np.indices(index.shape, sparse=True))
-        full_index[dim] = index
-        np.add.at(out, tuple(full_index), src)
+        np.add.at(out, _scatter_key(index, dim), src)
         return out
 
     @staticmethod
@@ -220,26 +236,68 @@ class ScatterAdd(Function):
         return ScatterAdd.apply(tsrc, ctx.dim, ctx.index, ctx.primal_inputs[3])
 
 
-def gather(input, dim, index):
-    """Values of ``input`` at ``index`` along ``dim`` (``index`` has input's ndim; int64)."""
-    d = normalize_dim(dim, input.ndim, "gather")
+def _scatter_key(index, dim):
+    """The advanced-indexing key that pairs every position of ``index`` with its own coordinates,
+    except along ``dim``, where ``index`` itself is the coordinate."""
+    key = list(np.indices(index.shape, sparse=True))
+    key[dim] = index
+    return tuple(key)
+
+
+def _index_array(index, op):
     idx = index._data if isinstance(index, Tensor) else np.asarray(index)
     if idx.dtype.kind not in "iu":
-        raise TypeError(f"gather: index must be an integer tensor, got {idx.dtype}")
-    if idx.ndim != input.ndim:
-        raise RuntimeError(f"gather: index has {idx.ndim} dims but input has {input.ndim}")
-    if idx.size and (idx.min() < -input.shape[d] or idx.max() >= input.shape[d]):
-        raise IndexError(f"gather: index out of range for dim {dim} of size {input.shape[d]}")
-    return Gather.apply(input, d, idx.astype(np.int64) % (input.shape[d] or 1))  # (the builtin max is shadowed here)
+        raise TypeError(f"{op}(): expected an integer (int64) index, got {idx.dtype}")
+    return idx
+
+
+def _check_index(idx, shape, dim, op, others):
+    """torch's rules for gather/scatter: the same number of dims (a 0-d tensor counting as 1-d), index
+    no larger than ``others`` (input, and src for scatter) apart from ``dim``, values in [0, size)."""
+    if idx.ndim != len(shape):
+        raise RuntimeError(f"{op}(): index of shape {tuple(idx.shape)} must have the same number of "
+                           f"dimensions as input of shape {tuple(shape)}")
+    for name, other, skip in others:
+        for d, (i, s) in enumerate(zip(idx.shape, other)):
+            if i > s and d != skip:
+                apart = "" if skip is None else f" apart from dimension {dim}"
+                raise RuntimeError(f"{op}(): size does not match at dimension {d}: expected index "
+                                   f"{list(idx.shape)} to be no larger than {name} {list(other)}{apart}")
+    if idx.size:
+        low, high = int(idx.min()), int(idx.max())
+        if low < 0 or high >= shape[dim]:
+            bad = low if low < 0 else high
+            raise RuntimeError(f"{op}(): index {bad} is out of bounds for dimension {dim} with size "
+                               f"{shape[dim]}")
+
+
+def gather(input, dim, index):
+    """Values of ``input`` at ``index`` along ``dim``, as torch.gather: the result has index's shape;
+    index (int64, values in [0, input.shape[dim])) has input's number of dims and is no larger than
+    input in the others. No broadcasting."""
+    idx = _index_array(index, "gather")
+    d = normalize_dim(dim, input.ndim, "gather")
+    source = input if input.ndim else reshape(input, (1,))  # torch treats a 0-d tensor as 1-d here
+    idx_1d = idx if idx.ndim else idx.reshape(1)
+    _check_index(idx_1d, source.shape, d, "gather", (("input", source.shape, d),))
+    out = Gather.apply(source, d, idx_1d.astype(np.int64, copy=False))
+    return out if idx.ndim else reshape(out, ())
 
 
 def scatter_add(input, dim, index, src):
-    """``input`` plus ``src`` added at ``index`` along ``dim`` (differentiable in input and src)."""
+    """``input`` plus ``src`` added at ``index`` along ``dim`` (torch.scatter_add; differentiable in input
+    and src): index has input's number of dims, no larger than src, nor than input apart from ``dim``."""
+    idx = _index_array(index, "scatter_add")
     d = normalize_dim(dim, input.ndim, "scatter_add")
-    idx = (index._data if isinstance(index, Tensor) else np.asarray(index)).astype(np.int64)
+    if input.ndim == 0:
+        return reshape(scatter_add(reshape(input, (1,)), 0, idx.reshape(-1), reshape(src, (-1,))), ())
+    _check_index(idx, input.shape, d, "scatter_add", (("input", input.shape, d), ("src", src.shape, None)))
+    if src.ndim != idx.ndim:
+        raise RuntimeError(f"scatter_add(): src of shape {tuple(src.shape)} must have the same number of "
+                           f"dimensions as index of shape {tuple(idx.shape)}")
     if src.shape != idx.shape:
         src = src[tuple(slice(0, s) for s in idx.shape)]
-    return input + ScatterAdd.apply(src, d, idx, input.shape)
+    return input + ScatterAdd.apply(src, d, idx.astype(np.int64, copy=False), input.shape)
 
 
 # ---------------------------------------------------------------------- functions
@@ -253,7 +311,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None)
         input = input.to(dtype)
     elif input.dtype == dtypes.bool_:
         input = input.to(dtypes.int64)
-    axes = normalize_dims(dim, input.ndim, "sum")
+    axes = _axes(dim, input.ndim, "sum")
     return Sum.apply(input, axes, keepdim)
 
 
@@ -264,13 +322,13 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None
     if input.dtype.kind != "f":
         raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be floating point, "
                            f"but got {input.dtype}; use x.float().mean() or mean(dtype=float32)")
-    axes = normalize_dims(dim, input.ndim, "mean")
+    axes = _axes(dim, input.ndim, "mean")
     return Mean.apply(input, axes, keepdim)
 
 
 def amax(input, dim=(), keepdim=False, *, axis=None, keepdims=None):
     dim, keepdim = dim_alias(None if dim == () else dim, keepdim, axis, keepdims)  # () = not given
-    axes = normalize_dims(dim, input.ndim, "amax")
+    axes = _axes(dim, input.ndim, "amax")
     if input.dtype.kind != "f":
         return constant(np.max(input._data, axis=axes, keepdims=keepdim), input.dtype)
     return Amax.apply(input, axes, keepdim)
@@ -278,7 +336,7 @@ def amax(input, dim=(), keepdim=False, *, axis=None, keepdims=None):
 
 def amin(input, dim=(), keepdim=False, *, axis=None, keepdims=None):
     dim, keepdim = dim_alias(None if dim == () else dim, keepdim, axis, keepdims)  # () = not given
-    axes = normalize_dims(dim, input.ndim, "amin")
+    axes = _axes(dim, input.ndim, "amin")
     if input.dtype.kind != "f":
         return constant(np.min(input._data, axis=axes, keepdims=keepdim), input.dtype)
     return Amin.apply(input, axes, keepdim)
@@ -387,31 +445,120 @@ def prod(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None
     dim, keepdim = dim_alias(dim, keepdim, axis, keepdims)
     if dtype is not None:
         input = input.to(dtype)
-    axes = normalize_dims(dim, input.ndim, "prod")
+    axes = _axes(dim, input.ndim, "prod")
     if input.dtype.kind != "f":
         return constant(input._data.prod(axis=axes, keepdims=keepdim), np.int64)
     return Prod.apply(input, axes, keepdim)
 
 
+class Var(Function):
+    """y = Σ(x − x̄)² / max(N − correction, 0) over ``axes``;  dx = dy·2(x − x̄)/(N − correction).
+
+    float32 input is reduced in float64 (then rounded), so squares above float32's range do not
+    turn a finite spread into inf (torch's std of [1e20, -1e20] in float32 is 1.414e20)."""
+
+    @staticmethod
+    def forward(ctx, x, axes, correction, keepdim):
+        ctx.save_for_backward(x)
+        ctx.axes, ctx.correction, ctx.keepdim = axes, correction, keepdim
+        with fp_errors.ignored():  # float32's range exceeded: inf, as in torch
+            return _variance(x, axes, correction, keepdim).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return _var_backward(grad_output, x, ctx.axes, ctx.correction), None, None, None
+
+    @staticmethod
+    def jvp(ctx, tangent, *_constants):
+        (x,) = ctx.saved_tensors
+        return _var_jvp(x, tangent, ctx.axes, ctx.correction, ctx.keepdim)
+
+
+class Std(Function):
+    """y = √var x;  dx = dy/(2y) · dvar/dx, taken as 0 where y = 0 (constant input: torch's value, where
+    the composed √ would give ∞·0 = NaN)."""
+
+    @staticmethod
+    def forward(ctx, x, axes, correction, keepdim):
+        with fp_errors.ignored():
+            out = np.asarray(np.sqrt(_variance(x, axes, correction, keepdim)), dtype=x.dtype)
+        ctx.save_for_backward(x, out)  # the returned array itself, so double backward sees its graph
+        ctx.axes, ctx.correction, ctx.keepdim = axes, correction, keepdim
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        from .arithmetic import where
+        x, out = ctx.saved_tensors
+        shape = _keep_shape(x.shape, ctx.axes)
+        out = reshape(out, shape)
+        zero = out == 0
+        half = reshape(grad_output, shape) / (where(zero, 1.0, out) * 2.0)
+        return where(zero, 0.0, _var_backward(half, x, ctx.axes, ctx.correction)), None, None, None
+
+    @staticmethod
+    def jvp(ctx, tangent, *_constants):
+        from .arithmetic import where
+        x, out = ctx.saved_tensors
+        zero = out == 0
+        var_tangent = _var_jvp(x, tangent, ctx.axes, ctx.correction, ctx.keepdim)
+        return where(zero, 0.0, var_tangent / (where(zero, 1.0, out) * 2.0))
+
+
+def _variance(x, axes, correction, keepdim):
+    wide = x.astype(np.float64) if x.dtype == np.float32 else x
+    centered = wide - (wide.mean(axis=axes, keepdims=True) if wide.size else 0)
+    total = np.add.reduce(centered * centered, axes, None, None, keepdim)
+    return total / np.float64(_degrees_of_freedom(x.shape, axes, correction))  # 0: inf or NaN, as torch
+
+
+def _count(shape, axes):
+    return int(np.prod([shape[a] for a in axes])) if axes else 1
+
+
+def _degrees_of_freedom(shape, axes, correction):
+    """max(N − correction, 0) (the builtin max is shadowed in this module)."""
+    return np.maximum(_count(shape, axes) - correction, 0)
+
+
+def _var_scale(shape, axes, correction):
+    denominator = _degrees_of_freedom(shape, axes, correction)
+    return 2.0 / denominator if denominator else math.inf  # torch: 2/0 = inf, so ∞·0 = NaN as it gives
+
+
+def _var_jvp(x, tangent, axes, correction, keepdim):
+    centered = x - mean(x, axes, keepdim=True)
+    return sum(centered * tangent, axes, keepdim) * _var_scale(x.shape, axes, correction)
+
+
+def _var_backward(grad_output, x, axes, correction):
+    centered = x - mean(x, axes, keepdim=True)
+    return _expand_back(grad_output, x.shape, axes) * centered * _var_scale(x.shape, axes, correction)
+
+
+def _correction(unbiased, correction, op):
+    if correction is None:
+        return 1 if unbiased is None or unbiased else 0
+    if unbiased is not None:
+        raise TypeError(f"{op}: pass either unbiased or correction, not both")
+    return correction
+
+
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
     """Σ(x − mean)² / (N − correction); ``correction=1`` (default) is the unbiased estimator."""
     dim, keepdim = dim_alias(dim, keepdim, axis, keepdims)
-    if correction is None:
-        correction = 1 if unbiased is None or unbiased else 0
-    elif unbiased is not None:
-        raise TypeError("var: pass either unbiased or correction, not both")
+    correction = _correction(unbiased, correction, "var")
     input = floating(input)
-    axes = normalize_dims(dim, input.ndim, "var")
-    count = int(np.prod([input.shape[a] for a in axes])) if axes else 1
-    centered = input - mean(input, axes, keepdim=True)
-    denominator = float(np.maximum(count - correction, 0))
-    return sum(centered * centered, axes, keepdim) / denominator
+    return Var.apply(input, _axes(dim, input.ndim, "var"), correction, keepdim)
 
 
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
     """√var: see ``var``."""
-    from .unary import sqrt
-    return sqrt(var(input, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims))
+    dim, keepdim = dim_alias(dim, keepdim, axis, keepdims)
+    correction = _correction(unbiased, correction, "std")
+    input = floating(input)
+    return Std.apply(input, _axes(dim, input.ndim, "std"), correction, keepdim)
 
 
 class LogSumExp(Function):
@@ -448,7 +595,7 @@ class LogSumExp(Function):
 def logsumexp(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
     dim, keepdim = dim_alias(dim, keepdim, axis, keepdims)
     input = floating(input)
-    return LogSumExp.apply(input, normalize_dims(dim, input.ndim, "logsumexp"), keepdim)
+    return LogSumExp.apply(input, _axes(dim, input.ndim, "logsumexp"), keepdim)
 
 
 class Norm2(Function):
@@ -456,7 +603,8 @@ class Norm2(Function):
 
     @staticmethod
     def forward(ctx, x, axes, keepdim):
-        out = np.sqrt(np.sum(x * x, axis=axes, keepdims=keepdim))
+        out = np.asarray(np.sqrt(np.sum(x * x, axis=axes, keepdims=keepdim)))  # an array (not a numpy
+        # scalar), so the one saved is the one returned and double backward sees its graph
         ctx.save_for_backward(x, out)  # the returned array itself, so double backward sees its graph
         ctx.axes = axes
         return out
@@ -487,7 +635,7 @@ def norm(input, p=2, dim=None, keepdim=False, *, axis=None, keepdims=None):
     if p == "fro":
         p = 2
     input = floating(input)
-    axes = normalize_dims(dim, input.ndim, "norm")
+    axes = _axes(dim, input.ndim, "norm")
     if p == 2:
         return Norm2.apply(input, axes, keepdim)
     if p == float("inf"):
@@ -500,4 +648,46 @@ def norm(input, p=2, dim=None, keepdim=False, *, axis=None, keepdims=None):
         return sum(abs_(input), axes, keepdim)
     if not isinstance(p, (int, float)):
         raise TypeError(f"norm: p must be a number, inf, -inf or 'fro', got {p!r}")
-    return sum(abs_(input) ** p, axes, keepdim) ** (1.0 / p)
+    return NormP.apply(input, float(p), axes, keepdim)
+
+
+class NormP(Function):
+    """y = (Σ|x|ᵖ)^(1/p) for p ∉ {0, 1, 2, ±inf};  dx = dy·sgn(x)|x|^(p−1) / y^(p−1), taken as 0 where
+    y = 0 (and, for p < 1, where x = 0): torch's values where the composed power gives ∞·0 = NaN."""
+
+    @staticmethod
+    def forward(ctx, x, p, axes, keepdim):
+        with fp_errors.ignored():
+            out = np.asarray(np.add.reduce(np.abs(x) ** p, axes, None, None, keepdim) ** (1.0 / p))
+        ctx.save_for_backward(x, out)  # the returned array itself, so double backward sees its graph
+        ctx.p, ctx.axes, ctx.keepdim = p, axes, keepdim
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, out = ctx.saved_tensors
+        return _norm_p_backward(reshape(grad_output, _keep_shape(x.shape, ctx.axes)), x, out, ctx.p, ctx.axes), \
+            None, None, None
+
+    @staticmethod
+    def jvp(ctx, tangent, *_constants):
+        x, out = ctx.saved_tensors
+        ones = constant(np.ones(_keep_shape(x.shape, ctx.axes), x.dtype), x.dtype)
+        return sum(_norm_p_backward(ones, x, out, ctx.p, ctx.axes) * tangent, ctx.axes, ctx.keepdim)
+
+
+def _norm_p_backward(grad, x, out, p, axes):
+    """grad (keepdim shape) · ∂‖x‖ₚ/∂x, with the zero cases masked after safe substitutions, so no
+    ∞ enters the graph (second derivatives stay finite too)."""
+    from .arithmetic import where
+    from .unary import abs as abs_
+    from .unary import sign
+    out = reshape(out, _keep_shape(x.shape, axes))
+    magnitude = abs_(x)
+    x_zero = magnitude == 0
+    scaled = sign(x) * where(x_zero, 1.0, magnitude) ** (p - 1.0)  # sgn(x)|x|^(p−1), 0 at x = 0
+    if p < 1:
+        return where(x_zero, 0.0, scaled * grad * out ** (1.0 - p))
+    out_zero = out == 0
+    scale = grad / where(out_zero, 1.0, out) ** (p - 1.0)
+    return scaled * where(out_zero, 0.0, scale)  # (keepdim shape: broadcasts over the reduced axes)
