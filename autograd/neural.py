@@ -11,9 +11,9 @@ from .ops.conv import avg_pool2d, conv2d, max_pool2d
 from .ops.join import pad
 from .ops.linalg import linear, linear_relu
 from .ops.losses import cross_entropy
-from .ops.nn_ops import binary_cross_entropy, elu, log_sigmoid, softplus
+from .ops.nn_ops import binary_cross_entropy, elu, log_sigmoid, silu, softplus
 from .ops.normalization import batch_norm
 
 __all__ = ["avg_pool2d", "batch_norm", "binary_cross_entropy", "conv2d", "cross_entropy", "elu", "gelu",
            "linear", "linear_relu", "log_sigmoid", "log_softmax", "max_pool2d", "pad", "relu", "sigmoid",
-           "softmax", "softplus", "tanh"]
+           "silu", "softmax", "softplus", "tanh"]

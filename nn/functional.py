@@ -15,6 +15,8 @@ from autograd.neural import (avg_pool2d, batch_norm, conv2d, gelu, linear, linea
 from autograd.neural import binary_cross_entropy as _bce_elementwise
 from autograd.neural import cross_entropy as _fused_cross_entropy
 from autograd.neural import elu as _elu
+from autograd.neural import silu as _silu
+from autograd import fp_errors
 
 from .functional_sequence import (embedding, layer_norm, one_hot, rms_norm,  # noqa: F401,E402
                                   scaled_dot_product_attention)
@@ -78,7 +80,8 @@ def celu(input, alpha=1.0, inplace=False):
 
 
 def silu(input, inplace=False):
-    return input * sigmoid(input)
+    """x·σ(x), one engine op (its gradient stays finite where dy·x overflows)."""
+    return _silu(input)
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
@@ -135,14 +138,22 @@ def _as_target(target, input, name):
     return target if isinstance(target, Tensor) else ag.as_tensor(target)
 
 
-def _same_shape(input, target, name):
+def _promoted(input, target, name):
+    """(input, target) of one float dtype, as torch promotes them (float32 with float64 is float64)."""
+    target = _same_shape(input, target, name, keep_dtype=True)
+    if input.dtype.kind == "f" and target.dtype != input.dtype:  # float32 and float64
+        input, target = input.to(ag.float64), target.to(ag.float64)
+    return input, target
+
+
+def _same_shape(input, target, name, keep_dtype=False):
     target = _as_target(target, input, name)
     if tuple(input.shape) != tuple(target.shape):
         raise ValueError(f"{name}: target shape {tuple(target.shape)} must equal input shape "
                          f"{tuple(input.shape)}")
     if target.dtype.kind != "f":
         target = target.to(input.dtype if input.dtype.kind == "f" else ag.float32)
-    elif input.dtype.kind == "f" and target.dtype != input.dtype:
+    elif input.dtype.kind == "f" and target.dtype != input.dtype and not keep_dtype:
         target = target.to(input.dtype)
     return target
 
@@ -151,32 +162,37 @@ def _same_shape(input, target, name):
 def mse_loss(input, target, reduction="mean"):
     """(x − y)²."""
     _check_reduction(reduction, "mse_loss")
-    target = _same_shape(input, target, "mse_loss")
-    diff = input - target
-    return _reduce(diff * diff, reduction)
+    input, target = _promoted(input, target, "mse_loss")
+    with fp_errors.ignored():  # beyond the float range: inf, silently, as in torch
+        diff = input - target
+        return _reduce(diff * diff, reduction)
 
 
 def l1_loss(input, target, reduction="mean"):
     """|x − y|."""
     _check_reduction(reduction, "l1_loss")
-    target = _same_shape(input, target, "l1_loss")
-    return _reduce((input - target).abs(), reduction)
+    input, target = _promoted(input, target, "l1_loss")
+    with fp_errors.ignored():  # beyond the float range: inf, silently, as in torch
+        return _reduce((input - target).abs(), reduction)
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0):
     """½d² where |d| < δ, δ(|d| − ½δ) elsewhere (d = x − y): quadratic near 0, linear in the tails."""
     _check_reduction(reduction, "huber_loss")
-    if delta <= 0:
+    if not delta > 0:  # (NaN too)
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
-    target = _same_shape(input, target, "huber_loss")
-    d = input - target
-    a = d.abs()
-    loss = ag.where(a < delta, d * d * 0.5, (a - 0.5 * delta) * delta)
-    return _reduce(loss, reduction)
+    input, target = _promoted(input, target, "huber_loss")
+    with fp_errors.ignored():  # beyond the float range: inf, silently, as in torch
+        d = input - target
+        a = d.abs()
+        loss = ag.where(a < delta, d * d * 0.5, (a - 0.5 * delta) * delta)
+        return _reduce(loss, reduction)
 
 
 def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
     """Huber loss divided by ``beta`` (PyTorch's smooth L1)."""
+    if not beta >= 0:  # (NaN too)
+        raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
     if beta == 0:
         return l1_loss(input, target, reduction)
     return huber_loss(input, target, reduction, delta=beta) / beta
@@ -239,8 +255,15 @@ def _nll(logp, safe, valid, weight, reduction):
         w = w * weight[safe]
     loss = -picked * w
     if reduction == "mean":
-        return loss.sum() / w.sum()
+        return _weighted_mean(loss.sum(), w.sum())
     return _reduce(loss, reduction)
+
+
+def _weighted_mean(total, weight_sum):
+    """total / weight_sum; with every target ignored (weight_sum = 0) NaN, as torch's 0/0, but with
+    zero gradients: the plain quotient would send ∞·0 = NaN into every input's gradient."""
+    nothing = weight_sum == 0
+    return ag.where(nothing, math.nan, total / ag.where(nothing, 1.0, weight_sum))
 
 
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
@@ -290,9 +313,9 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     smooth = -weighted.sum(class_dim) * valid.to(logp.dtype)
     if reduction == "mean":
         if weight is not None:
-            smooth = smooth.sum() / (weight[safe] * valid.to(logp.dtype)).sum()
+            smooth = _weighted_mean(smooth.sum(), (weight[safe] * valid.to(logp.dtype)).sum())
         else:
-            smooth = smooth.sum() / valid.to(logp.dtype).sum()
+            smooth = _weighted_mean(smooth.sum(), valid.to(logp.dtype).sum())
     else:
         smooth = _reduce(smooth, reduction)
     return nll * (1.0 - label_smoothing) + smooth * (label_smoothing / classes)
@@ -331,10 +354,11 @@ def kl_div(input, target, reduction="mean", log_target=False):
     target = _same_shape(input, target, "kl_div")
     if log_target:
         loss = target.exp() * (target - input)
-    else:
-        positive = target > 0
-        safe = ag.where(positive, target, 1.0)
-        loss = ag.where(positive, target * (safe.log() - input), input * 0.0)
+    else:  # xlogy(y, y) − y·x, as torch: 0·log 0 = 0, and a NaN target gives NaN
+        zero = target == 0
+        safe = ag.where(zero, 1.0, target)
+        with fp_errors.ignored():  # log of a negative target: NaN, silently, as in torch
+            loss = ag.where(zero, 0.0, target * safe.log()) - target * input
     if reduction == "batchmean":
         return loss.sum() / (input.shape[0] if input.ndim else 1)
     return _reduce(loss, reduction)

@@ -1,5 +1,5 @@
 """Neural-net ops whose composition from other ops would overflow or warn: ``softplus``,
-``log_sigmoid``, ``elu`` and ``binary_cross_entropy`` (BCE with its log clamped at −100).
+``log_sigmoid``, ``elu``, ``silu`` and ``binary_cross_entropy`` (BCE with its log clamped at −100).
 
 Forwards are numpy passes in their stable form; backwards are Tensor computations, so second
 derivatives come from the same mechanism as any other op.
@@ -107,6 +107,35 @@ class BinaryCrossEntropy(Function):
         return dp if dy is None else dy if dp is None else dp + dy
 
 
+class Silu(Function):
+    """y = x·σ(x);  dx = dy·s with the slope s = σ(x)(1 + x(1 − σ(x))) formed first: composed as
+    x·σ(x), the gradient held dy·x, which overflows to inf for large dy and then meets σ'(x) = 0
+    (inf·0 = NaN). The slope is a Tensor expression of x, so second derivatives follow."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        with fp_errors.ignored():  # e^−x overflows for x ≪ 0: σ = 0 there, exactly
+            return x / (1 + np.exp(-x))
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return grad_output * _silu_slope(x)
+
+    @staticmethod
+    def jvp(ctx, tx):
+        """ẏ = ẋ·σ(x)(1 + x(1 − σ(x)))."""
+        (x,) = ctx.saved_tensors
+        return tx * _silu_slope(x)
+
+
+def _silu_slope(x):
+    from .activations import sigmoid
+    s = sigmoid(x)
+    return s * (x * (1.0 - s) + 1.0)
+
+
 def _clamped_log(x):
     from .arithmetic import clamp
     from .unary import log
@@ -130,11 +159,23 @@ def elu(input, alpha=1.0, scale=1.0):
     return Elu.apply(floating(input), float(alpha), float(scale))
 
 
+def silu(input):
+    """x·σ(x) (SiLU, swish), with a gradient that stays finite wherever dy and x are."""
+    return Silu.apply(floating(input))
+
+
 def binary_cross_entropy(input, target):
-    """Elementwise −(y log p + (1−y) log(1−p)) with both logs clamped at −100 (no reduction)."""
+    """Elementwise −(y log p + (1−y) log(1−p)) with both logs clamped at −100 (no reduction).
+
+    Probabilities outside [0, 1] (or NaN), in the input or the target, raise as in torch: the
+    formula would return NaN or a finite, wrong loss."""
     from ._args import binary_operands
     p, y = binary_operands(floating(input), target, "binary_cross_entropy", floating=True)
     if p.shape != y.shape:
         raise ValueError(f"binary_cross_entropy: target shape {tuple(y.shape)} must equal input shape "
                          f"{tuple(p.shape)}")
+    for name, t in (("input", p), ("target", y)):
+        data = t._data
+        if data.size and not (np.all(data >= 0) and np.all(data <= 1)):
+            raise RuntimeError(f"binary_cross_entropy: all elements of {name} should be between 0 and 1")
     return BinaryCrossEntropy.apply(p, y)
