@@ -21,8 +21,9 @@ class _BatchNorm(Module):
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, dtype=None):
         super().__init__()
-        if int(num_features) <= 0:
-            raise ValueError(f"{type(self).__name__}: num_features must be positive, got {num_features}")
+        if isinstance(num_features, bool) or int(num_features) != num_features or num_features < 0:
+            raise ValueError(f"{type(self).__name__}: num_features must be a non-negative int, got "
+                             f"{num_features!r}")
         self.num_features = int(num_features)
         self.eps = eps
         self.momentum = momentum

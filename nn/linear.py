@@ -18,6 +18,16 @@ class Identity(Module):
         return input
 
 
+def _feature_count(value, name):
+    """An int ≥ 0 (3.7 would silently become 3 features through int())."""
+    if isinstance(value, bool) or not isinstance(value, int) and not (hasattr(value, "__index__")):
+        raise TypeError(f"Linear: {name} must be an int, got {value!r}")
+    value = value.__index__()
+    if value < 0:
+        raise ValueError(f"Linear: {name} must be non-negative, got {value}")
+    return value
+
+
 class Linear(Module):
     """y = x Wᵀ + b with W of shape (out_features, in_features).
 
@@ -26,8 +36,8 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True, dtype=None):
         super().__init__()
-        self.in_features = int(in_features)
-        self.out_features = int(out_features)
+        self.in_features = _feature_count(in_features, "in_features")
+        self.out_features = _feature_count(out_features, "out_features")
         self.weight = Parameter(ag.empty(self.out_features, self.in_features, dtype=dtype))
         if bias:
             self.bias = Parameter(ag.empty(self.out_features, dtype=dtype))

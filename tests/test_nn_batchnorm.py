@@ -191,7 +191,8 @@ def test_matches_torch_over_training_steps_and_eval(cls, tcls, shape, momentum):
     (lambda: F.batch_norm(ag.zeros(4, 3), ag.zeros(2), ag.ones(2)),
      r"batch_norm: running_mean of shape \(2,\) does not match the 3 channels"),
     (lambda: F.batch_norm(ag.zeros(4), None, None, training=True), r"batch_norm: expected an input of shape \(N, C\)"),
-    (lambda: nn.BatchNorm1d(0), r"num_features must be positive"),
+    (lambda: nn.BatchNorm1d(-1), r"num_features must be a non-negative int"),
+    (lambda: nn.BatchNorm1d(2.5), r"num_features must be a non-negative int"),
 ])
 def test_clear_errors(call, message):
     with pytest.raises((ValueError, TypeError), match=message):

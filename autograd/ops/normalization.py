@@ -40,9 +40,11 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         raise ValueError(f"{op}: give both running_mean and running_var, or neither")
     shape = _stat_shape(input)
     dims = (0,) + tuple(range(2, input.ndim))
+    if input.numel() == 0:  # an empty batch: an empty result, statistics untouched (as in torch)
+        return _affine(input * 1.0, weight, bias, shape)
     if training or running_mean is None:
         count = input.numel() // channels if channels else 0
-        if training and count <= 1:
+        if training and count == 1:
             raise ValueError(f"{op}: expected more than 1 value per channel when training, got input of "
                              f"shape {tuple(input.shape)}")
         mean = input.mean(dim=dims, keepdim=True)
@@ -58,6 +60,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     else:
         mean = running_mean.to(input.dtype).reshape(shape)
         normalised = (input - mean) * (running_var.to(input.dtype).reshape(shape) + eps).rsqrt()
+    return _affine(normalised, weight, bias, shape)
+
+
+def _affine(normalised, weight, bias, shape):
     if weight is not None:
         normalised = normalised * weight.reshape(shape)
     if bias is not None:

@@ -153,8 +153,8 @@ def flatten(input, start_dim=0, end_dim=-1):
     end = normalize_dim(end_dim, input.ndim, "flatten")
     if start > end:
         raise RuntimeError("flatten: start_dim cannot come after end_dim")
-    shape = input.shape[:start] + (-1,) + input.shape[end + 1:]
-    return reshape(input, shape)
+    merged = int(np.prod(input.shape[start:end + 1]))  # not -1: an empty batch leaves it ambiguous
+    return reshape(input, input.shape[:start] + (merged,) + input.shape[end + 1:])
 
 
 def permute(input, *dims):
@@ -173,6 +173,8 @@ def permute(input, *dims):
 def transpose(input, dim0, dim1):
     d0 = normalize_dim(dim0, input.ndim, "transpose")
     d1 = normalize_dim(dim1, input.ndim, "transpose")
+    if input.ndim == 0:  # dims 0 and -1 of a 0-d tensor: nothing to swap, as in torch
+        return input
     axes = list(range(input.ndim))
     axes[d0], axes[d1] = axes[d1], axes[d0]
     return permute(input, axes)
