@@ -91,6 +91,21 @@ def promote(a, b):
     return a if _RANK[a] >= _RANK[b] else b
 
 
+def promote_tensors(a, a_ndim, b, b_ndim):
+    """PyTorch's promotion of two tensors' dtypes: a 0-d tensor beside a tensor with dimensions counts
+    like a Python number, raising the category (bool -> int -> float) but never the width
+    (float32 (3,) * float64 0-d is float32; int64 (3,) * float64 0-d is float64)."""
+    if a is b or a == b:
+        return a
+    if (a_ndim == 0) == (b_ndim == 0):
+        return promote(a, b)
+    dimensioned, zero_d = (b, a) if a_ndim == 0 else (a, b)
+    return zero_d if _CATEGORY[zero_d.kind] > _CATEGORY[dimensioned.kind] else dimensioned
+
+
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}
+
+
 def promote_with_scalar(tensor_dtype, scalar):
     """A Python scalar only raises the *category* (bool -> int -> float), never the width."""
     if isinstance(scalar, (bool, np.bool_)):

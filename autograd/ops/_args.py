@@ -25,7 +25,7 @@ def binary_operands(a, b, op, floating=False):
     if a_is and b_is and a._data.dtype == b._data.dtype and (not floating or a._data.dtype.kind == "f"):
         return a, b  # the common case, kept cheap: this runs for every binary op
     if a_is and b_is:
-        dtype = dtypes.promote(a.dtype, b.dtype)
+        dtype = dtypes.promote_tensors(a.dtype, a._data.ndim, b.dtype, b._data.ndim)
     elif a_is:
         dtype = _scalar_dtype(a.dtype, b, op)
     elif b_is:
