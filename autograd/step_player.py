@@ -15,16 +15,15 @@ so each frame is sized in those user units (a ``pt`` width inside it would be sc
 cropped), with SMIL ``visibility`` animations; a viewer without SMIL shows the last frame.
 """
 import html
-import itertools
 import json
 import re
+import uuid
 import xml.etree.ElementTree as ET
 
 from .draw import COLORS
 
 __all__ = ["player_html", "player_page", "animated_svg", "caption_text", "frame_caption"]
 
-_player_ids = itertools.count()
 _PX_PER_PT = 96 / 72          # CSS pixels per point (Graphviz sizes its SVGs in points)
 _STEP_PREFIX = re.compile(r"^step \d+\s*(/|of)\s*\d+:\s*")
 
@@ -220,7 +219,9 @@ _SCRIPT = r"""
 def player_html(steps, interval=1.5, page=False, **options):
     """The player as an HTML fragment (a notebook cell's display); ``page=True`` for a page of its
     own (the keys act on the whole page and the address follows the step)."""
-    uid = f"ngsteps{next(_player_ids)}"
+    # random, not counted: a notebook keeps the outputs of earlier kernel sessions, whose counters began
+    # at 0 too, and a script bound to one of those would leave this player dead
+    uid = f"ngsteps{uuid.uuid4().hex[:12]}"
     frames = []
     for i, svg in enumerate(steps.svgs(caption=False, **options)):
         display = "block" if i == 0 else "none"
