@@ -134,7 +134,7 @@ class DrawOptions:
 class _Value:
     """What the drawing knows about one value."""
 
-    __slots__ = ("key", "kind", "name", "shape", "dtype", "data", "grad", "grad_state", "group")
+    __slots__ = ("key", "kind", "name", "shape", "dtype", "data", "grad", "grad_state", "group", "tangent")
 
     def __init__(self, key, kind, name=None, shape=None, dtype=None, data=None, grad=None, group=None):
         self.key, self.kind, self.name = key, kind, name
@@ -143,6 +143,7 @@ class _Value:
         # "not kept" (an intermediate gradient the walk passed on and dropped)
         self.grad_state = "final"
         self.group = group  # the dotted name of the module it was computed in, or None
+        self.tangent = None  # a Scalar dual number's tangent (forward mode), when it has one
 
 
 class _Fold:
@@ -208,6 +209,7 @@ def _scalar_model(root, max_nodes):
         else:
             kind = "parameter" if s.is_param else "constant" if s.is_param is None else "input"
         model.values[id(s)] = _Value(id(s), kind, s.label, data=s.data, grad=s.grad)
+        model.values[id(s)].tangent = s.tangent
         if s.next_edges:
             model.ops[id(s)] = s.op
             for index, parent in enumerate(s.next_edges):
@@ -535,6 +537,8 @@ def _value_label(value, options, is_scalar):
             cells.append(_cell(["data " + lines[0]] + lines[1:], align="LEFT" if len(lines) > 1 else "CENTER"))
         elif not is_scalar:
             missing.append("data")
+        if value.tangent is not None:  # forward mode: the dual number's tangent beside its value
+            cells.append(_cell(["tangent " + preview_lines(value.tangent, options)[0]], color="#1f4e9c"))
     if options.show_grad:
         grad = _grad_cell(value, options, is_scalar)
         if grad is not None:

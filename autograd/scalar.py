@@ -35,9 +35,13 @@ _next_sequence_nr = itertools.count().__next__
 class Scalar:
     """A float that records the operations applied to it.
 
-    ``Scalar(value, label=None, param=False)``: ``label`` names it in reprs and drawings; ``param=True``
+    ``Scalar(value, label=None, param=False, tangent=None)``: ``label`` names it in reprs and drawings; ``param=True``
     marks a learnable parameter (drawn differently from an input; a number used in an op becomes a
-    leaf with ``is_param=None``, drawn as a constant). Attributes: ``data`` (float),
+    leaf with ``is_param=None``, drawn as a constant). ``tangent`` makes it a dual number
+    ``data + tangent·ε`` (ε² = 0): every op then also computes its result's tangent from its local
+    derivatives, ṫ = Σ ∂out/∂input · input.tangent, so after a forward pass ``y.tangent`` is the
+    directional derivative of y along the leaves' tangents (forward mode; ``None`` where nothing
+    upstream has a tangent, meaning 0). Attributes: ``data`` (float),
     ``grad`` (float, d(root)/d(self) after ``backward``), ``op`` (the op that made it, ``""`` for a
     leaf), ``next_edges`` (its inputs), ``local_grads`` (∂self/∂input for each input).
     """
@@ -48,15 +52,17 @@ class Scalar:
     # _a, _b: the inputs (_a is None for a leaf, _b for a unary op); _da, _db: ∂self/∂_a and ∂self/∂_b;
     # sequence_nr: the order of creation of an op's result, which the backward walk follows (as for
     # Tensor graphs: autograd/engine.py).
-    __slots__ = ("data", "grad", "op", "label", "is_param", "_a", "_b", "_da", "_db", "sequence_nr")
+    # tangent: the dual part of a dual number (forward mode), or None for a plain Scalar.
+    __slots__ = ("data", "grad", "op", "label", "is_param", "_a", "_b", "_da", "_db", "sequence_nr", "tangent")
 
-    def __init__(self, data, label=None, param=False):
+    def __init__(self, data, label=None, param=False, tangent=None):
         self.data = data if type(data) is float else _as_float(data)
         self.grad = 0.0
         self.op = ""
         self.label = label
         self.is_param = param
         self._a = None
+        self.tangent = None if tangent is None else _as_float(tangent)
 
     # ------------------------------------------------------------------ arithmetic
     # Each op: the value, then its local derivatives in the same order as its inputs. + * and relu
@@ -76,6 +82,7 @@ class Scalar:
         out._da = 1.0
         out._db = 1.0
         out.sequence_nr = _next_sequence_nr()
+        out.tangent = None if self.tangent is None and other.tangent is None else _tangent_of(self, other, 1.0, 1.0)
         return out
 
     def __radd__(self, other):  # other + self
@@ -105,6 +112,7 @@ class Scalar:
         out._da = b
         out._db = a
         out.sequence_nr = _next_sequence_nr()
+        out.tangent = None if self.tangent is None and other.tangent is None else _tangent_of(self, other, b, a)
         return out
 
     def __rmul__(self, other):  # other * self
@@ -219,6 +227,7 @@ class Scalar:
         out._a = self
         out._b = None
         out.sequence_nr = _next_sequence_nr()
+        out.tangent = None if self.tangent is None else out._da * self.tangent
         return out
 
     def leaky_relu(self, negative_slope=0.01):
@@ -340,12 +349,14 @@ class Scalar:
         return self
 
     def detach(self):
-        """A new leaf with the same value, outside the graph."""
+        """A new leaf with the same value, outside the graph (and without a tangent)."""
         return Scalar(self.data, self.label, self.is_param)
 
     # ------------------------------------------------------------------ display
     def __repr__(self):
         parts = [f"data={self.data:.6g}", f"grad={self.grad:.6g}"]
+        if self.tangent is not None:
+            parts.append(f"tangent={self.tangent:.6g}")
         if self.label is not None:
             parts.append(f"label={self.label!r}")
         if self.op:
@@ -368,7 +379,17 @@ def _binary(data, a, b, da, db, op):
     out._da = da
     out._db = db
     out.sequence_nr = _next_sequence_nr()
+    out.tangent = None if a.tangent is None and b.tangent is None else _tangent_of(a, b, da, db)
     return out
+
+
+def _tangent_of(a, b, da, db):
+    """Forward mode on dual numbers: ṫ = ∂/∂a·ȧ + ∂/∂b·ḃ, with the op's own local derivatives (a missing
+    tangent is 0)."""
+    ta, tb = a.tangent, b.tangent
+    if ta is None:
+        return db * tb
+    return da * ta if tb is None else da * ta + db * tb
 
 
 def _unary(data, a, da, op):
@@ -383,6 +404,8 @@ def _unary(data, a, da, op):
     out._b = None
     out._da = da
     out.sequence_nr = _next_sequence_nr()
+    t = a.tangent
+    out.tangent = None if t is None else da * t
     return out
 
 
