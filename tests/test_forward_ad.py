@@ -286,3 +286,46 @@ def test_the_mlp_jvp_matches_finite_differences():
     with ag.no_grad():
         numeric = (model(x + v * eps).detach().numpy() - model(x - v * eps).detach().numpy()) / (2 * eps)
     np.testing.assert_allclose(tangent, numeric, rtol=1e-6, atol=1e-8)
+
+
+# --------------------------------------------------------------------------- Scalar dual numbers
+SCALAR_OPS = [
+    ("add", lambda x, c: x + c + 2.0), ("radd", lambda x, c: 2.0 + x), ("sub", lambda x, c: x - c * x),
+    ("rsub", lambda x, c: 1.5 - x), ("mul", lambda x, c: x * c * x), ("rmul", lambda x, c: 3.0 * x),
+    ("div", lambda x, c: x / (c + 3.0)), ("rdiv", lambda x, c: 2.0 / x), ("pow", lambda x, c: x ** 3),
+    ("pow scalar exponent", lambda x, c: x ** (c * 0.5)), ("rpow", lambda x, c: 2.0 ** x),
+    ("neg", lambda x, c: -x), ("abs", lambda x, c: abs(x - 5.0)), ("exp", lambda x, c: x.exp()),
+    ("log", lambda x, c: x.log()), ("sqrt", lambda x, c: x.sqrt()), ("sin", lambda x, c: x.sin()),
+    ("cos", lambda x, c: x.cos()), ("tanh", lambda x, c: (x * c).tanh()), ("sigmoid", lambda x, c: x.sigmoid()),
+    ("relu", lambda x, c: (x - 1.0).relu() + (x - 9.0).relu()), ("leaky_relu", lambda x, c: (-x).leaky_relu(0.1)),
+    ("elu", lambda x, c: (-x).elu(0.5)), ("softplus", lambda x, c: (x * c).softplus()),
+]
+
+
+@pytest.mark.parametrize("name,f", SCALAR_OPS, ids=[n for n, _ in SCALAR_OPS])
+def test_scalar_dual_numbers_give_the_derivative(name, f):
+    x0, eps = 1.3, 1e-6
+    c = ag.Scalar(0.7)
+    y = f(ag.Scalar(x0, tangent=1.0), c)
+    numeric = (f(ag.Scalar(x0 + eps), c).data - f(ag.Scalar(x0 - eps), c).data) / (2 * eps)
+    assert y.tangent is not None
+    assert abs(y.tangent - numeric) <= 1e-6 * (1 + abs(numeric)), (name, y.tangent, numeric)
+    assert f(ag.Scalar(x0), c).tangent is None  # no tangent anywhere upstream: a plain Scalar
+
+
+def test_scalar_dual_numbers_agree_with_backward_on_a_neuron():
+    """The directional derivative along (ẋ, ẇ) equals ∇y · (ẋ, ẇ) from the backward pass."""
+    x, w, b = ag.Scalar(0.5, tangent=0.3), ag.Scalar(-1.2, tangent=-2.0), ag.Scalar(0.1)
+    y = (x * w + b).tanh()
+    y.backward()
+    assert abs(y.tangent - (x.grad * 0.3 + w.grad * -2.0)) < 1e-12
+    assert "tangent=" in repr(y)
+
+
+def test_draw_graph_shows_scalar_tangents():
+    pytest.importorskip("graphviz")
+    x = ag.Scalar(2.0, label="x", tangent=1.0)
+    y = (x * x).tanh()
+    source = ag.draw_graph(y).source
+    assert "tangent 1" in source and "tangent 4" in source  # x's, and x·x's (2·x·ẋ)
+    assert "tangent" not in ag.draw_graph((ag.Scalar(2.0) * 3.0).exp()).source
