@@ -16,7 +16,9 @@ NOTEBOOKS = [FOLDER / name for name in ("01_backprop_by_hand.ipynb",
                                         # issue 6's notebooks: ~5-25 s each on 2 cores (training runs)
                                         "02_linear_regression.ipynb", "03_mlp_classification.ipynb",
                                         "04_deep_networks.ipynb", "05_regularization.ipynb",
-                                        "06_cnn_basics.ipynb")]
+                                        "06_cnn_basics.ipynb",
+                                        # issue 18's: four small language models trained, ~20 s on 2 cores
+                                        "07_language_models.ipynb")]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
