@@ -33,7 +33,7 @@ class Rows:
 
     def add(self, what, times, reference, limit, against):
         """One row from interleaved times of "new", "old" and (if measured) "ref"; the guardrail bounds
-        new/old (against="old") or new/ref (against="ref")."""
+        new/old (against="old") or new/ref (against = the reference's name)."""
         new, old, new_old = paired(times, "new", "old")
         _, ref, new_ref = paired(times, "new", "ref")
         old_ref = paired(times, "old", "ref")[2]
@@ -62,52 +62,32 @@ def _check_trees(workers, base):
             raise SystemExit(f"the {label} process imported autograd from {found}, not from {tree}")
 
 
+def _reference_case(worker, name, **kwargs):
+    try:
+        return worker.case(name, **kwargs)
+    except ReferenceUnavailable:  # its columns print '-'
+        return None
+
+
 def _close(workers):
     for worker in workers.values():
         worker.close()
 
 
-def mlp_rows(rows, base, quick):
-    workers = _workers(base)
+def measure(rows, base, items, reference, limit, repeat, **options):
+    """Rows for ``items`` ((what, case name, case kwargs) each), new and old and, if ``reference`` names a
+    library, that library's run of the same case; the guardrail bounds new/old (no reference) or
+    new/reference. ``options`` go to interleaved_times."""
+    workers = _workers(base, [reference] if reference else [])
     try:
-        for batch in (32, 128, 512):
-            cases = {side: workers[side].case("mlp_step", engine="numbagrad", batch=batch) for side in ("new", "old")}
-            if batch == 32:
+        for i, (what, case, kwargs) in enumerate(items):
+            cases = {side: workers[side].case(case, engine="numbagrad", **kwargs) for side in ("new", "old")}
+            if i == 0:
                 _check_trees(workers, base)
-            times = interleaved_times(cases, repeat=5 if quick else 25, settle=SETTLE)
-            rows.add(f"MLP 784-256-256-10 SGD step, b{batch}", times, "-", 1.10, "old")
-        rows.note(workers)
-    finally:
-        _close(workers)
-
-
-def tiny_rows(rows, base, quick):
-    workers = _workers(base, ["torch"])
-    try:
-        for op in ("add", "sub", "mul", "div", "matmul"):
-            cases = {side: workers[side].case("binary_2x2", engine="numbagrad", op=op) for side in ("new", "old")}
-            try:
-                cases["ref"] = workers["torch"].case("binary_2x2", engine="torch", op=op)
-            except ReferenceUnavailable:
-                cases["ref"] = None
-            times = interleaved_times(cases, repeat=7 if quick else 31)
-            rows.add(f"2x2 {op}(a, b).sum().backward()", times, "torch", 0.70, "ref")
-        rows.note(workers)
-    finally:
-        _close(workers)
-
-
-def scalar_rows(rows, base, quick):
-    workers = _workers(base, ["micrograd"])
-    try:
-        cases = {side: workers[side].case("scalar_mlp_step", engine="numbagrad") for side in ("new", "old")}
-        try:
-            cases["ref"] = workers["micrograd"].case("scalar_mlp_step", engine="micrograd")
-        except ReferenceUnavailable:
-            cases["ref"] = None
-        # gc.collect() (untimed) before each batch in each process; the steps run with the collector on.
-        times = interleaved_times(cases, repeat=2 if quick else 7, setup=gc.collect)
-        rows.add("Scalar MLP 2-16-16-1 step, 100 pts, gc on", times, "micrograd", 0.15, "ref")
+            if reference:
+                cases["ref"] = _reference_case(workers[reference], case, engine=reference, **kwargs)
+            times = interleaved_times(cases, repeat=repeat, **options)
+            rows.add(what, times, reference or "-", limit, reference or "old")
         rows.note(workers)
     finally:
         _close(workers)
@@ -124,8 +104,13 @@ def main(argv=(), quick=False):
         raise SystemExit(f"{base} is not a numbagrad checkout (no autograd/__init__.py)")
     started = time.perf_counter()
     rows = Rows()
-    for section in (mlp_rows, tiny_rows, scalar_rows):
-        section(rows, base, quick)
+    measure(rows, base, [(f"MLP 784-256-256-10 SGD step, b{batch}", "mlp_step", {"batch": batch})
+                         for batch in (32, 128, 512)], None, 1.10, 5 if quick else 25, settle=SETTLE)
+    measure(rows, base, [(f"2x2 {op}(a, b).sum().backward()", "binary_2x2", {"op": op})
+                         for op in ("add", "sub", "mul", "div", "matmul")], "torch", 0.70, 7 if quick else 31)
+    # gc.collect() (untimed) before each batch in each process; the steps run with the collector on.
+    measure(rows, base, [("Scalar MLP 2-16-16-1 step, 100 pts, gc on", "scalar_mlp_step", {})], "micrograd",
+            0.15, 2 if quick else 7, setup=gc.collect)
     print_table(f"A/B: new = {ROOT}, old = {base} (medians; ratios = medians of per-round ratios)",
                 ["what", "new", "old", "reference", "ref", "new/old", "new/ref", "old/ref", "guardrail",
                  "result"], rows.rows, left=1)
