@@ -21,6 +21,7 @@ int8 = np.dtype(np.int8)
 int16 = short = np.dtype(np.int16)
 int32 = np.dtype(np.int32)
 uint8 = np.dtype(np.uint8)
+_DEVICE_NAMES = ("cuda", "mps", "xpu", "xla", "meta", "hip", "vulkan")
 UNSUPPORTED_NAMES = {"float16": float16, "half": float16, "int8": int8, "int16": int16, "short": int16,
                      "int32": int32, "uint8": uint8}
 
@@ -39,6 +40,9 @@ def as_dtype(dtype):
             return _ALIASES[dtype]
         if dtype in UNSUPPORTED_NAMES:
             raise TypeError(unsupported_message(UNSUPPORTED_NAMES[dtype]))
+        if dtype.split(":")[0] in _DEVICE_NAMES:  # x.to("cuda"): a device where a dtype may stand
+            raise RuntimeError(f"device {dtype!r} is not available: numbagrad tensors live on the CPU only "
+                               f"(device='cpu'); there is no GPU backend")
         raise TypeError(f"unknown dtype {dtype!r}; numbagrad supports float32, float64, int64 and bool")
     if dtype is float:
         return float32

@@ -86,6 +86,7 @@ METHODS = {
     "half": _unsupported_cast("half", dtypes.float16), "int": _unsupported_cast("int", dtypes.int32),
     "short": _unsupported_cast("short", dtypes.int16), "char": _unsupported_cast("char", dtypes.int8),
     "byte": _unsupported_cast("byte", dtypes.uint8),
+    "cuda": lambda self, *args, **kwargs: _creation.check_device("cuda", "Tensor.cuda()"),
 }
 
 OPERATORS = {

@@ -125,3 +125,13 @@ def test_second_order_nodes_read_as_the_gradient_of_the_op(op, first, second):
             stack.extend(node.next_edges)
     assert second in names
     assert not any("BackwardBackward" in name for name in names)
+
+
+def test_moving_a_tensor_to_another_device_is_refused_clearly():
+    x = ag.ones(2)
+    assert x.to("cpu") is x
+    for device in ("cuda", "cuda:0", "mps"):
+        with pytest.raises(RuntimeError, match=f"device '{device}' is not available.*CPU only"):
+            x.to(device)
+    with pytest.raises(RuntimeError, match="Tensor.cuda\\(\\): device 'cuda' is not available"):
+        x.cuda()
