@@ -199,9 +199,9 @@ def print_notes(notes, heading="How each side ran (each in a process of its own,
 
 
 # Batches that run in another process than the last batch wait this long first: the threads that batch
-# used (torch's OpenMP pool, numpy's OpenBLAS pool) keep spinning a while after their work, and on a
-# 2-core machine they would take the cores of the next side.
-SETTLE = 0.1
+# used keep spinning a while after their work (OpenBLAS's pool yields for about 2^28 cycles by default,
+# OpenMP's spins briefly), and on a 2-core machine they would take the cores of the next side.
+SETTLE = 0.2
 
 
 class RemoteCase:
