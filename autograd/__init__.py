@@ -30,7 +30,9 @@ from .ops.conv import avg_pool2d, conv2d, max_pool2d
 from .ops.conversion import (allclose, clone, eq, equal, ge, gt, isclose, isfinite, isinf, isnan, le,
                              logical_and, logical_not, logical_or, logical_xor, lt, ne)
 from .ops.indexing import index_put
-from .ops.inplace import adam_step_, adam_steps_, sgd_step_, sgd_steps_
+from .ops.foreach import (foreach_add, foreach_add_, foreach_addcdiv_, foreach_addcmul_, foreach_div,
+                          foreach_div_, foreach_lerp_, foreach_maximum_, foreach_mul, foreach_mul_, foreach_neg,
+                          foreach_sqrt, foreach_sqrt_)
 from .ops.join import cat, chunk, concat, concatenate, repeat, split, stack
 from .ops.join import pad as _pad
 from .ops.linalg import dot, inner, matmul, mm, outer

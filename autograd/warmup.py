@@ -10,7 +10,7 @@ import time
 from . import kernels
 from .creation import ones
 from .grad_mode import no_grad
-from .ops.inplace import adam_step_, sgd_step_
+from .ops.foreach import foreach_add_, foreach_addcdiv_, foreach_addcmul_, foreach_lerp_
 
 
 def warm_up(dtypes=("float32",)):
@@ -24,11 +24,10 @@ def warm_up(dtypes=("float32",)):
             param.addcdiv_(grad, second, value=0.1)
             param.lerp_(grad, 0.5)
             param.add_(grad, alpha=-0.1)
-            sgd_step_(param, grad, first, lr=0.1, momentum=0.9, first_step=True)
-            sgd_step_(param, grad, lr=0.1)
-            for amsgrad in (False, True):
-                adam_step_(param, grad, first, second, second.clone() if amsgrad else None, step=1, lr=1e-3,
-                           beta1=0.9, beta2=0.999, eps=1e-8, amsgrad=amsgrad)
+            foreach_add_([param], [grad], alpha=-0.1)  # what the optimizers' rules call
+            foreach_lerp_([first], [grad], 0.1)
+            foreach_addcmul_([second], [grad], [grad], value=0.001)
+            foreach_addcdiv_([param], [first], [second], value=-0.001)
 
 
 def main(argv):

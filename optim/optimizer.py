@@ -151,7 +151,8 @@ class Optimizer:
         return loss
 
     def _update_group(self, group, params, grads, states):
-        """Update a group's parameters that have gradients; optimizers with a foreach kernel override it."""
+        """Update a group's parameters that have gradients, one ``_update`` each; optimizers with a
+        foreach form of their rule override it (and come back here for ``foreach=False``)."""
         for param, grad, state in zip(params, grads, states):
             self._update(param, grad, state, group)
 
@@ -253,6 +254,13 @@ def check_unit_interval(value, name, closed_right=False):
     if not (0.0 <= v < 1.0 or (closed_right and v == 1.0)):
         interval = "[0, 1]" if closed_right else "[0, 1)"
         raise ValueError(f"Invalid {name}: {value} (must be in {interval})")
+
+
+def check_foreach(group):
+    """``foreach`` is None (the default: the foreach form), True or False (the per-parameter form)."""
+    foreach = group.get("foreach")
+    if foreach is not None and not isinstance(foreach, bool):
+        raise TypeError(f"foreach must be None, True or False, got {foreach!r}")
 
 
 def check_betas(betas):

@@ -16,17 +16,21 @@ course's v_t = (1 − β) Σ β^{t−i} g_i, which is PyTorch's scaled by (1 −
 Nesterov: with velocity u = −lr·v this is the course's reformulated update (notes 002)
 ``u ← μ·u − lr·g(θ̃),  θ̃ ← θ̃ + u + μ·(u − u_prev)``, where θ̃ = θ + μ·u is the look-ahead point at
 which the gradient is taken; it equals Nesterov's look-ahead form without a second gradient evaluation.
+
+``foreach`` (PyTorch's switch): the rule runs over the whole group with ``autograd.foreach_*`` ops,
+one kernel per tensor (the default, ``None``), or per parameter with ordinary Tensor ops (``False``);
+both compute the same operations in the same order, so they give the same bits.
 """
 import autograd as ag
 
-from .optimizer import Optimizer, check_lr, check_nonnegative, check_unit_interval, _number
+from .optimizer import Optimizer, check_foreach, check_lr, check_nonnegative, check_unit_interval, _number
 
 
 class SGD(Optimizer):
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, *,
-                 maximize=False, ema_momentum=False):
+                 maximize=False, foreach=None, ema_momentum=False):
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                        nesterov=nesterov, maximize=maximize, ema_momentum=ema_momentum)
+                        nesterov=nesterov, maximize=maximize, foreach=foreach, ema_momentum=ema_momentum)
         super().__init__(params, defaults)
 
     def _check_group(self, group):
@@ -34,6 +38,7 @@ class SGD(Optimizer):
         check_nonnegative(group["momentum"], "momentum")
         check_nonnegative(group["weight_decay"], "weight_decay")
         _number(group["dampening"], "dampening")
+        check_foreach(group)
         if group["ema_momentum"]:
             check_unit_interval(group["momentum"], "momentum (ema_momentum=True: the moving-average β)")
             if group["dampening"] != 0:
@@ -44,20 +49,54 @@ class SGD(Optimizer):
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
 
-    def _update_group(self, group, params, grads, states):
-        # One foreach call for the whole group (autograd.sgd_steps_): the per-tensor Python cost of a
-        # step over many small parameters would otherwise rival the update itself.
+    def _update(self, param, grad, state, group):
+        """The rule for one parameter (``foreach=False``)."""
         momentum = group["momentum"]
-        buffers = first_steps = None
+        if group["maximize"]:
+            grad = -grad
+        if group["weight_decay"] != 0:
+            grad = grad.add(param, alpha=group["weight_decay"])
         if momentum != 0:
-            buffers, first_steps = [], []
-            for param, state in zip(params, states):
-                buf = state.get("momentum_buffer")
-                first_steps.append(buf is None and not group["ema_momentum"])  # PyTorch starts at g, the course at 0
-                if buf is None:
-                    buf = state["momentum_buffer"] = ag.zeros_like(param)
-                buffers.append(buf)
-        dampening = momentum if group["ema_momentum"] else group["dampening"]
-        ag.sgd_steps_(params, grads, buffers, lr=group["lr"], momentum=momentum, dampening=dampening,
-                      nesterov=group["nesterov"], weight_decay=group["weight_decay"],
-                      maximize=group["maximize"], first_steps=first_steps)
+            buf, first = _momentum_buffer(state, param, grad, group)
+            if not first:
+                buf.mul_(momentum).add_(grad, alpha=1 - _dampening(group))
+            grad = grad.add(buf, alpha=momentum) if group["nesterov"] else buf
+        param.add_(grad, alpha=-group["lr"])
+
+    def _update_group(self, group, params, grads, states):
+        """The same rule over the whole group, one foreach op per line."""
+        if group.get("foreach") is False:
+            return super()._update_group(group, params, grads, states)
+        momentum = group["momentum"]
+        if group["maximize"]:
+            grads = ag.foreach_neg(grads)
+        if group["weight_decay"] != 0:
+            grads = ag.foreach_add(grads, params, alpha=group["weight_decay"])
+        if momentum != 0:
+            bufs, later_bufs, later_grads = [], [], []
+            for param, grad, state in zip(params, grads, states):
+                buf, first = _momentum_buffer(state, param, grad, group)
+                bufs.append(buf)
+                if not first:
+                    later_bufs.append(buf)
+                    later_grads.append(grad)
+            ag.foreach_mul_(later_bufs, momentum)
+            ag.foreach_add_(later_bufs, later_grads, alpha=1 - _dampening(group))
+            grads = ag.foreach_add(grads, bufs, alpha=momentum) if group["nesterov"] else bufs
+        ag.foreach_add_(params, grads, alpha=-group["lr"])
+
+
+def _dampening(group):
+    return group["momentum"] if group["ema_momentum"] else group["dampening"]
+
+
+def _momentum_buffer(state, param, grad, group):
+    """(v, whether it was made now from g): PyTorch's v starts at the first g, the course's at 0."""
+    buf = state.get("momentum_buffer")
+    if buf is not None:
+        return buf, False
+    if group["ema_momentum"]:
+        state["momentum_buffer"] = buf = ag.zeros_like(param)
+        return buf, False
+    state["momentum_buffer"] = buf = grad.clone()
+    return buf, True

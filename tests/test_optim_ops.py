@@ -1,9 +1,14 @@
-"""The fused in-place ops the optimizers are built from: addcmul_, addcdiv_, lerp_, add_(alpha=...),
-sgd_step_ and adam_step_ (values against numpy formulas; gradcheck where differentiable)."""
+"""The in-place ops the optimizers are built from: addcmul_, addcdiv_, lerp_, add_(alpha=...) (values
+against numpy formulas; gradcheck where differentiable); their foreach forms (autograd.foreach_*: the
+same bits as the single-tensor op on each tensor); and SGD / Adam / AdamW written with them, equal to
+the per-parameter form of the same rule (foreach=False) for every option."""
+import itertools
+
 import numpy as np
 import pytest
 
 import autograd as ag
+import optim
 
 DTYPES = [np.float32, np.float64]
 
@@ -73,232 +78,228 @@ def test_fused_ops_refuse_leaf_requiring_grad_outside_no_grad():
     np.testing.assert_allclose(w.detach().numpy(), [3.0, 4.0])
 
 
-# ---------------------------------------------------------------------------- sgd_step_
-def _sgd_reference(p, g, buf, lr, momentum, dampening, nesterov, wd, maximize, first):
-    g = -g if maximize else g
-    g = g + wd * p
-    if momentum:
-        buf = g.copy() if first else momentum * buf + (1 - dampening) * g
-        d = g + momentum * buf if nesterov else buf
-    else:
-        d = g
-    return p - lr * d, buf
+# ---------------------------------------------------------------------------- foreach ops
+def _mixed_lists(seed, count=3):
+    """``count`` lists of tensors shaped alike: float32 tensors of several shapes (one large enough for
+    numpy's BLAS axpy, one 0-d), a float64 one, and a non-contiguous view (the single-tensor path)."""
+    rng = np.random.default_rng(seed)
+    shapes = [(4, 3), (5,), (), (130, 130)]
+    lists = []
+    for _ in range(count):
+        tensors = [ag.tensor(rng.standard_normal(s).astype(np.float32)) for s in shapes]
+        tensors.append(ag.tensor(rng.standard_normal((3, 4))))
+        tensors.append(ag.tensor(rng.standard_normal((4, 6)).astype(np.float32)).t())
+        lists.append(tensors)
+    return lists
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("opts", [dict(momentum=0.0), dict(momentum=0.9), dict(momentum=0.9, nesterov=True),
-                                  dict(momentum=0.5, dampening=0.2, wd=0.1),
-                                  dict(momentum=0.9, maximize=True, wd=0.01)])
-def test_sgd_step_matches_formula(dtype, opts):
-    rng = np.random.default_rng(3)
-    p0, buf0 = _arrays(rng, (5, 3), dtype, 2)
-    kw = dict(lr=0.1, momentum=0.0, dampening=0.0, nesterov=False, wd=0.0, maximize=False)
-    kw.update(opts)
-    p, buf = ag.tensor(p0.copy()), ag.tensor(buf0.copy())
-    ref_p, ref_buf = p0.astype(np.float64), buf0.astype(np.float64)
-    for step in range(4):
-        g = rng.standard_normal((5, 3)).astype(dtype)
-        ag.sgd_step_(p, ag.tensor(g), buf, lr=kw["lr"], momentum=kw["momentum"], dampening=kw["dampening"],
-                     nesterov=kw["nesterov"], weight_decay=kw["wd"], maximize=kw["maximize"],
-                     first_step=step == 0)
-        ref_p, ref_buf = _sgd_reference(ref_p, g.astype(np.float64), ref_buf, kw["lr"], kw["momentum"],
-                                        kw["dampening"], kw["nesterov"], kw["wd"], kw["maximize"], step == 0)
-    rtol = 1e-5 if dtype == np.float32 else 1e-13
-    np.testing.assert_allclose(p.numpy(), ref_p, rtol=rtol, atol=rtol)
-    if kw["momentum"]:
-        np.testing.assert_allclose(buf.numpy(), ref_buf, rtol=rtol, atol=rtol)
-    else:
-        np.testing.assert_array_equal(buf.numpy(), buf0)
+def _positive(tensors):
+    return [t.abs() + 0.5 for t in tensors]
 
 
-# ---------------------------------------------------------------------------- adam_step_
-def _adam_reference(p, g, m, v, vmax, t, lr, b1, b2, eps, wd, decoupled, amsgrad, inside):
-    if decoupled:
-        p = p * (1 - lr * wd)
-    else:
-        g = g + wd * p
-    m = b1 * m + (1 - b1) * g
-    v = b2 * v + (1 - b2) * g * g
-    vmax = np.maximum(vmax, v)
-    vhat = (vmax if amsgrad else v) / (1 - b2 ** t)
-    mhat = m / (1 - b1 ** t)
-    denom = np.sqrt(vhat + eps) if inside else np.sqrt(vhat) + eps
-    return p - lr * mhat / denom, m, v, vmax
+def _copy(tensors):
+    return [t.clone() for t in tensors]
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("opts", [dict(), dict(wd=0.1), dict(wd=0.1, decoupled=True), dict(amsgrad=True),
-                                  dict(inside=True, eps=1e-3), dict(amsgrad=True, inside=True, wd=0.05)])
-def test_adam_step_matches_formula(dtype, opts):
-    rng = np.random.default_rng(4)
-    kw = dict(lr=0.01, b1=0.9, b2=0.99, eps=1e-8, wd=0.0, decoupled=False, amsgrad=False, inside=False)
-    kw.update(opts)
-    p0 = rng.standard_normal((4, 6)).astype(dtype)
-    p = ag.tensor(p0.copy())
-    m, v, vmax = (ag.zeros((4, 6), dtype=dtype) for _ in range(3))
-    ref = [p0.astype(np.float64)] + [np.zeros((4, 6))] * 3
-    for t in range(1, 6):
-        g = rng.standard_normal((4, 6)).astype(dtype)
-        ag.adam_step_(p, ag.tensor(g), m, v, vmax if kw["amsgrad"] else None, step=t, lr=kw["lr"],
-                      beta1=kw["b1"], beta2=kw["b2"], eps=kw["eps"], weight_decay=kw["wd"],
-                      decoupled_weight_decay=kw["decoupled"], amsgrad=kw["amsgrad"],
-                      eps_inside_sqrt=kw["inside"])
-        ref = _adam_reference(ref[0], g.astype(np.float64), *ref[1:], t, kw["lr"], kw["b1"], kw["b2"],
-                              kw["eps"], kw["wd"], kw["decoupled"], kw["amsgrad"], kw["inside"])
-    rtol = 2e-5 if dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(p.numpy(), ref[0], rtol=rtol, atol=rtol)
-    np.testing.assert_allclose(m.numpy(), ref[1], rtol=rtol, atol=rtol)
-    np.testing.assert_allclose(v.numpy(), ref[2], rtol=rtol, atol=rtol)
-    assert p.version == 5 and m.version == 5
+# (foreach op, the same update written per tensor with the single-tensor op, how many operand lists)
+IN_PLACE = [
+    ("add_ tensors", lambda ts, a, b: ag.foreach_add_(ts, a, alpha=-0.3), lambda t, a, b: t.add_(a, alpha=-0.3)),
+    ("add_ alphas", lambda ts, a, b: ag.foreach_add_(ts, a, alpha=[0.5 * i for i in range(len(ts))]),
+     None),
+    ("add_ scalar", lambda ts, a, b: ag.foreach_add_(ts, 0.25), lambda t, a, b: t.add_(0.25)),
+    ("mul_ scalar", lambda ts, a, b: ag.foreach_mul_(ts, 0.9), lambda t, a, b: t.mul_(0.9)),
+    ("mul_ tensors", lambda ts, a, b: ag.foreach_mul_(ts, a), lambda t, a, b: t.mul_(a)),
+    ("div_ scalars", lambda ts, a, b: ag.foreach_div_(ts, [1.5 + i for i in range(len(ts))]), None),
+    ("div_ tensors", lambda ts, a, b: ag.foreach_div_(ts, _positive(a)), None),
+    ("lerp_ 0.1", lambda ts, a, b: ag.foreach_lerp_(ts, a, 0.1), lambda t, a, b: t.lerp_(a, 0.1)),
+    ("lerp_ 0.9", lambda ts, a, b: ag.foreach_lerp_(ts, a, 0.9), lambda t, a, b: t.lerp_(a, 0.9)),
+    ("addcmul_", lambda ts, a, b: ag.foreach_addcmul_(ts, a, b, value=-0.2),
+     lambda t, a, b: t.addcmul_(a, b, value=-0.2)),
+    ("addcdiv_", lambda ts, a, b: ag.foreach_addcdiv_(ts, a, _positive(b), value=0.7), None),
+    ("maximum_", lambda ts, a, b: ag.foreach_maximum_(ts, a), lambda t, a, b: t.copy_(ag.maximum(t, a))),
+    ("sqrt_", lambda ts, a, b: ag.foreach_sqrt_(_positive_in_place(ts)), None),
+]
 
 
-def test_adam_step_non_contiguous_param_and_mixed_grad_dtype():
-    rng = np.random.default_rng(5)
-    p0 = rng.standard_normal((3, 4))
-    p = ag.tensor(p0.copy()).T
-    g = rng.standard_normal((4, 3))
-    m, v = ag.zeros((4, 3), dtype=ag.float64), ag.zeros((4, 3), dtype=ag.float64)
-    ag.adam_step_(p, ag.tensor(g.astype(np.float32)), m, v, step=1, lr=0.1, beta1=0.9, beta2=0.999, eps=1e-8)
-    g32 = g.astype(np.float32).astype(np.float64)
-    expected = _adam_reference(p0.T, g32, 0, 0, 0, 1, 0.1, 0.9, 0.999, 1e-8, 0, False, False, False)[0]
-    np.testing.assert_allclose(p.numpy(), expected, rtol=1e-12)
+def _positive_in_place(tensors):
+    for t in tensors:
+        t.copy_(t.abs())
+    return tensors
 
 
-def test_update_ops_errors():
-    p = ag.tensor([1.0, 2.0], requires_grad=True)
-    g = ag.tensor([0.1, 0.2])
-    m, v = ag.zeros(2), ag.zeros(2)
-    with pytest.raises(RuntimeError, match="adam_step_.*no_grad"):
-        ag.adam_step_(p, g, m, v, step=1, lr=0.1, beta1=0.9, beta2=0.999, eps=1e-8)
-    with pytest.raises(RuntimeError, match="sgd_step_.*no_grad"):
-        ag.sgd_step_(p, g, lr=0.1)
+PER_TENSOR = {  # the per-tensor forms of the rows above that need the list index or a prepared operand
+    "add_ alphas": lambda i, t, a, b: t.add_(a, alpha=0.5 * i),
+    "div_ scalars": lambda i, t, a, b: t.div_(1.5 + i),
+    "div_ tensors": lambda i, t, a, b: t.div_(a.abs() + 0.5),
+    "addcdiv_": lambda i, t, a, b: t.addcdiv_(a, b.abs() + 0.5, value=0.7),
+    "sqrt_": lambda i, t, a, b: t.copy_(t.abs().sqrt()),
+}
+
+
+@pytest.mark.parametrize("name,foreach,single", IN_PLACE, ids=[row[0] for row in IN_PLACE])
+def test_foreach_in_place_ops_equal_the_single_tensor_op_on_each_tensor(name, foreach, single):
+    targets, first, second = _mixed_lists(4)
+    expected = _copy(targets)
+    versions = [t.version for t in targets]
     with ag.no_grad():
-        with pytest.raises(ValueError, match="exp_avg has shape"):
-            ag.adam_step_(p, g, ag.zeros(3), v, step=1, lr=0.1, beta1=0.9, beta2=0.999, eps=1e-8)
-        with pytest.raises(ValueError, match="momentum_buffer"):
-            ag.sgd_step_(p, g, lr=0.1, momentum=0.9)
-        with pytest.raises(ValueError, match="max_exp_avg_sq"):
-            ag.adam_step_(p, g, m, v, step=1, lr=0.1, beta1=0.9, beta2=0.999, eps=1e-8, amsgrad=True)
-        with pytest.raises(ValueError, match="step counts from 1"):
-            ag.adam_step_(p, g, m, v, step=0, lr=0.1, beta1=0.9, beta2=0.999, eps=1e-8)
-        with pytest.raises(TypeError, match="grad must be a Tensor"):
-            ag.sgd_step_(p, np.zeros(2), lr=0.1)
-        ag.sgd_step_(p, g, lr=1.0)
-    np.testing.assert_allclose(p.detach().numpy(), [0.9, 1.8], rtol=1e-6)
+        assert foreach(targets, first, second) is None
+        for i, (t, a, b) in enumerate(zip(expected, first, second)):
+            PER_TENSOR[name](i, t, a, b) if single is None else single(t, a, b)
+    for got, want in zip(targets, expected):
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+    assert all(t.version > v for t, v in zip(targets, versions))
 
 
-@pytest.mark.parametrize("opts", [dict(), dict(maximize=True), dict(weight_decay=0.1), dict(momentum=0.9),
-                                  dict(momentum=0.9, nesterov=True, weight_decay=0.1),
-                                  dict(momentum=0.5, dampening=0.2, maximize=True)])
-def test_sgd_steps_equals_sgd_step_per_tensor(opts):
-    """The foreach form gives the same bits as one sgd_step_ per tensor, for ordinary tensors, a
-    non-contiguous one, a float64 one beside float32 ones and a gradient of another dtype."""
-    rng = np.random.default_rng(1)
-    shapes = [(4, 3), (5,), (6, 4), ()]
-    values = [rng.standard_normal(s).astype(np.float32) for s in shapes]
-    values.append(rng.standard_normal((3, 4)).astype(np.float64))
-    grads = [rng.standard_normal(v.shape).astype(v.dtype) for v in values]
-    grads[1] = grads[1].astype(np.float64)  # cast to the parameter's dtype, like sgd_step_
-    momentum = opts.get("momentum", 0.0)
-
-    def fresh():
-        params = [ag.tensor(v.copy()) for v in values]
-        params[2] = ag.tensor(values[2].T.copy()).t()  # non-contiguous: the general path
-        bufs = [ag.zeros_like(p) for p in params] if momentum else None
-        return params, bufs
-
-    one_by_one, one_bufs = fresh()
-    foreach, foreach_bufs = fresh()
-    for step in range(3):
-        firsts = [step == 0] * len(values)
-        for i, (p, g) in enumerate(zip(one_by_one, grads)):
-            ag.sgd_step_(p, ag.tensor(g), one_bufs[i] if momentum else None, lr=0.1, first_step=firsts[i], **opts)
-        versions = [p.version for p in foreach]
-        ag.sgd_steps_(foreach, [ag.tensor(g) for g in grads], foreach_bufs, lr=0.1, first_steps=firsts, **opts)
-        assert [p.version for p in foreach] == [v + 1 for v in versions]
-    for a, b in zip(one_by_one, foreach):
-        np.testing.assert_array_equal(a.numpy(), b.numpy())
-    for a, b in zip(one_bufs or [], foreach_bufs or []):
-        np.testing.assert_array_equal(a.numpy(), b.numpy())
+def test_foreach_out_of_place_ops_return_new_tensors():
+    tensors, others, _ = _mixed_lists(5)
+    before = _copy(tensors)
+    for got, want in [(ag.foreach_add(tensors, others, alpha=2.0), [t.add(o, alpha=2.0) for t, o in zip(tensors, others)]),
+                      (ag.foreach_add(tensors, 1.5), [t + 1.5 for t in tensors]),
+                      (ag.foreach_mul(tensors, others), [t * o for t, o in zip(tensors, others)]),
+                      (ag.foreach_div(tensors, [2.0] * len(tensors)), [t / 2.0 for t in tensors]),
+                      (ag.foreach_neg(tensors), [-t for t in tensors]),
+                      (ag.foreach_sqrt(_positive(tensors)), [t.sqrt() for t in _positive(tensors)])]:
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            np.testing.assert_array_equal(g.numpy(), w.numpy())
+    for t, b in zip(tensors, before):  # inputs untouched
+        np.testing.assert_array_equal(t.numpy(), b.numpy())
 
 
-def test_sgd_steps_errors():
-    p, g = ag.ones(3), ag.ones(3)
-    with pytest.raises(ValueError, match="sgd_steps_: expected one gradient per parameter, got 1 parameters, 2"):
-        ag.sgd_steps_([p], [g, g], lr=0.1)
-    with pytest.raises(ValueError, match="and one momentum buffer"):
-        ag.sgd_steps_([p], [g], None, lr=0.1, momentum=0.9)
-    with pytest.raises(ValueError, match="sgd_step_: grad has shape"):
-        ag.sgd_steps_([p], [ag.ones(4)], lr=0.1)
+def test_foreach_ops_record_when_the_graph_needs_them():
+    """Outside no_grad on tensors that require grad, each element goes through the recorded op (like
+    the single-tensor op): a leaf is refused, and a non-leaf gets a gradient through the update."""
     leaf = ag.ones(3, requires_grad=True)
-    with pytest.raises(RuntimeError, match="not differentiable"):
-        ag.sgd_steps_([leaf], [g], lr=0.1)
+    with pytest.raises(RuntimeError, match="add_.*leaf"):
+        ag.foreach_add_([leaf], [ag.ones(3)], alpha=0.5)
+    x = ag.tensor([1.0, 2.0, 3.0], dtype=ag.float64, requires_grad=True)
+    y = x * 1.0
+    ag.foreach_addcmul_([y], [x], [x], value=0.5)  # y = x + 0.5·x², dy/dx = 1 + x
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 3.0, 4.0])
     with ag.no_grad():
-        ag.sgd_steps_([leaf], [g], lr=0.5)
-    np.testing.assert_array_equal(leaf.detach().numpy(), 0.5)
+        ag.foreach_add_([leaf], [ag.ones(3)], alpha=0.5)
+    np.testing.assert_array_equal(leaf.detach().numpy(), 1.5)
 
 
-@pytest.mark.parametrize("opts", [dict(), dict(amsgrad=True, weight_decay=0.1),
-                                  dict(decoupled_weight_decay=True, weight_decay=0.1, maximize=True),
-                                  dict(eps_inside_sqrt=True)])
-def test_adam_steps_equals_adam_step_per_tensor(opts):
-    """Same bits as one adam_step_ per tensor: ordinary tensors, a non-contiguous one, float64 beside
-    float32, a gradient of another dtype, and parameters at different step counts."""
-    rng = np.random.default_rng(2)
-    values = [rng.standard_normal(s).astype(np.float32) for s in [(4, 3), (5,), (6, 4), ()]]
-    values.append(rng.standard_normal((3, 4)).astype(np.float64))
-    grads = [rng.standard_normal(v.shape).astype(v.dtype) for v in values]
-    grads[1] = grads[1].astype(np.float64)
-    amsgrad = opts.get("amsgrad", False)
-    hyper = dict(lr=0.01, beta1=0.9, beta2=0.99, eps=1e-8, **opts)
-
-    def fresh():
-        params = [ag.tensor(v.copy()) for v in values]
-        params[2] = ag.tensor(values[2].T.copy()).t()  # non-contiguous: the general path
-        states = [[ag.zeros_like(p) for _ in range(3 if amsgrad else 2)] for p in params]
-        return params, states
-
-    one_by_one, one_states = fresh()
-    foreach, foreach_states = fresh()
-    for step in range(1, 4):
-        steps = [step + (i % 2) for i in range(len(values))]  # two step counts in one call
-        for p, g, st, t in zip(one_by_one, grads, one_states, steps):
-            ag.adam_step_(p, ag.tensor(g), *st[:2], st[2] if amsgrad else None, step=t, **hyper)
-        ag.adam_steps_(foreach, [ag.tensor(g) for g in grads], [st[0] for st in foreach_states],
-                       [st[1] for st in foreach_states], [st[2] for st in foreach_states] if amsgrad else None,
-                       steps=steps, **hyper)
-    for a, b in zip(one_by_one + [t for st in one_states for t in st],
-                    foreach + [t for st in foreach_states for t in st]):
-        np.testing.assert_array_equal(a.numpy(), b.numpy())
+def test_foreach_errors_name_the_op_and_the_lengths():
+    a, b = ag.ones(3), ag.ones(3)
+    with pytest.raises(ValueError, match="foreach_add_: expected one operand per tensor, got 2 tensors and 1"):
+        ag.foreach_add_([a, b], [a], alpha=2)
+    with pytest.raises(ValueError, match="foreach_lerp_: expected one weight per tensor, got 1 tensors and 2"):
+        ag.foreach_lerp_([a], [b], [0.1, 0.2])
+    with pytest.raises(ValueError, match="foreach_addcdiv_: expected one value per tensor"):
+        ag.foreach_addcdiv_([a], [a], [b], value=[1.0, 2.0])
+    with pytest.raises(TypeError, match="foreach_mul_: expected a list of tensors, got Tensor"):
+        ag.foreach_mul_(a, 2.0)
+    with pytest.raises(TypeError, match="foreach_add_: alpha goes with a list of tensors"):
+        ag.foreach_add_([a], 1.0, alpha=2)
+    with pytest.raises(TypeError, match="foreach_addcmul_: tensors1 and tensors2 must be lists of tensors"):
+        ag.foreach_addcmul_([a], 1.0, [b])
+    with pytest.raises(TypeError, match="foreach_lerp_: weight must be a number or a list of numbers"):
+        ag.foreach_lerp_([a], [b], ag.tensor(0.5))
+    with pytest.raises(RuntimeError, match="add_: output with shape"), ag.no_grad():
+        ag.foreach_add_([a], [ag.ones(2, 3)], alpha=2)  # not broadcastable to the target: the op says so
 
 
-def test_adam_steps_errors():
-    p, g, m, v = ag.ones(3), ag.ones(3), ag.zeros(3), ag.zeros(3)
-    hyper = dict(lr=0.1, beta1=0.9, beta2=0.999, eps=1e-8)
-    with pytest.raises(ValueError, match="adam_steps_: expected one gradient, exp_avg, exp_avg_sq, step per"):
-        ag.adam_steps_([p], [g], [m], [v], steps=[1, 2], **hyper)
-    with pytest.raises(ValueError, match="and max_exp_avg_sq"):
-        ag.adam_steps_([p], [g], [m], [v], steps=[1], amsgrad=True, **hyper)
-    with pytest.raises(ValueError, match="adam_step_: step counts from 1, got 0"):
-        ag.adam_steps_([p], [g], [m], [v], steps=[0], **hyper)
-    with pytest.raises(RuntimeError, match="not differentiable"):
-        ag.adam_steps_([ag.ones(3, requires_grad=True)], [g], [m], [v], steps=[1], **hyper)
+def test_foreach_add_on_large_tensors_rounds_like_axpy():
+    """A tensor large enough for numpy's BLAS axpy (autograd/blas.py): p − lr·g rounded once or twice
+    (BLAS may fuse the multiply-add), one version per update."""
+    for dtype in (np.float32, np.float64):
+        rng = np.random.default_rng(3)
+        values, grad = (rng.standard_normal((300, 200)).astype(dtype) for _ in range(2))
+        param = ag.tensor(values.copy())
+        ag.foreach_add_([param], [ag.tensor(grad)], alpha=-0.05)
+        assert param.version == 1
+        wide = np.longdouble
+        exact = values.astype(wide) - wide(dtype(0.05)) * grad.astype(wide)
+        bound = np.finfo(dtype).eps * (np.abs(values) + np.abs(dtype(0.05) * grad)).astype(wide)
+        assert np.all(np.abs(param.numpy().astype(wide) - exact) <= bound)
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_sgd_steps_on_large_tensors_matches_the_formula(dtype):
-    """Plain SGD over a tensor large enough for numpy's BLAS axpy (autograd/blas.py) gives p − lr·g
-    rounded once or twice (BLAS may fuse the multiply-add), and counts one version per step."""
-    rng = np.random.default_rng(3)
-    values = rng.standard_normal((300, 200)).astype(dtype)
-    grad = rng.standard_normal((300, 200)).astype(dtype)
-    param = ag.tensor(values.copy())
-    ag.sgd_steps_([param], [ag.tensor(grad)], lr=0.05)
-    assert param.version == 1
-    wide = np.longdouble
-    exact = values.astype(wide) - wide(dtype(0.05)) * grad.astype(wide)
-    bound = np.finfo(dtype).eps * (np.abs(values) + np.abs(dtype(0.05) * grad)).astype(wide)
-    assert np.all(np.abs(param.numpy().astype(wide) - exact) <= bound)
-    ag.sgd_steps_([param], [ag.tensor(grad)], lr=0.05, maximize=True)  # back up by the same step
-    np.testing.assert_allclose(param.numpy(), values, rtol=0, atol=4 * np.finfo(dtype).eps * np.abs(values).max())
-    assert param.version == 2
+# ---------------------------------------------------------------------------- optimizers: foreach = per parameter
+def _options(**choices):
+    names = list(choices)
+    return [dict(zip(names, values)) for values in itertools.product(*choices.values())]
+
+
+SGD_OPTIONS = [o for o in _options(momentum=[0.0, 0.9], dampening=[0.0, 0.3], nesterov=[False, True],
+                                   weight_decay=[0.0, 0.1], maximize=[False, True], ema_momentum=[False, True])
+               if not (o["nesterov"] and (o["momentum"] == 0 or o["dampening"] or o["ema_momentum"]))
+               and not (o["ema_momentum"] and o["dampening"])]
+ADAM_OPTIONS = _options(amsgrad=[False, True], maximize=[False, True], eps_inside_sqrt=[False, True],
+                        weight_decay=[0.0, 0.1], decoupled_weight_decay=[False, True])
+
+
+def _trajectories(make, steps=4):
+    """Parameters after ``steps`` steps with foreach (the default) and with foreach=False, from the same
+    start and gradients: float32 tensors of several shapes (one past the BLAS axpy threshold), a
+    float64 one, and a float32 gradient for it."""
+    rng = np.random.default_rng(7)
+    shapes = [(6, 5), (5,), (), (140, 130)]
+    starts = [rng.standard_normal(s).astype(np.float32) for s in shapes] + [rng.standard_normal((3, 2))]
+    grads = [[rng.standard_normal(x.shape).astype(np.float32) for x in starts] for _ in range(steps)]
+    results = []
+    for foreach in (None, False):
+        params = [ag.tensor(x.copy(), requires_grad=True) for x in starts]
+        opt = make(params, foreach)
+        for step_grads in grads:
+            for p, g in zip(params, step_grads):
+                p.grad = ag.tensor(g)
+            opt.step()
+        assert all(not np.array_equal(p.detach().numpy(), x) for p, x in zip(params, starts))  # they moved
+        results.append((params, opt))
+    return results
+
+
+@pytest.mark.parametrize("options", SGD_OPTIONS, ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()))
+def test_sgd_foreach_equals_the_per_parameter_rule(options):
+    (ours, opt), (plain, plain_opt) = _trajectories(lambda ps, fe: optim.SGD(ps, lr=0.05, foreach=fe, **options))
+    for a, b in zip(ours, plain):
+        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+    for a, b in zip(ours, plain):
+        for key, value in plain_opt.state.get(b, {}).items():
+            np.testing.assert_array_equal(opt.state[a][key].numpy(), value.numpy())
+
+
+@pytest.mark.parametrize("options", ADAM_OPTIONS, ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()))
+def test_adam_foreach_equals_the_per_parameter_rule(options):
+    (ours, opt), (plain, plain_opt) = _trajectories(lambda ps, fe: optim.Adam(ps, lr=0.01, foreach=fe, **options))
+    for a, b in zip(ours, plain):
+        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+        for key, value in plain_opt.state[b].items():
+            np.testing.assert_array_equal(opt.state[a][key].numpy(), value.numpy())
+
+
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_adamw_foreach_equals_the_per_parameter_rule(amsgrad):
+    (ours, _), (plain, _) = _trajectories(lambda ps, fe: optim.AdamW(ps, lr=0.01, weight_decay=0.1,
+                                                                        amsgrad=amsgrad, foreach=fe))
+    for a, b in zip(ours, plain):
+        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+
+
+def test_parameters_at_different_step_counts_in_one_group():
+    """A parameter that missed steps (no gradient) has its own bias correction in the foreach form."""
+    rng = np.random.default_rng(8)
+    starts = [rng.standard_normal(4).astype(np.float32) for _ in range(2)]
+    results = []
+    for foreach in (None, False):
+        params = [ag.tensor(x.copy(), requires_grad=True) for x in starts]
+        opt = optim.Adam(params, lr=0.1, foreach=foreach)
+        for step in range(4):
+            for i, p in enumerate(params):
+                p.grad = ag.tensor(np.full(4, step + 1.0, np.float32)) if i == 0 or step >= 2 else None
+            opt.step()
+        assert opt.state[params[0]]["step"].item() == 4 and opt.state[params[1]]["step"].item() == 2
+        results.append(params)
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+
+
+def test_foreach_option_is_checked():
+    with pytest.raises(TypeError, match="foreach must be None, True or False, got 'yes'"):
+        optim.SGD([ag.ones(2, requires_grad=True)], lr=0.1, foreach="yes")
+    opt = optim.Adam([ag.ones(2, requires_grad=True)], foreach=False)
+    assert opt.param_groups[0]["foreach"] is False

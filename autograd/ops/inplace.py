@@ -178,9 +178,10 @@ def setitem(self, key, value):
 
 
 # ---------------------------------------------------------------------------------------------------
-# Fused in-place updates (the optimizers' building blocks). Outside the graph each is one Numba pass
-# over memory (autograd/kernels/updates.py) where the operands are same-shape, same-dtype float arrays; other
-# cases, and recording, go through the out-of-place ops like the ops above.
+# Fused in-place updates (the optimizers' building blocks, over lists in autograd/ops/foreach.py).
+# Outside the graph each is one Numba pass over memory (autograd/kernels/updates.py) where the
+# operands are same-shape, same-dtype float arrays; other cases, and recording, go through the
+# out-of-place ops like the ops above.
 # ---------------------------------------------------------------------------------------------------
 def _flat(array):
     """A 1-D view of ``array``'s memory, or a contiguous copy (then write it back with ``copyto``)."""
@@ -200,9 +201,10 @@ def _fusable(target, *operands):
 _cast_scalars = {}
 
 
-def _cast(dtype, scalars):
-    """``scalars`` with the floats as ``dtype`` scalars (the kernels' argument types), cached: numpy
-    scalars cost ~0.3 us each to make, and an optimizer passes the same few values every step."""
+def kernel_scalars(dtype, scalars):
+    """``scalars`` with the floats as ``dtype`` scalars (the kernels' argument types), cached: making a
+    numpy scalar costs about as much as a small kernel call, and an optimizer passes the same few
+    values every step."""
     key = (dtype, *scalars)
     cast = _cast_scalars.get(key)
     if cast is None:
@@ -217,7 +219,7 @@ def _run_fused(kernel, arrays, written, scalars):
 
     ``arrays`` are Tensors in the kernel's order (one may appear twice); ``written`` those it modifies.
     """
-    scalars = _cast(arrays[0]._data.dtype.type, scalars)
+    scalars = kernel_scalars(arrays[0]._data.dtype.type, scalars)
     datas = [t._data for t in arrays]
     if all([d.flags.c_contiguous for d in datas]):  # the optimizers' case: flat views, nothing to copy back
         kernel(*[d.reshape(-1) for d in datas], *scalars)
@@ -273,204 +275,3 @@ def lerp_(self, end, weight):
             return arithmetic.sub(e, arithmetic.mul(arithmetic.sub(e, x), 1 - w))
         return arithmetic.add(x, arithmetic.mul(arithmetic.sub(e, x), w))
     return apply_inplace(self, "lerp_", lerp, end, weight)
-
-
-def _check_update(op, tensors, names):
-    shape = tensors[0].shape if isinstance(tensors[0], Tensor) else None
-    for tensor, name in zip(tensors, names):
-        if not isinstance(tensor, Tensor):
-            raise TypeError(f"{op}: {name} must be a Tensor, got {type(tensor).__name__}")
-        data = tensor._data
-        if data.shape != shape:
-            raise ValueError(f"{op}: {name} has shape {tensor.shape}, but param has shape {tensors[0].shape}")
-        if data.dtype.kind != "f":
-            raise TypeError(f"{op}: {name} must be a floating-point tensor, got {tensor.dtype}")
-        if tensor.requires_grad and grad_mode.is_grad_enabled():
-            raise RuntimeError(f"{op}: an optimizer update is not differentiable; run it under "
-                               f"autograd.no_grad() (Optimizer.step does)")
-
-
-def _as_dtype_of(tensor, like):
-    return tensor if tensor.dtype == like.dtype else make_tensor(tensor._data.astype(like.dtype), False, None, None)
-
-
-def sgd_step_(param, grad, momentum_buffer=None, *, lr, momentum=0.0, dampening=0.0, nesterov=False,
-              weight_decay=0.0, maximize=False, first_step=False):
-    """One SGD update of ``param`` in place, in one pass, exactly PyTorch's single-tensor SGD:
-
-    ``g = ±grad + weight_decay·param``; with momentum ``buf = g`` on the first step (``first_step``),
-    else ``buf = momentum·buf + (1 − dampening)·g``; ``d = g + momentum·buf`` (nesterov) or ``buf``;
-    ``param -= lr·d``. ``momentum_buffer`` is updated in place (needed when ``momentum != 0``).
-    """
-    use_momentum = momentum != 0
-    if use_momentum and momentum_buffer is None:
-        raise ValueError("sgd_step_: momentum != 0 needs a momentum_buffer tensor")
-    tensors = [param, grad] + ([momentum_buffer] if use_momentum else [])
-    _check_update("sgd_step_", tensors, ["param", "grad", "momentum_buffer"])
-    if not param._data.flags.writeable:
-        _store(param, param._data, "sgd_step_")
-    grad = _as_dtype_of(grad, param)
-    buf = momentum_buffer if use_momentum else param  # not touched by the kernel without momentum
-    _run_fused(kernels.updates.sgd_step_, [param, grad, buf], [param, buf],
-               [-float(lr), float(momentum), 1.0 - float(dampening), float(weight_decay),
-                -1.0 if maximize else 1.0, bool(use_momentum), bool(first_step), bool(nesterov)])
-    return param
-
-
-def _plain_flats(tensors, recording):
-    """Flat views of ``tensors``' arrays when a foreach update can run its kernel on them directly:
-    Tensors of one float dtype and shape, C-contiguous and writeable, none requiring grad while
-    recording. None otherwise (the single-tensor op then checks them and says what is wrong)."""
-    first = tensors[0]
-    if not isinstance(first, Tensor) or first._data.dtype.kind != "f":
-        return None
-    dtype, shape = first._data.dtype, first._data.shape
-    flats = []
-    for tensor in tensors:
-        if not isinstance(tensor, Tensor) or (recording and tensor.requires_grad):
-            return None
-        data = tensor._data
-        flags = data.flags
-        if data.dtype != dtype or data.shape != shape or not (flags.c_contiguous and flags.writeable):
-            return None
-        flats.append(data if data.ndim == 1 else data.reshape(-1))
-    return flats
-
-
-def _plain_pair(param, grad):
-    """:func:`_plain_flats` for a parameter and its gradient outside recording (plain SGD's usual
-    case), written for two: (param's flat view, grad's flat view) or None."""
-    if not isinstance(param, Tensor) or not isinstance(grad, Tensor):
-        return None
-    p, g = param._data, grad._data
-    if (p.dtype is not g.dtype or p.dtype.kind != "f" or p.shape != g.shape or not p.flags.carray
-            or not g.flags.carray):  # carray: C-contiguous, aligned and writeable
-        return None
-    return (p, g) if p.ndim == 1 else (p.reshape(-1), g.reshape(-1))
-
-
-def sgd_steps_(params, grads, momentum_buffers=None, *, lr, momentum=0.0, dampening=0.0, nesterov=False,
-               weight_decay=0.0, maximize=False, first_steps=None):
-    """:func:`sgd_step_` over lists of tensors (PyTorch's ``foreach`` form), with the same arguments;
-    ``first_steps[i]`` is ``first_step`` for ``params[i]`` (all False when None).
-
-    The hyperparameters are converted once per dtype and each ordinary tensor (contiguous, writeable,
-    same dtype and shape as its gradient) costs one kernel call: an optimizer step over many small
-    tensors spends its time updating them rather than checking arguments. Other tensors go through
-    :func:`sgd_step_` and get its checks and messages.
-    """
-    count = len(params)
-    use_momentum = momentum != 0
-    if len(grads) != count or (use_momentum and (momentum_buffers is None or len(momentum_buffers) != count)):
-        raise ValueError(f"sgd_steps_: expected one gradient{' and one momentum buffer' if use_momentum else ''} "
-                         f"per parameter, got {count} parameters, {len(grads)} gradients"
-                         + (f" and {len(momentum_buffers or ())} momentum buffers" if use_momentum else ""))
-    if first_steps is None:
-        first_steps = [False] * count
-    # Plain SGD (p += -lr·g) is an axpy: 3 arguments to dispatch instead of 11 (0.65 -> 0.23 us a call),
-    # a loop without branches, and numpy's multithreaded BLAS for large tensors. The sign is ±1, so
-    # (−lr·sign)·g = −lr·(sign·g); BLAS may fuse the multiply-add (one rounding instead of two).
-    plain = not use_momentum and weight_decay == 0
-    kernel = kernels.updates.axpy_ if plain else kernels.updates.sgd_step_
-    settings = ((-float(lr) * (-1.0 if maximize else 1.0),) if plain else
-                (-float(lr), float(momentum), 1.0 - float(dampening), float(weight_decay), -1.0 if maximize else 1.0))
-    recording = grad_mode.is_grad_enabled()
-    dtype = scalars = None
-    for i in range(count):
-        param, grad = params[i], grads[i]
-        buf = momentum_buffers[i] if use_momentum else None
-        if plain and not recording:
-            flats = _plain_pair(param, grad)
-        else:
-            flats = _plain_flats((param, grad, buf) if use_momentum else (param, grad), recording)
-        if flats is None:
-            sgd_step_(param, grad, buf, lr=lr, momentum=momentum,
-                      dampening=dampening, nesterov=nesterov, weight_decay=weight_decay, maximize=maximize,
-                      first_step=first_steps[i])
-            continue
-        if flats[0].dtype is not dtype:  # the scalars' type follows the tensors' (one lookup per dtype run)
-            dtype = flats[0].dtype
-            scalars = _cast(dtype.type, settings)
-        if plain:
-            kernel(flats[0], flats[1], scalars[0])
-        else:  # without momentum the kernel's buffer argument is the parameter (it does not touch it)
-            kernel(flats[0], flats[1], flats[2] if use_momentum else flats[0], *scalars, use_momentum,
-                   bool(first_steps[i]), bool(nesterov))
-        param._version[0] += 1
-        if use_momentum:
-            buf._version[0] += 1
-
-
-def adam_step_(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, *, step, lr, beta1, beta2, eps,
-               weight_decay=0.0, decoupled_weight_decay=False, amsgrad=False, maximize=False,
-               eps_inside_sqrt=False):
-    """One Adam/AdamW update of ``param`` in place, in one pass over memory (``step`` counts from 1).
-
-    PyTorch's single-tensor Adam: ``param *= 1 − lr·wd`` (decoupled, AdamW) or ``g += wd·param``;
-    ``m = lerp(m, g, 1 − β1)``; ``v = β2·v + (1 − β2)·g²``; ``v̂max = max(v̂max, v)`` (amsgrad);
-    ``param -= lr/(1 − β1^t) · m / (sqrt(v)/sqrt(1 − β2^t) + eps)``. With ``eps_inside_sqrt`` the
-    denominator is the course's ``sqrt(v/(1 − β2^t) + eps)``.
-    """
-    if amsgrad and max_exp_avg_sq is None:
-        raise ValueError("adam_step_: amsgrad=True needs a max_exp_avg_sq tensor")
-    if step < 1:
-        raise ValueError(f"adam_step_: step counts from 1, got {step}")
-    tensors = [param, grad, exp_avg, exp_avg_sq] + ([max_exp_avg_sq] if amsgrad else [])
-    _check_update("adam_step_", tensors, ["param", "grad", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"])
-    if not param._data.flags.writeable:
-        _store(param, param._data, "adam_step_")
-    grad = _as_dtype_of(grad, param)
-    vmax = max_exp_avg_sq if amsgrad else exp_avg_sq  # not touched by the kernel without amsgrad
-    _run_fused(kernels.updates.adam_step_, [param, grad, exp_avg, exp_avg_sq, vmax],
-               [param, exp_avg, exp_avg_sq, vmax],
-               _adam_scalars(step, lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay, amsgrad,
-                             maximize, eps_inside_sqrt))
-    return param
-
-
-def _adam_scalars(step, lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay, amsgrad, maximize,
-                  eps_inside_sqrt):
-    """The Adam kernel's scalar arguments for one step count."""
-    bias_correction1 = 1 - beta1 ** step
-    bias_correction2 = 1 - beta2 ** step
-    decay = 1.0 - lr * weight_decay if decoupled_weight_decay else 1.0
-    coupled_decay = 0.0 if decoupled_weight_decay else float(weight_decay)
-    return [float(decay), coupled_decay, float(1 - beta1), float(beta2), float(1 - beta2),
-            -float(lr / bias_correction1), float(bias_correction2 ** 0.5), float(bias_correction2),
-            float(eps), -1.0 if maximize else 1.0, bool(amsgrad), bool(eps_inside_sqrt)]
-
-
-def adam_steps_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs=None, *, steps, lr, beta1, beta2, eps,
-                weight_decay=0.0, decoupled_weight_decay=False, amsgrad=False, maximize=False,
-                eps_inside_sqrt=False):
-    """:func:`adam_step_` over lists of tensors (PyTorch's ``foreach`` form), with the same arguments;
-    ``steps[i]`` is the step count of ``params[i]``. The scalars are computed once per step count and
-    dtype, and each ordinary tensor costs one kernel call; other tensors go through :func:`adam_step_`
-    and get its checks and messages."""
-    count = len(params)
-    lists = [grads, exp_avgs, exp_avg_sqs, steps] + ([max_exp_avg_sqs] if amsgrad else [])
-    if max_exp_avg_sqs is None and amsgrad or any(len(x) != count for x in lists):
-        raise ValueError(f"adam_steps_: expected one gradient, exp_avg, exp_avg_sq, step"
-                         f"{' and max_exp_avg_sq' if amsgrad else ''} per parameter, got {count} parameters "
-                         f"and lists of {', '.join(str(len(x)) for x in lists if x is not None)}")
-    kernel = kernels.updates.adam_step_
-    recording = grad_mode.is_grad_enabled()
-    scalars_of_step = {}
-    for i in range(count):
-        param, grad, m, v, step = params[i], grads[i], exp_avgs[i], exp_avg_sqs[i], steps[i]
-        vmax = max_exp_avg_sqs[i] if amsgrad else v  # not touched by the kernel without amsgrad
-        flats = _plain_flats((param, grad, m, v, vmax), recording) if step >= 1 else None
-        if flats is None:
-            adam_step_(param, grad, m, v, max_exp_avg_sqs[i] if amsgrad else None, step=step, lr=lr, beta1=beta1,
-                       beta2=beta2, eps=eps, weight_decay=weight_decay,
-                       decoupled_weight_decay=decoupled_weight_decay, amsgrad=amsgrad, maximize=maximize,
-                       eps_inside_sqrt=eps_inside_sqrt)
-            continue
-        scalars = scalars_of_step.get(step)
-        if scalars is None:
-            scalars = scalars_of_step[step] = _adam_scalars(step, lr, beta1, beta2, eps, weight_decay,
-                                                            decoupled_weight_decay, amsgrad, maximize,
-                                                            eps_inside_sqrt)
-        kernel(*flats, *_cast(flats[0].dtype.type, scalars))
-        for t in (param, m, v) if not amsgrad else (param, m, v, vmax):
-            t._version[0] += 1
