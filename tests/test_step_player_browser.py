@@ -25,7 +25,7 @@ pytestmark = [
 ]
 
 WIDTH, HEIGHT = 1400, 900
-PLAYER = "document.querySelector('.ngp')"
+PLAYER = "document.querySelector('.ngp')"     # the page's player (the first, where a notebook has more)
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +58,10 @@ def open_player(browser, url, fresh=False):
     browser.wait_for(f"{PLAYER}.dataset.ready")
 
 
-def state(browser):
+def state(browser, player=PLAYER):
     """What the reader sees: the step shown, the frames shown, the count and caption, the drawing's box."""
     return browser.evaluate(f"""(function() {{
-        var p = {PLAYER}, frames = Array.from(p.querySelectorAll('.frame'));
+        var p = {player}, frames = Array.from(p.querySelectorAll('.frame'));
         var shown = frames.map(function(f, i) {{ return getComputedStyle(f).display !== 'none' ? i : -1; }})
                           .filter(function(i) {{ return i >= 0; }});
         var svg = frames[shown[0]].querySelector('svg').getBoundingClientRect();
@@ -77,9 +77,9 @@ def state(browser):
     }})()""")
 
 
-def check_step(browser, steps, number, page=True):
+def check_step(browser, steps, number, page=True, player=PLAYER):
     """Step ``number`` (1-based) is the one shown, with its count and caption, and the drawing fits."""
-    seen = state(browser)
+    seen = state(browser, player)
     total = len(steps)
     assert seen["step"] == number and seen["shown"] == [number - 1]
     assert seen["count"] == f"step {number} of {total}"
@@ -212,22 +212,40 @@ def test_every_button_shows_its_icon_or_text(browser, pages):
             f"{b['act']} uses a symbol that common fonts lack: {b['text']!r}"
 
 
-def test_notebook_cell_fits_its_width_and_keeps_the_address(browser, pages, tmp_path):
-    _, steps = pages["mlp"]
-    cell = tmp_path / "cell.html"
-    # a notebook's output area: a column narrower than the window, the fragment _repr_html_ gives
-    cell.write_text("<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>"
-                    "<p>cell 1</p><div id='output' style='width:620px;margin-left:90px'>"
-                    + steps._repr_html_() + "</div></body></html>", encoding="utf-8")
-    open_player(browser, cell.as_uri())
-    seen = check_step(browser, steps, 1, page=False)
-    output = browser.evaluate("(function(r) { return [r.left, r.right]; })"
-                              "(document.getElementById('output').getBoundingClientRect())")
-    assert output[0] <= seen["svg"]["left"] and seen["svg"]["right"] <= output[1] + 0.5
-    browser.click(".ngp-view")                   # the keys act on the player once it has the focus
+def test_two_players_in_a_notebook_fit_their_cells_and_keep_to_themselves(browser, pages, tmp_path):
+    nbformat = pytest.importorskip("nbformat", reason="nbformat (dev extras) writes the notebook")
+    nbconvert = pytest.importorskip("nbconvert", reason="nbconvert (dev extras) renders the notebook")
+    shown = [pages["neuron"][1], pages["mlp"][1]]
+    notebook = nbformat.v4.new_notebook()
+    for code, steps in zip(("ag.backward_steps(h)", "ag.backward_steps(loss)"), shown):
+        cell = nbformat.v4.new_code_cell(code, execution_count=1)
+        cell.outputs = [nbformat.v4.new_output("execute_result", {"text/html": steps._repr_html_()},
+                                               execution_count=1)]
+        notebook.cells.append(cell)
+    # the notebook as JupyterLab lays it out (nbconvert's lab template: its cells, prompts and CSS)
+    body, _ = nbconvert.HTMLExporter(template_name="lab").from_notebook_node(notebook)
+    page = tmp_path / "notebook.html"
+    page.write_text(body, encoding="utf-8")
+    browser.resize(1000, 900)
+    open_player(browser, page.as_uri())
+    browser.wait_for("document.querySelectorAll('.ngp[data-ready]').length == 2")
+    ids = browser.evaluate("Array.from(document.querySelectorAll('.ngp')).map(function(p) { return p.id; })")
+    players = [f"document.getElementById('{uid}')" for uid in ids]
+    for player, steps in zip(players, shown):
+        seen = check_step(browser, steps, 1, page=False, player=player)
+        cell = browser.evaluate(f"(function(r) {{ return [r.left, r.right]; }})"
+                                f"({player}.closest('.jp-OutputArea-output').getBoundingClientRect())")
+        assert cell[0] <= seen["svg"]["left"] and seen["svg"]["right"] <= cell[1] + 0.5, \
+            f"the drawing is wider than its cell: {seen['svg']} in {cell}"
+    browser.click(f"#{ids[0]} .ngp-view")        # the keys act on the player that has the focus
     browser.press("ArrowRight")
     browser.press("ArrowRight")
-    check_step(browser, steps, 3, page=False)
+    check_step(browser, shown[0], 3, page=False, player=players[0])
+    check_step(browser, shown[1], 1, page=False, player=players[1])
+    browser.click(f"#{ids[1]} [data-act=next]")
+    browser.press("End")
+    check_step(browser, shown[1], len(shown[1]), page=False, player=players[1])
+    check_step(browser, shown[0], 3, page=False, player=players[0])
     assert state(browser)["hash"] == "", "a notebook's address is not the player's"
 
 
