@@ -12,7 +12,8 @@ import importlib
 import sys
 from pathlib import Path
 
-ALL = ["startup", "overhead", "elementwise", "kernels", "matmul", "mlp", "nn", "optim", "scalar", "targets"]
+ALL = ["startup", "overhead", "elementwise", "kernels", "matmul", "mlp", "nn", "optim", "scalar", "sequence",
+       "targets"]
 # Sections added as benchmarks/bench_NAME.py run too, before the targets table.
 ALL[-1:-1] = sorted(p.stem[len("bench_"):] for p in Path(__file__).parent.glob("bench_*.py")
                     if p.stem[len("bench_"):] not in ALL + ["ab"])

@@ -11,6 +11,7 @@ into a whole-sequence buffer.
 import math
 
 import autograd as ag
+from autograd.neural import lstm_gates
 
 from . import functional as F
 from . import init
@@ -29,12 +30,7 @@ def lstm_step(x, h, c, w_ih, w_hh, b_ih, b_hh):
     """gates = x W_ihᵀ + b_ih + h W_hhᵀ + b_hh split into (i, f, g, o) (PyTorch's order);
     c' = σ(f)·c + σ(i)·tanh(g),  h' = σ(o)·tanh(c'). Returns (h', c')."""
     gates = F.linear(x, w_ih, b_ih) + F.linear(h, w_hh, b_hh)
-    size = h.shape[-1]
-    act = gates.sigmoid()  # i, f and o in one op; g (the third quarter) goes through tanh instead
-    i, f, o = act[..., :size], act[..., size:2 * size], act[..., 3 * size:]
-    g = gates[..., 2 * size:3 * size].tanh()
-    c = f * c + i * g
-    return o * c.tanh(), c
+    return lstm_gates(gates, c)  # the gate arithmetic as one engine op (one graph node per step)
 
 
 def gru_step(x, h, w_ih, w_hh, b_ih, b_hh):

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import autograd as ag
 import autograd.forward_ad as fwAD
+import autograd.neural  # noqa: F401  (ag.neural.lstm_gates)
 from conftest import distinct, uni
 from test_ops_gradcheck import G, _as_tuple, _grad_fn
 
@@ -271,3 +272,38 @@ def test_uniform_and_normal_fill_in_place_from_the_seeded_generator():
         version = w.version
         w.normal_()
     assert w.version == version + 1
+
+
+# ---------------------------------------------------------------------------- the fused LSTM gates
+LSTM_CASES = [
+    G("lstm_gates", lambda gates, c: ag.cat(list(ag.neural.lstm_gates(gates, c)), -1), uni(3, 8, low=-2, high=2),
+      uni(3, 2)),
+    G("lstm_gates[unbatched]", lambda gates, c: ag.neural.lstm_gates(gates, c)[0], uni(8, low=-2, high=2), uni(2)),
+]
+
+
+@pytest.mark.parametrize("case", LSTM_CASES, ids=[c.name for c in LSTM_CASES])
+def test_lstm_gates_gradcheck_first_and_second_order(case):
+    inputs = case.inputs()
+    assert ag.gradcheck(case.fn, inputs)
+    assert ag.gradcheck(_grad_fn(case.fn), inputs)
+    test_forward_mode_matches_central_differences(case)
+
+
+def test_lstm_gates_match_the_cell_written_op_by_op():
+    rng = np.random.default_rng(0)
+    gates = ag.tensor(rng.uniform(-30, 30, (4, 12)), requires_grad=True)  # saturated gates too
+    c = ag.tensor(rng.uniform(-2, 2, (4, 3)), requires_grad=True)
+    h_new, c_new = ag.neural.lstm_gates(gates, c)
+    i, f, g, o = (gates[:, k * 3:(k + 1) * 3] for k in range(4))
+    c_ref = f.sigmoid() * c + i.sigmoid() * g.tanh()
+    h_ref = o.sigmoid() * c_ref.tanh()
+    np.testing.assert_allclose(c_new.detach().numpy(), c_ref.detach().numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(h_new.detach().numpy(), h_ref.detach().numpy(), rtol=1e-12, atol=1e-15)
+    w1, w2 = ag.tensor(rng.standard_normal((4, 3))), ag.tensor(rng.standard_normal((4, 3)))
+    ours = ag.grad((h_new * w1 + c_new * w2).sum(), [gates, c])
+    theirs = ag.grad((h_ref * w1 + c_ref * w2).sum(), [gates, c])
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-10, atol=1e-14)
+    with pytest.raises(RuntimeError, match=r"lstm_gates: gates of shape \(4, 12\) must be"):
+        ag.neural.lstm_gates(gates, ag.zeros(4, 2, dtype=F64))
