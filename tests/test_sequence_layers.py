@@ -341,19 +341,10 @@ def test_layer_norm_statistics_are_per_instance_where_batch_norm_is_per_feature(
 
 
 # ---------------------------------------------------------------------------- training vs PyTorch
-class TinyTransformer(nn.Module):
-    def __init__(self, lib_nn, vocab, d_model=16, heads=2, layers=2, context=8):
-        super().__init__()
-        self.token = lib_nn.Embedding(vocab, d_model)
-        self.position = lib_nn.Embedding(context, d_model)
-        layer = lib_nn.TransformerEncoderLayer(d_model, heads, 32, dropout=0.0, activation="gelu",
-                                               batch_first=True, norm_first=True)
-        self.blocks = lib_nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
-        self.head = lib_nn.Linear(d_model, vocab)
-
-
-def _train_five_steps(torch, build, forward, ids, targets, make_optimizer):
-    """Five optimizer steps in both libraries from the same weights; returns both loss lists."""
+def _trains_like_torch(torch, build, forward, sequences, make_optimizer):
+    """Five optimizer steps in both libraries from the same weights, predicting each next token of
+    ``sequences``: the losses agree within float32 tolerance and go down."""
+    ids, targets = sequences[:, :-1], sequences[:, 1:]
     torch.manual_seed(0)
     theirs = build(torch.nn)
     ours = build(nn)
@@ -372,14 +363,12 @@ def _train_five_steps(torch, build, forward, ids, targets, make_optimizer):
             opt.step()
             run.append(loss.item())
         losses[name] = run
-    return losses
+    np.testing.assert_allclose(losses["ours"], losses["torch"], rtol=2e-5)
+    assert losses["ours"][-1] < losses["ours"][0]
 
 
 def test_two_layer_causal_transformer_trains_like_torch():
     torch = _torch()
-
-    class Model:
-        pass
 
     def build(lib_nn):
         holder = (nn.Module if lib_nn is nn else torch.nn.Module)()
@@ -396,12 +385,8 @@ def test_two_layer_causal_transformer_trains_like_torch():
         mask = lib.triu(lib.full((x.shape[1], x.shape[1]), float("-inf")), 1)
         return m.head(m.blocks(h, mask=mask, is_causal=True))
 
-    rng = np.random.default_rng(0)
-    seq = rng.integers(0, 11, (4, 9))
-    losses = _train_five_steps(torch, build, forward, seq[:, :-1], seq[:, 1:],
-                               lambda m, lib_optim: lib_optim.AdamW(m.parameters(), lr=1e-2))
-    np.testing.assert_allclose(losses["ours"], losses["torch"], rtol=2e-5)
-    assert losses["ours"][-1] < losses["ours"][0]
+    _trains_like_torch(torch, build, forward, np.random.default_rng(0).integers(0, 11, (4, 9)),
+                       lambda m, lib_optim: lib_optim.AdamW(m.parameters(), lr=1e-2))
 
 
 def test_two_layer_lstm_language_model_trains_like_torch():
@@ -417,12 +402,8 @@ def test_two_layer_lstm_language_model_trains_like_torch():
     def forward(m, x, lib):
         return m.head(m.lstm(m.embed(x))[0])
 
-    rng = np.random.default_rng(1)
-    seq = rng.integers(0, 11, (4, 13))
-    losses = _train_five_steps(torch, build, forward, seq[:, :-1], seq[:, 1:],
-                               lambda m, lib_optim: lib_optim.Adam(m.parameters(), lr=1e-2))
-    np.testing.assert_allclose(losses["ours"], losses["torch"], rtol=2e-5)
-    assert losses["ours"][-1] < losses["ours"][0]
+    _trains_like_torch(torch, build, forward, np.random.default_rng(1).integers(0, 11, (4, 13)),
+                       lambda m, lib_optim: lib_optim.Adam(m.parameters(), lr=1e-2))
 
 
 # ---------------------------------------------------------------------------- bad input
