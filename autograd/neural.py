@@ -13,9 +13,10 @@ from .ops.linalg import linear, linear_relu
 from .ops.losses import cross_entropy
 from .ops.nn_ops import binary_cross_entropy, elu, log_sigmoid, silu, softplus
 from .ops.normalization import batch_norm
+from .ops.layer_norm import layer_norm
 from .ops.recurrent import lstm_gates
 
 __all__ = ["avg_pool2d", "batch_norm", "binary_cross_entropy", "conv2d", "cross_entropy", "elu", "gelu",
-           "linear", "linear_relu", "lstm_gates", "log_sigmoid", "log_softmax", "max_pool2d", "pad", "relu",
-           "sigmoid",
+           "layer_norm", "linear", "linear_relu", "lstm_gates", "log_sigmoid", "log_softmax", "max_pool2d", "pad",
+           "relu", "sigmoid",
            "silu", "softmax", "softplus", "tanh"]

@@ -307,3 +307,37 @@ def test_lstm_gates_match_the_cell_written_op_by_op():
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-10, atol=1e-14)
     with pytest.raises(RuntimeError, match=r"lstm_gates: gates of shape \(4, 12\) must be"):
         ag.neural.lstm_gates(gates, ag.zeros(4, 2, dtype=F64))
+
+
+# ---------------------------------------------------------------------------- layer norm, one op
+import nn.functional as F  # noqa: E402
+
+LAYER_NORM_CASES = [
+    G("layer_norm[affine]", lambda x, w, b: F.layer_norm(x, (4,), w, b), uni(3, 4, low=-2, high=2),
+      uni(4, low=0.5, high=1.5), uni(4)),
+    G("layer_norm[two dims]", lambda x, w, b: F.layer_norm(x, (2, 3), w, b, eps=1e-3), uni(2, 2, 3, low=-2, high=2),
+      uni(2, 3, low=0.5, high=1.5), uni(2, 3)),
+    G("layer_norm[plain]", lambda x: F.layer_norm(x, (5,)), uni(2, 5, low=-2, high=2)),
+    G("layer_norm[one sample]", lambda x, w: F.layer_norm(x, (4,), w), uni(4, low=-2, high=2), uni(4)),
+]
+
+
+@pytest.mark.parametrize("case", LAYER_NORM_CASES, ids=[c.name for c in LAYER_NORM_CASES])
+def test_layer_norm_gradcheck_first_and_second_order_and_tangent(case):
+    inputs = case.inputs()
+    assert ag.gradcheck(case.fn, inputs)
+    assert ag.gradcheck(_grad_fn(case.fn), inputs)
+    test_forward_mode_matches_central_differences(case)
+
+
+def test_layer_norm_op_matches_its_formula_op_by_op():
+    rng = np.random.default_rng(0)
+    x = ag.tensor(rng.normal(2.0, 3.0, (4, 6)), requires_grad=True)
+    w, b = ag.tensor(rng.uniform(0.5, 1.5, 6), requires_grad=True), ag.tensor(rng.standard_normal(6), requires_grad=True)
+    y = F.layer_norm(x, (6,), w, b)
+    centred = x - x.mean(-1, keepdim=True)
+    ref = centred / ((centred * centred).mean(-1, keepdim=True) + 1e-5).sqrt() * w + b
+    np.testing.assert_allclose(y.detach().numpy(), ref.detach().numpy(), rtol=1e-12, atol=1e-12)
+    weights = ag.tensor(rng.standard_normal((4, 6)))
+    for a, r in zip(ag.grad((y * weights).sum(), [x, w, b]), ag.grad((ref * weights).sum(), [x, w, b])):
+        np.testing.assert_allclose(a.numpy(), r.numpy(), rtol=1e-10, atol=1e-12)
