@@ -128,8 +128,10 @@ def attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
     if allowed is not None:
         scores = ag.masked_fill(scores, ~allowed, float("-inf"))
     fully_masked = None
-    if zero_fully_masked and (allowed is not None or attn_mask is not None):
-        fully_masked = (scores == float("-inf")).all(-1, keepdim=True)
+    if zero_fully_masked and not is_causal and attn_mask is not None:
+        # read off the mask, which is small (L, S) where the scores are (…, heads, L, S)
+        fully_masked = ~allowed.any(-1, keepdim=True) if allowed is not None else \
+            (attn_mask == float("-inf")).all(-1, keepdim=True)
         if bool(fully_masked.any()):
             # softmax over a row of −∞ alone is 0/0: give it finite scores, then zero its weights, so
             # neither the output nor the gradient sees a NaN
