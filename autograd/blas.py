@@ -3,9 +3,10 @@
 Why axpy: an optimizer step streams every parameter and its gradient right after the weight-gradient
 products, which OpenBLAS ran on both cores, leaving half of each gradient in the other core's cache.
 OpenBLAS's multithreaded axpy runs y += a·x on those same threads (still spinning after the product,
-so they start at once), where a Numba loop on one core waits on the other core's cache and on memory:
-the plain SGD update of the 784-256-256-10 MLP takes 75-80 us in its step as one Numba loop, 45-53 us
-as BLAS saxpy.
+so they start at once), where a Numba loop on one core waits on the other core's cache and on memory
+(benchmarks/bench_targets.py's MLP step measures both). Those threads also make the call's cost
+depend on the machine: when other processes hold the cores, a threaded axpy waits for a thread
+that cannot run, which a one-core loop never does (OPENBLAS_NUM_THREADS=1 keeps BLAS on one core).
 
 The library is the one numpy is linked against: its symbols are looked up through numpy's own
 extension module (the dynamic loader searches the module's dependencies), so nothing is loaded that
@@ -71,8 +72,7 @@ def axpy_function(dtype):
 def column_sums(x):
     """Σ over the rows of a 2-D float32/float64 array, as BLAS's matrix-vector product with a vector of
     ones (OpenBLAS threads it), or None for other arrays. numpy's add.reduce(axis=0) adds the rows one
-    after another too, but 2-30× slower: 0.30 against 0.98 us at 32×10, 6.0 against 16.3 at 512×256,
-    38 against 1050 at 100000×3 (float32)."""
+    after another too, but several times slower, the more so the more rows."""
     rows = x.shape[0]
     if rows == 0 or x.dtype.char not in "fd" or not x.flags.c_contiguous:
         return None

@@ -1,7 +1,7 @@
 """In-place updates, one pass over memory: the optimizers' building blocks (autograd/ops/inplace.py).
 
 Public surface: ``axpy_(x, y, alpha)`` (x += alpha·y; ``blas_axpy_`` its BLAS path), ``addcmul_(x, a, b, value)``,
-``addcdiv_(x, a, b, value)``, ``lerp_(x, end, weight)``; ``BLAS_AXPY_MIN``.
+``addcdiv_(x, a, b, value)``, ``lerp_(x, end, weight)``, ``sqrt(x, out)``; ``BLAS_AXPY_MIN``.
 
 Design notes:
 
@@ -15,6 +15,8 @@ Design notes:
 * The optimizers compose these (through ``autograd.foreach_*``), each update rule written as its
   formula: a generic kernel per operation, not one kernel per optimizer and option.
 """
+import numpy as np
+
 from .. import blas
 from .jit import kernel
 
@@ -42,6 +44,14 @@ def lerp_(x, end, weight):
         w1 = one - weight
         for i in range(x.size):
             x[i] = end[i] - (end[i] - x[i]) * w1
+
+
+@kernel
+def sqrt(x, out):
+    """out = √x (``out`` may be ``x``). numpy's float32 square root runs several times slower than
+    this loop, which LLVM vectorises; both are IEEE's correctly rounded square root, so the same bits."""
+    for i in range(x.size):
+        out[i] = np.sqrt(x[i])
 
 
 @kernel

@@ -72,3 +72,4 @@ def _warm_up_updates(dt):
     updates.addcmul_(small, other, other, scalar)
     updates.addcdiv_(small, other, other, scalar)
     updates.lerp_(small, other, scalar)
+    updates.sqrt(other, small)

@@ -33,7 +33,7 @@ Design notes:
 import numpy as np
 
 from .. import forward_ad, fp_errors, grad_mode, kernels
-from ..tensor import Tensor
+from ..tensor import Tensor, make_tensor
 from . import arithmetic, inplace, unary
 
 
@@ -73,12 +73,16 @@ def _scalar_list(op, values, count, name):
 
 def _flat_views(target, operands):
     """Flat views of ``target``'s array (C-contiguous, aligned, writeable, floating) and of the
-    ``operands``' (C-contiguous, the target's shape and dtype), or None when any of them is not so."""
+    ``operands``' (Tensors, C-contiguous, the target's shape and dtype), or None when any is not so."""
+    if not isinstance(target, Tensor):
+        return None
     data = target._data
     if not data.flags.carray or data.dtype.kind != "f":
         return None
     flats = [data if data.ndim == 1 else data.reshape(-1)]
     for operand in operands:
+        if not isinstance(operand, Tensor):
+            return None
         other = operand._data
         if (other.dtype is not data.dtype and other.dtype != data.dtype) or other.shape != data.shape \
                 or not other.flags.c_contiguous:
@@ -95,19 +99,20 @@ def _each(tensors, operand_lists, scalars, direct, single):
     plain = not forward_ad.active_levels
     token = fp_errors.enter(fp_errors.IGNORE_ALL)  # numpy's warnings: in-place ops never raise them
     try:
-        for i, target in enumerate(tensors):
-            operands = [values[i] for values in operand_lists]
-            flats = None
-            if plain and isinstance(target, Tensor) and all(isinstance(o, Tensor) for o in operands) and not (
-                    grad_enabled and (target.requires_grad or any(o.requires_grad for o in operands))):
-                flats = _flat_views(target, operands)
+        for target, *operands, args in zip(tensors, *operand_lists, scalars):
+            flats = _flat_views(target, operands) if plain and not (
+                grad_enabled and _requires_grad(target, operands)) else None
             if flats is None:
-                single(target, *operands, *scalars[i])
+                single(target, *operands, *args)
                 continue
-            direct(*flats, *inplace.kernel_scalars(flats[0].dtype.type, scalars[i]))
+            direct(*flats, *inplace.kernel_scalars(flats[0].dtype.type, args))
             target._version[0] += 1
     finally:
         fp_errors.leave(token)
+
+
+def _requires_grad(target, operands):
+    return getattr(target, "requires_grad", False) or any(getattr(o, "requires_grad", False) for o in operands)
 
 
 def _none_each(count):
@@ -169,11 +174,15 @@ def foreach_maximum_(tensors, others):
           lambda t, o: inplace.apply_inplace(t, op, arithmetic.maximum, o))
 
 
+def _sqrt_in_place(x):
+    kernels.updates.sqrt(x, x)
+
+
 def foreach_sqrt_(tensors):
-    """``t ← √t`` for each tensor."""
+    """``t ← √t`` for each tensor (one Numba pass: numpy's float32 square root is slower)."""
     op = "foreach_sqrt_"
     count = _length(op, tensors)
-    _each(tensors, [], _none_each(count), _ufunc(np.sqrt), lambda t: inplace.apply_inplace(t, op, unary.sqrt))
+    _each(tensors, [], _none_each(count), _sqrt_in_place, lambda t: inplace.apply_inplace(t, op, unary.sqrt))
 
 
 def foreach_lerp_(tensors, ends, weight):
@@ -242,5 +251,16 @@ def foreach_neg(tensors):
 
 
 def foreach_sqrt(tensors):
-    """``[√t]``."""
-    return _map("foreach_sqrt", tensors, unary.sqrt)
+    """``[√t]``, through the kernel of :func:`foreach_sqrt_` outside recording."""
+    _length("foreach_sqrt", tensors)
+    grad_enabled = grad_mode.is_grad_enabled()
+    results = []
+    for t in tensors:
+        if forward_ad.active_levels or (grad_enabled and getattr(t, "requires_grad", False)) \
+                or _flat_views(t, ()) is None:
+            results.append(unary.sqrt(t))
+            continue
+        out = np.empty_like(t._data)
+        kernels.updates.sqrt(t._data.reshape(-1), out.reshape(-1))
+        results.append(make_tensor(out, False, None, None))
+    return results
