@@ -13,7 +13,8 @@ import numpy as np
 
 import autograd as ag
 
-__all__ = ["pyplot", "plot_history", "plot_gradient_flow", "plot_gradient_norms", "plot_decision_boundary"]
+__all__ = ["pyplot", "plot_history", "plot_gradient_flow", "plot_gradient_norms", "plot_decision_boundary",
+           "optimizer_path", "plot_optimizer_paths"]
 
 _INSTALL = ("plotting needs matplotlib, which is not installed: pip install 'numbagrad[plot]' "
             "(or pip install matplotlib)")
@@ -186,4 +187,84 @@ def plot_decision_boundary(model, X, y, path=None, resolution=200, ax=None, titl
     if title:
         ax.set_title(title)
     fig = fig or ax.figure
+    return _finish(fig, path)
+
+
+def optimizer_path(fn, optimizer_class, start, steps=50, dtype=ag.float64, **options):
+    """The points an optimizer visits minimising ``fn`` from ``start``: an array of shape (steps + 1, 2).
+
+    ``fn(w)`` takes a Tensor ``w`` of shape (2,) and returns a one-element Tensor; ``optimizer_class`` is any
+    optimizer (``optim.SGD``, ``optim.Adam``, ``optim.LBFGS``, your own), built as
+    ``optimizer_class([w], **options)`` and stepped with a closure (zero the gradient, evaluate, backward),
+    so optimizers that re-evaluate the loss (L-BFGS) work too. Stops early if the loss stops being finite."""
+    w = ag.tensor(np.asarray(start, dtype=np.float64), dtype=dtype, requires_grad=True)
+    if tuple(w.shape) != (2,):
+        raise ValueError(f"optimizer_path: start must hold 2 numbers (the function's two parameters), got shape "
+                         f"{tuple(w.shape)}")
+    optimizer = optimizer_class([w], **options)
+
+    def closure():
+        optimizer.zero_grad()
+        loss = fn(w)
+        loss.backward()
+        return loss
+    points = [w.detach().numpy().copy()]
+    for _ in range(steps):
+        loss = optimizer.step(closure)
+        point = w.detach().numpy().copy()
+        points.append(point)
+        if not (np.all(np.isfinite(point)) and np.isfinite(float(loss.detach().numpy()))):
+            break
+    return np.array(points)
+
+
+def _on_grid(fn, gx, gy):
+    """fn over the grid: one vectorised call when fn is elementwise in w[0], w[1], else point by point."""
+    with ag.no_grad():
+        try:
+            values = fn(ag.tensor(np.stack([gx, gy])))
+            values = np.asarray(values.detach().numpy(), dtype=np.float64)
+            if values.shape == gx.shape:
+                return values
+        except (RuntimeError, ValueError, TypeError, IndexError):
+            pass
+        return np.array([float(fn(ag.tensor(np.array([a, b]))).detach().numpy())
+                         for a, b in zip(gx.ravel(), gy.ravel())]).reshape(gx.shape)
+
+
+def plot_optimizer_paths(fn, optimizers, start, steps=50, xlim=(-5.0, 5.0), ylim=(-5.0, 5.0), path=None, ax=None,
+                         levels=25, resolution=200, title=None, figsize=(7, 5.5)):
+    """Trajectories of several optimizers on the contour plot of a 2-parameter function (the slides'
+    ill-conditioned quadratic f(x) = 0.1 x₁² + 2 x₂², Rosenbrock, ...).
+
+    ``optimizers`` maps a label to ``(optimizer_class, options)``, e.g.
+    ``{"SGD lr=0.4": (optim.SGD, {"lr": 0.4}), "Adam": (optim.Adam, {"lr": 0.5})}``; each starts at ``start``
+    and takes ``steps`` steps (see :func:`optimizer_path`; a path that leaves the window is drawn up to its
+    edge). Returns the ``Figure``; the paths are in ``figure.paths`` (label -> array of points)."""
+    plt = pyplot()
+    gx, gy = np.meshgrid(np.linspace(*xlim, resolution), np.linspace(*ylim, resolution))
+    values = _on_grid(fn, gx, gy)
+    fig = None
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+    positive = values - values.min()
+    ax.contour(gx, gy, np.log1p(positive), levels=levels, cmap="Greys", linewidths=0.6)
+    paths = {}
+    for label, (optimizer_class, options) in optimizers.items():
+        points = optimizer_path(fn, optimizer_class, start, steps=steps, **dict(options))
+        paths[label] = points
+        outside = (points[:, 0] < xlim[0]) | (points[:, 0] > xlim[1]) | (points[:, 1] < ylim[0]) | (points[:, 1] > ylim[1])
+        shown = points[:int(np.argmax(outside)) + 1] if outside.any() else points  # up to where it leaves
+        ax.plot(shown[:, 0], shown[:, 1], marker="o", markersize=2.5, linewidth=1.2,
+                label=label + (" (leaves the window)" if outside.any() else ""))
+    ax.plot([start[0]], [start[1]], "k*", markersize=10)
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    if title:
+        ax.set_title(title)
+    fig = fig or ax.figure
+    fig.paths = paths
     return _finish(fig, path)

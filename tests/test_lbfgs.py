@@ -162,3 +162,21 @@ def test_bad_input():
         optim.LBFGS([w], lr=-1.0)
     with pytest.raises(ValueError, match="parameter groups"):
         optim.LBFGS([{"params": [w]}, {"params": [ag.tensor(np.zeros(1), requires_grad=True)]}])
+
+
+def test_plot_optimizer_paths_takes_any_optimizer_and_function():
+    pytest.importorskip("matplotlib")
+    from nn.plots import optimizer_path, plot_optimizer_paths
+    quadratic = lambda w: 0.1 * w[0] ** 2 + 2.0 * w[1] ** 2  # noqa: E731
+    sgd = optimizer_path(quadratic, optim.SGD, (-5.0, -2.0), steps=20, lr=0.6)
+    assert sgd.shape == (21, 2) and abs(sgd[-1, 1]) > 100  # |1 − 0.6·4| > 1: x₂ diverges, as on the slides
+    momentum = optimizer_path(quadratic, optim.SGD, (-5.0, -2.0), steps=60, lr=0.6, momentum=0.5)
+    assert np.abs(momentum[-1]).max() < 1e-3
+    fig = plot_optimizer_paths(quadratic, {"SGD": (optim.SGD, {"lr": 0.6}),
+                                           "L-BFGS": (optim.LBFGS, {"max_iter": 1, "line_search_fn": "strong_wolfe"})},
+                               start=(-5.0, -2.0), steps=10)
+    assert set(fig.paths) == {"SGD", "L-BFGS"} and np.abs(fig.paths["L-BFGS"][-1]).max() < 1e-3
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels[0] == "SGD (leaves the window)"
+    with pytest.raises(ValueError, match="optimizer_path: start must hold 2 numbers"):
+        optimizer_path(quadratic, optim.SGD, (1.0, 2.0, 3.0), lr=0.1)

@@ -18,7 +18,9 @@ NOTEBOOKS = [FOLDER / name for name in ("01_backprop_by_hand.ipynb",
                                         "04_deep_networks.ipynb", "05_regularization.ipynb",
                                         "06_cnn_basics.ipynb",
                                         # issue 18's: four small language models trained, ~20 s on 2 cores
-                                        "07_language_models.ipynb")]
+                                        "07_language_models.ipynb",
+                                        # issue 19's: Jacobians, Hessians, optimizer paths, ~10 s on 2 cores
+                                        "08_beyond_gradients.ipynb")]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
