@@ -239,6 +239,24 @@ def _analytic_list(expected, count, op, what):
     return expected
 
 
+def _of_differentiable_inputs(fn, inputs, op):
+    """(float64 inputs, positions of those that require grad, fn as a function of those alone)."""
+    inputs = _float64_inputs(_as_list(inputs))
+    differentiable = [k for k, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    if not differentiable:
+        raise ValueError(f"{op}: at least one input tensor must have requires_grad=True")
+
+    def restricted(*xs):
+        full = list(inputs)
+        for k, x in zip(differentiable, xs):
+            full[k] = x
+        out = fn(*full)
+        if not isinstance(out, Tensor):
+            raise TypeError(f"{op}: fn must return one Tensor, got {type(out).__name__}")
+        return out
+    return inputs, differentiable, restricted
+
+
 def check_jacobian(fn, inputs, analytic, atol=1e-5, rtol=1e-3):
     """Compare autograd's Jacobian of ``fn`` (one output Tensor) with ``analytic(*arrays)``, a hand formula.
 
@@ -247,19 +265,7 @@ def check_jacobian(fn, inputs, analytic, atol=1e-5, rtol=1e-3):
     softmax Jacobian ``diag(p) − p pᵀ``. Returns True or raises ``GradcheckError`` naming the input, the
     worst element's index (output index, then input index) and both values."""
     from .functional import jacobian
-    inputs = _float64_inputs(_as_list(inputs))
-    differentiable = [k for k, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
-    if not differentiable:
-        raise ValueError("check_jacobian: at least one input tensor must have requires_grad=True")
-
-    def restricted(*xs):
-        full = list(inputs)
-        for k, x in zip(differentiable, xs):
-            full[k] = x
-        out = fn(*full)
-        if not isinstance(out, Tensor):
-            raise TypeError(f"check_jacobian: fn must return one Tensor, got {type(out).__name__}")
-        return out
+    inputs, differentiable, restricted = _of_differentiable_inputs(fn, inputs, "check_jacobian")
     jac = jacobian(restricted, tuple(inputs[k] for k in differentiable))
     arrays = [x._data if isinstance(x, Tensor) else x for x in inputs]
     expected = _analytic_list(analytic(*arrays), len(differentiable), "check_jacobian", "Jacobian")
@@ -275,16 +281,7 @@ def check_hessian(fn, inputs, analytic, atol=1e-5, rtol=1e-3):
     (e.g. ridge regression's ``2(XᵀX + λI)``); for several, the blocks ``H[i][j]`` as a nested list.
     Returns True or raises ``GradcheckError`` naming the block, the worst element and both values."""
     from .functional import hessian
-    inputs = _float64_inputs(_as_list(inputs))
-    differentiable = [k for k, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
-    if not differentiable:
-        raise ValueError("check_hessian: at least one input tensor must have requires_grad=True")
-
-    def restricted(*xs):
-        full = list(inputs)
-        for k, x in zip(differentiable, xs):
-            full[k] = x
-        return fn(*full)
+    inputs, differentiable, restricted = _of_differentiable_inputs(fn, inputs, "check_hessian")
     many = len(differentiable) > 1
     hess = hessian(restricted, tuple(inputs[k] for k in differentiable) if many else inputs[differentiable[0]])
     arrays = [x._data if isinstance(x, Tensor) else x for x in inputs]

@@ -122,11 +122,8 @@ class NegMul(Function):
 
     @staticmethod
     def jvp(ctx, ta, tb):
-        """ż = −(ȧ·b + a·ḃ)."""
-        a, b = ctx.saved_tensors
-        da = None if ta is None else NegMul.apply(ta, b)
-        db = None if tb is None else NegMul.apply(a, tb)
-        return da if db is None else db if da is None else da + db
+        """ż = −(ȧ·b + a·ḃ) (it saves a and b, as Mul does)."""
+        return -Mul.jvp(ctx, ta, tb)
 
 
 class Neg(Function):
@@ -254,13 +251,7 @@ class Minimum(Function):
         (share,) = ctx.saved_tensors
         return grad_output * share, grad_output * (1.0 - share)
 
-    @staticmethod
-    def jvp(ctx, ta, tb):
-        """ż = ȧ·s + ḃ·(1 − s), s the share of a (1, 0, or ½ on ties, as in backward)."""
-        (share,) = ctx.saved_tensors
-        da = None if ta is None else ta * share
-        db = None if tb is None else tb * (1.0 - share)
-        return da if db is None else db if da is None else da + db
+    jvp = Maximum.jvp  # the same rule with the share of the smaller operand
 
 
 class Where(Function):
