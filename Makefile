@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test bench graph graphviz browser screenshots clean
+.PHONY: setup demo test bench graph graphviz browser screenshots notebooks lab clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,15 @@ graph: $(STAMP) graphviz
 # The README's screenshots of the backprop step player, taken in headless Chromium (tools/screenshots.py).
 screenshots: $(STAMP) graphviz browser
 	$(BIN)/python -m tools.screenshots --out docs/images
+
+# Re-run every notebook top to bottom and save it with its outputs, as the repository shows them.
+notebooks: $(STAMP) graphviz
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=600 \
+	  --ExecutePreprocessor.kernel_name=python3 notebooks/*.ipynb
+
+# Open the notebooks in JupyterLab, in this checkout's environment.
+lab: $(STAMP) graphviz
+	$(BIN)/jupyter lab notebooks
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
