@@ -30,22 +30,20 @@ def walk(roots):
     """Yield every vertex reachable from ``roots`` once, each after all the vertices that consume it:
     interior vertices newest first (a max-heap on ``sequence_nr``), then the leaves."""
     heap, seen, leaves = [], set(), []
-
-    def reach(vertex):
-        if vertex is not None and vertex not in seen:
-            seen.add(vertex)
-            if vertex.next_edges:
-                heappush(heap, (-vertex.sequence_nr, id(vertex), vertex))
-            else:
-                leaves.append(vertex)
-
-    for root in roots:
-        reach(root)
-    while heap:
+    reached = roots
+    while True:
+        for vertex in reached:  # place the vertices just reached: on the heap, or with the leaves
+            if vertex is not None and vertex not in seen:
+                seen.add(vertex)
+                if vertex.next_edges:
+                    heappush(heap, (-vertex.sequence_nr, id(vertex), vertex))
+                else:
+                    leaves.append(vertex)
+        if not heap:
+            break
         vertex = heappop(heap)[2]
         yield vertex
-        for edge in vertex.next_edges:
-            reach(edge)
+        reached = vertex.next_edges
     yield from leaves
 
 
@@ -63,53 +61,47 @@ def backward(roots, root_grads, retain_graph=False, create_graph=False, inputs=N
     step-by-step player). Unless ``retain_graph``, each Node frees its saved tensors once done.
     """
     needed = None if inputs is None else _vertices_leading_to(roots, inputs)
-    pending = {}  # vertex -> [the sum of the gradients it has received, whether the walk owns that sum]
+    pending = {}  # vertex -> [the sum of the gradients it has received so far, whether the walk owns it]
     captured = {}
-    for root, g in zip(roots, root_grads):
-        _receive(pending, root, g, owned=False)  # the seeds are the caller's
+    for root, g in zip(roots, root_grads):  # the seeds are the caller's arrays, never the walk's
+        pending[root] = [g, False] if root not in pending else [pending[root][0] + g, True]
     check_anomaly = grad_mode.is_anomaly_enabled()
-    with grad_mode.set_grad_enabled(create_graph), fp_errors.ignored():
+    # Backward formulas are recorded only for create_graph. Where they meet inf·0 or 0/0 they give NaN
+    # silently, as in PyTorch (detect_anomaly is the tool that reports them).
+    recording, numpy_errors = grad_mode.GRAD_ENABLED.set(create_graph), fp_errors.enter(fp_errors.IGNORE_ALL)
+    try:
         for vertex in walk(roots):
+            edges = vertex.next_edges
             grad, owned = pending.pop(vertex, (None, False))
-            if grad is None:  # nothing flows through this vertex (only None gradients reached it)
-                input_grads = ()
-            else:
-                grad, owned = vertex.receive_grad(grad, owned, create_graph, retains=inputs is None)
+            input_grads = ()
+            if grad is not None:
+                grad, owned = vertex.receive_grad(grad, owned, create_graph, inputs is None)
                 if inputs is not None and vertex in inputs:
                     captured[vertex] = grad
-                input_grads = _step(vertex, grad, owned, create_graph, inputs, needed)
+                if not edges:  # a leaf: its gradient is complete
+                    if inputs is None:
+                        vertex.accumulate_grad(grad, owned, create_graph)
+                elif needed is None or any(edge in needed for edge in edges):
+                    input_grads = vertex.input_gradients(grad)  # the chain rule at this vertex
             if observer is not None:
                 observer(vertex, grad, input_grads)
-            for edge, g in zip(vertex.next_edges, input_grads):
-                if edge is not None and g is not None and (needed is None or edge in needed):
-                    if check_anomaly:
-                        _check_finite(vertex, g)
-                    _receive(pending, edge, g, owned=_made_here(g, grad, owned, input_grads, vertex))
-            if vertex.next_edges and not retain_graph:
+            for edge, g in zip(edges, input_grads):
+                if edge is None or g is None or needed is not None and edge not in needed:
+                    continue
+                if check_anomaly:
+                    _check_finite(vertex, g)
+                g_owned = _made_here(g, grad, owned, input_grads, vertex)
+                received = pending.get(edge)
+                if received is None:
+                    pending[edge] = [g, g_owned]
+                else:  # a sum the walk makes is its own array
+                    received[0], received[1] = received[0] + g, True
+            if edges and not retain_graph:
                 vertex.release()
+    finally:
+        grad_mode.GRAD_ENABLED.reset(recording)
+        fp_errors.leave(numpy_errors)
     return captured
-
-
-def _step(vertex, grad, owned, create_graph, inputs, needed):
-    """The chain rule at one vertex whose gradient is complete: a leaf accumulates it (unless
-    ``autograd.grad`` asked for some inputs only); an interior vertex returns its inputs' gradients."""
-    if not vertex.next_edges:
-        if inputs is None:
-            vertex.accumulate_grad(grad, owned, create_graph)
-        return ()
-    if needed is not None and not any(edge in needed for edge in vertex.next_edges):
-        return ()  # autograd.grad: nothing this vertex feeds leads to an input
-    return vertex.input_gradients(grad)
-
-
-def _receive(pending, vertex, grad, owned):
-    """Add ``grad`` to what ``vertex`` has received. A sum the walk makes is the walk's own array."""
-    previous = pending.get(vertex)
-    if previous is None:
-        pending[vertex] = [grad, owned]
-    else:
-        previous[0] = previous[0] + grad
-        previous[1] = True
 
 
 def _made_here(g, incoming, incoming_owned, siblings, node):
@@ -121,12 +113,20 @@ def _made_here(g, incoming, incoming_owned, siblings, node):
     if not isinstance(g, Tensor) or g.requires_grad:
         return False
     data = g._data
-    if sum(s is not None and s._data is data for s in siblings) != 1:
+    receivers = 0  # how many inputs receive this array (add returns its gradient for both)
+    for other in siblings:
+        if other is not None and other._data is data:
+            receivers += 1
+    if receivers > 1:
         return False
     if data is incoming._data:
         return incoming_owned
-    return (data.base is None and data.flags.owndata
-            and not any(data is kept for _, kept in node.saved_values() or ()))
+    if data.base is not None or not data.flags.owndata:
+        return False
+    for kept in node.saved_arrays:
+        if data is kept:
+            return False
+    return True
 
 
 def _vertices_leading_to(roots, inputs):
@@ -203,10 +203,11 @@ def vertex_of(tensor):
 def initial_gradient(output, gradient, op):
     """The gradient the walk starts from at ``output``: ``gradient`` checked, or 1 for one element."""
     if gradient is None:
-        if output._data.size != 1:
+        data = output._data
+        if data.size != 1:
             raise RuntimeError(f"{op}: grad can be implicitly created only for scalar outputs, but the "
                                f"output has shape {output.shape}; pass gradient= (a tensor of that shape)")
-        return make_tensor(np.ones(output.shape, output.dtype))
+        return make_tensor(np.array(1, data.dtype) if data.ndim == 0 else np.ones(data.shape, data.dtype))
     if not isinstance(gradient, Tensor):
         gradient = Tensor(np.asarray(gradient, dtype=output.dtype))
     if gradient.shape != output.shape:

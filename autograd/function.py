@@ -64,9 +64,14 @@ class Function:
         Four steps: unwrap the Tensors' arrays; decide whether to record (grad mode is on and some
         input requires grad), making the Node that will be the result's ``grad_fn``; compute; wrap.
         """
-        arrays = [a._data if isinstance(a, Tensor) else a for a in args]
-        record = cls.differentiable and is_grad_enabled() and any(
-            isinstance(a, Tensor) and a.requires_grad for a in args)
+        arrays, record = [], False
+        for a in args:
+            if isinstance(a, Tensor):
+                arrays.append(a._data)
+                record = record or a.requires_grad
+            else:
+                arrays.append(a)
+        record = record and cls.differentiable and is_grad_enabled()
         ctx = Node(cls, args) if record else Context()
         try:
             out = np.asarray(cls.forward(ctx, *arrays, **kwargs))
@@ -97,6 +102,7 @@ class Context:
 
     needs_input_grad = ()
     _saved = ()
+    saved_arrays = ()
 
     def save_for_backward(self, *arrays):
         self._saved = arrays
@@ -120,11 +126,15 @@ class Node(Context):
 
     def __init__(self, function, args):
         self.function = function
-        needs = [isinstance(a, Tensor) and a.requires_grad for a in args]
-        self.next_edges = tuple((a.grad_fn or a) if need else None for a, need in zip(args, needs))
-        #: (shape, dtype) of each input that requires grad: its gradient is conformed to them.
-        self.input_meta = tuple((a.shape, a.dtype) if need else None for a, need in zip(args, needs))
-        self.needs_input_grad = tuple(needs)
+        self.next_edges = []
+        self.input_meta = []  # (shape, dtype) of each input that requires grad: its gradient is conformed to them
+        #: ``needs_input_grad[i]``: whether forward argument ``i`` requires grad (PyTorch's ctx field).
+        self.needs_input_grad = []
+        for a in args:
+            needs_grad = isinstance(a, Tensor) and a.requires_grad
+            self.next_edges.append((a.grad_fn or a) if needs_grad else None)
+            self.input_meta.append((a._data.shape, a._data.dtype) if needs_grad else None)
+            self.needs_input_grad.append(needs_grad)
         self.sequence_nr = _next_sequence_nr()
         self.tensor_hooks = None  # hooks on the gradient of this node's output (Tensor.register_hook)
         self.retained = None  # a weak reference to the output when it keeps its .grad (retain_grad)
@@ -145,18 +155,18 @@ class Node(Context):
     def pack_saved(self, args, arrays, out, result):
         """Turn the arrays forward saved into what backward reads: an input's array becomes that input
         (with its version now), the output's array the output, anything else a constant."""
+        self.saved_arrays = self._saved  # the arrays themselves, which no gradient may take over
         packed = []
         for item in self._saved:
-            if item is None:
-                packed.append(None)
-            elif item is out:
-                packed.append(_SavedOutput(result))
+            if item is None or item is out:
+                packed.append(None if item is None else _SavedOutput(result))
+                continue
+            for arg, array in zip(args, arrays):
+                if item is array and isinstance(arg, Tensor):
+                    packed.append(_SavedInput(arg))
+                    break
             else:
-                source = next((arg for arg, array in zip(args, arrays) if item is array), None)
-                if isinstance(source, Tensor):
-                    packed.append(_SavedInput(source))
-                else:
-                    packed.append(make_tensor(np.asarray(item)))
+                packed.append(make_tensor(np.asarray(item)))
         self._saved = tuple(packed)
 
     @property
@@ -167,8 +177,10 @@ class Node(Context):
                 f"Trying to backward through the graph a second time (or to read the saved tensors of "
                 f"{self.name()} after they were freed). Saved tensors are freed after backward; "
                 f"call backward(retain_graph=True) the first time if you need to backward twice.")
-        return tuple(item.unpack(self) if isinstance(item, (_SavedInput, _SavedOutput)) else item
-                     for item in self._saved)
+        tensors = []
+        for item in self._saved:
+            tensors.append(item.unpack(self) if isinstance(item, (_SavedInput, _SavedOutput)) else item)
+        return tuple(tensors)
 
     def saved_values(self):
         """What this node keeps for its backward, as ``(kind, array)`` pairs (kind: ``"input"``,
@@ -181,6 +193,7 @@ class Node(Context):
     def release(self):
         """Free the saved tensors (done after backward unless ``retain_graph=True``)."""
         self._saved = None
+        self.saved_arrays = ()
 
     @property
     def is_released(self):
@@ -196,8 +209,12 @@ class Node(Context):
         if len(grads) != len(self.next_edges):
             raise RuntimeError(f"{self.name()} returned {len(grads)} gradients but its forward "
                                f"took {len(self.next_edges)} arguments")
-        return tuple(None if g is None or meta is None else _conform(g, meta, self)
-                     for g, meta in zip(grads, self.input_meta))
+        conformed = []
+        for g, meta in zip(grads, self.input_meta):
+            if g is not None and meta is not None and (type(g) is not Tensor or (g._data.shape, g._data.dtype) != meta):
+                g = _conform(g, meta, self)
+            conformed.append(None if meta is None else g)
+        return conformed
 
     def receive_grad(self, grad, owned, create_graph, retains):
         """The walk hands this node its output's complete gradient: run the output's hooks, and keep
@@ -254,7 +271,8 @@ class _SavedInput:
         return self.tensor._data
 
     def unpack(self, node):
-        _check_version(node, self.tensor._data, self.tensor._version, self.version)
+        if self.tensor._version[0] != self.version:
+            raise _modified_error(node, self.tensor._data, self.tensor._version, self.version)
         return self.tensor
 
 
@@ -270,17 +288,17 @@ class _SavedOutput:
         self.version = tensor._version[0]
 
     def unpack(self, node):
-        _check_version(node, self.data, self.version_counter, self.version)
+        if self.version_counter[0] != self.version:
+            raise _modified_error(node, self.data, self.version_counter, self.version)
         return make_tensor(self.data, True, node, self.version_counter)
 
 
-def _check_version(node, data, counter, expected):
-    if counter[0] != expected:
-        raise RuntimeError(
-            f"one of the variables needed for gradient computation has been modified by an inplace "
-            f"operation: [{data.dtype} {tuple(data.shape)}], which is input or output of {node.name()}, "
-            f"is at version {counter[0]}; expected version {expected} instead. Use an out-of-place "
-            f"operation (x = x + y instead of x += y) or clone the tensor before modifying it.")
+def _modified_error(node, data, counter, expected):
+    return RuntimeError(
+        f"one of the variables needed for gradient computation has been modified by an inplace "
+        f"operation: [{data.dtype} {tuple(data.shape)}], which is input or output of {node.name()}, "
+        f"is at version {counter[0]}; expected version {expected} instead. Use an out-of-place "
+        f"operation (x = x + y instead of x += y) or clone the tensor before modifying it.")
 
 
 class AccumulateGrad:

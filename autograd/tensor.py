@@ -11,11 +11,19 @@ import numpy as np
 from . import dtypes
 
 
-def make_tensor(data, requires_grad=False, grad_fn=None, version=None):
-    """Wrap an array the engine made as a Tensor (no copy, no checks). ``version`` is the version
+def make_tensor(data, requires_grad=False, grad_fn=None, version=None, name=None, into=None):
+    """The one constructor of Tensors: wrap an array (no copy, no checks) as a new Tensor, or as the
+    object ``into`` (``Tensor.__init__`` and ``as_subclass`` pass it). ``version`` is the version
     counter to share (a view's is its base's), or None for a new one."""
-    tensor = Tensor.__new__(Tensor)
-    tensor._init(data, requires_grad, grad_fn, version)
+    tensor = into if into is not None else object.__new__(Tensor)
+    tensor._data = data
+    tensor.requires_grad = requires_grad
+    tensor.grad = None
+    tensor.grad_fn = grad_fn  # the Node that made this tensor; None for a leaf
+    tensor._version = version if version is not None else [0]  # shared with views: in-place writes count
+    tensor._hooks = None  # a leaf's gradient hooks, once it has some (a non-leaf's live on its grad_fn)
+    tensor.name = name
+    tensor._fw_tangents = None  # forward mode: this tensor's tangent at each dual level (forward_ad)
     return tensor
 
 
@@ -56,28 +64,16 @@ class Tensor:
         array = as_array(data, dtype)
         if isinstance(data, Tensor) or (isinstance(data, np.ndarray) and array is data):
             array = array.copy()  # like torch.tensor: the new tensor owns its memory
-        self._init(array, False, None, None, name)
+        make_tensor(array, name=name, into=self)
         if requires_grad:
             self.requires_grad_(True)
-
-    def _init(self, data, requires_grad, grad_fn, version, name=None):
-        """The one place a Tensor's fields are set (``__init__``, ``make_tensor`` and ``as_subclass``
-        all come here)."""
-        self._data = data
-        self.requires_grad = requires_grad
-        self.grad = None
-        self.grad_fn = grad_fn  # the Node that made this tensor; None for a leaf
-        self._version = version if version is not None else [0]  # shared with views: in-place writes count
-        self._hooks = None  # a leaf's gradient hooks, once it has some (a non-leaf's live on its grad_fn)
-        self.name = name
-        self._fw_tangents = None  # forward mode: this tensor's tangent at each dual level (forward_ad)
 
     def as_subclass(self, cls):
         """A ``cls`` instance sharing this tensor's memory, version counter and place in the graph
         (``torch.Tensor.as_subclass``; ``nn.Parameter`` is made this way)."""
-        tensor = object.__new__(cls)  # not cls.__new__: a subclass's __new__ may itself call as_subclass
-        tensor._init(self._data, self.requires_grad, self.grad_fn, self._version, self.name)
-        return tensor
+        # object.__new__, not cls.__new__: a subclass's __new__ may itself call as_subclass
+        return make_tensor(self._data, self.requires_grad, self.grad_fn, self._version, self.name,
+                           into=object.__new__(cls))
 
     # ------------------------------------------------------------------ attributes
     @property
@@ -236,7 +232,8 @@ class Tensor:
         elif create_graph or self.grad.requires_grad:
             self.grad = self.grad + grad
         else:
-            np.add(self.grad._data, grad._data, out=self.grad._data)
+            data = self.grad._data
+            data += grad._data
             self.grad._version[0] += 1
 
     def retain_grad(self):
