@@ -156,7 +156,10 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
         primals = tuple(p if p.requires_grad else p.requires_grad_(True) for p in primals)
     with forward_ad.dual_level():
         duals = tuple(forward_ad.make_dual(p, t if create_graph else t.detach()) for p, t in zip(primals, v))
-        with enable_grad() if create_graph else _no_record():
+        if create_graph:
+            with enable_grad():
+                out = func(*duals)
+        else:  # the caller's grad mode: nothing that requires grad flows in, so nothing records but what func asks
             out = func(*duals)
         outputs, outputs_tuple = _as_tuple(out, "outputs of the user-provided function", fn)
         primal_outs, tangents = [], []
@@ -171,18 +174,6 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
             tangents.append(tangent)
     return (_unpack(_finish(primal_outs, create_graph), outputs_tuple),
             _unpack(_finish(tangents, create_graph), outputs_tuple))
-
-
-class _no_record:
-    """Forward mode alone needs no graph: the function runs with gradients off (one pass, nothing kept)."""
-
-    def __enter__(self):
-        from .grad_mode import no_grad
-        self._inner = no_grad()
-        self._inner.__enter__()
-
-    def __exit__(self, *exc):
-        return self._inner.__exit__(*exc)
 
 
 def _reverse_jacobian(outputs, xs, create_graph, strict, fn):

@@ -213,3 +213,14 @@ def test_against_torch_autograd_functional(name, f, arrays):
              tf.hvp(_torch_fn(scalar), theirs_in1, pack(v_in, torch.tensor, single_in)))
     _compare(AF.vhp(_ag_fn(scalar), ours_in1, pack(v_in, T, single_in)),
              tf.vhp(_torch_fn(scalar), theirs_in1, pack(v_in, torch.tensor, single_in)))
+
+
+def test_jvp_of_a_function_that_takes_a_gradient_inside():
+    """The function runs in the caller's grad mode, so one that calls autograd.grad itself works
+    (the tangent of a gradient is a Hessian-vector product: forward over reverse)."""
+    def gradient(x):
+        x = x if x.requires_grad else x.requires_grad_(True)
+        (g,) = ag.grad((x ** 3).sum(), x, create_graph=True)
+        return g
+    _, hv = AF.jvp(gradient, T(X), T(V3))
+    np.testing.assert_allclose(hv.numpy(), 6 * X * V3)
