@@ -2,9 +2,8 @@
 
 Each op allocates its output with numpy. By default glibc serves a block of more than 128 KiB with a
 fresh ``mmap`` (or trims the heap when such a block is freed), so the next op's output of the same size
-page-faults all its pages in again: a sigmoid forward+backward over 1e6 float32 values took 1,921
-minor page faults and 9.1 ms per call, against 0 faults and 2.0 ms once freed blocks are reused
-(``benchmarks/bench_elementwise.py`` shows the effect). Raising glibc's mmap and trim thresholds keeps
+page-faults all its pages in again, which can cost more than the op itself
+(``benchmarks/bench_elementwise.py`` measures the effect). Raising glibc's mmap and trim thresholds keeps
 blocks of up to 32 MiB (glibc's maximum for the mmap threshold) in the heap for reuse. Larger arrays
 still come from mmap.
 

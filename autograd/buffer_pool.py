@@ -2,9 +2,7 @@
 
 Below 32 MiB glibc keeps freed blocks for the next op (``autograd/allocator.py`` raises its thresholds).
 Above, every new array is a fresh ``mmap`` whose pages the kernel zeroes on first touch: one extra
-pass over memory per output. A forward+backward of an activation over 1e7 float32 values (40 MB
-arrays) spent 9 of its 28 ms that way (a fresh 40 MB copy took 5.7 ms, a copy into an existing array
-2.7 ms).
+pass over memory per output, a large share of an elementwise op's time at that size.
 
 So the kernels take their large outputs from here: the pool keeps the arrays it handed out and hands
 one out again once nothing but the pool refers to it (its reference count says so; a view, a Tensor,

@@ -60,7 +60,7 @@ class Mul(Function):
     def backward(ctx, grad_output):
         a, b = ctx.saved_tensors
         da, db = ctx.needs_input_grad
-        # Mul.apply, not `*`: the operands already share a dtype, and the operator's checks cost 0.1 µs
+        # Mul.apply, not `*`: the operands already share a dtype, so the operator's checks are not needed
         return (Mul.apply(grad_output, b) if da else None), (Mul.apply(grad_output, a) if db else None)
 
     @staticmethod
@@ -80,7 +80,7 @@ class Div(Function):
         if fp_errors.current() is fp_errors.IGNORE_ALL:  # in backward (da = dz / b): already silenced
             z = a / b
         else:
-            errors = fp_errors.enter(fp_errors.IGNORE_ALL)  # try/finally, not `with`: 0.2 µs less
+            errors = fp_errors.enter(fp_errors.IGNORE_ALL)  # try/finally: cheaper than a `with` block on this per-op path
             try:
                 z = a / b
             finally:

@@ -83,7 +83,7 @@ def _broadcast(x, shape):
     """``x`` broadcast to ``shape`` as an array of its own, or as a read-only view when large."""
     if math.prod(shape) > 65536:  # large: a view saves a pass over memory
         return np.broadcast_to(x, shape)
-    out = np.empty(shape, x.dtype)  # small: filling beats np.broadcast_to's 4 µs of setup
+    out = np.empty(shape, x.dtype)  # small: filling costs less than np.broadcast_to's setup
     out[...] = x
     return out
 
