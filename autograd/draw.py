@@ -100,7 +100,8 @@ class GraphDrawing(graphviz.Digraph):
 
 
 def draw_graph(root, show_data=True, show_grad=True, rankdir="LR", *, show_shape=True, show_dtype=True,
-               max_nodes=150, max_elements=12, precision=4, legend=True, title=None, group_modules=True):
+               max_nodes=150, max_elements=12, precision=4, legend=True, title=None, group_modules=True,
+               module=None):
     """Draw the graph that produced ``root`` (a Tensor or a Scalar); returns a ``graphviz.Digraph``.
 
     ``show_data``/``show_grad``: preview values and gradients (tensors of at most ``max_elements``
@@ -108,10 +109,12 @@ def draw_graph(root, show_data=True, show_grad=True, rankdir="LR", *, show_shape
     tensors; ``rankdir``: ``"LR"`` (inputs left, output right), ``"TB"``, ``"RL"`` or ``"BT"``;
     ``max_nodes``: draw at most this many values, folding whole modules first, and say what was folded
     and cut; ``precision``: significant digits; ``legend``: explain the colours; ``title``: a caption;
-    ``group_modules``: draw the values of each module (known by its parameters' dotted names) in a box.
+    ``group_modules``: draw the values of each module (known by its parameters' dotted names) in a box;
+    ``module``: the model (an ``nn.Module``) whose ``named_parameters()`` name the boxes, under its
+    class name, so that its own parameters and ops get a box too.
     """
     options = DrawOptions(show_data, show_grad, rankdir, show_shape, show_dtype, max_nodes, max_elements,
-                          precision, legend, title, group_modules)
+                          precision, legend, title, group_modules, module)
     return build_drawing(root, options)
 
 
@@ -119,7 +122,8 @@ class DrawOptions:
     """The options of :func:`draw_graph`, checked once (``autograd.backward_steps`` draws with them)."""
 
     def __init__(self, show_data=True, show_grad=True, rankdir="LR", show_shape=True, show_dtype=True,
-                 max_nodes=150, max_elements=12, precision=4, legend=True, title=None, group_modules=True):
+                 max_nodes=150, max_elements=12, precision=4, legend=True, title=None, group_modules=True,
+                 module=None):
         if rankdir not in ("LR", "RL", "TB", "BT"):
             raise ValueError(f"draw_graph: rankdir must be 'LR', 'RL', 'TB' or 'BT', got {rankdir!r}")
         if not isinstance(max_nodes, int) or max_nodes < 1:
@@ -127,7 +131,10 @@ class DrawOptions:
         self.show_data, self.show_grad, self.rankdir = show_data, show_grad, rankdir
         self.show_shape, self.show_dtype, self.max_nodes = show_shape, show_dtype, max_nodes
         self.max_elements, self.precision, self.legend, self.title = max_elements, precision, legend, title
-        self.group_modules = group_modules
+        if module is not None and not callable(getattr(module, "named_parameters", None)):
+            raise TypeError(f"draw_graph: module must be a model with named_parameters() (an nn.Module), "
+                            f"got {type(module).__name__}")
+        self.group_modules, self.module = group_modules, module
 
 
 # ---------------------------------------------------------------------------- the graph, as values and ops
@@ -264,16 +271,25 @@ def _parent_path(path):
     return path.rsplit(".", 1)[0] if "." in path else None
 
 
-def _groups(walk):
+def _parameter_names(module):
+    """{id(parameter): dotted name} of ``module``'s parameters, under its class name (``Net.fc1.weight``),
+    so that the module itself gets a box too."""
+    root = type(module).__name__
+    return {id(param): f"{root}.{name}" for name, param in module.named_parameters()}
+
+
+def _groups(walk, names=None):
     """{id(vertex): module path} for the vertices computed in (or owned by) a module. A parameter's path
-    is its name's; an op reading parameters belongs to the module they share; an op reading none to the
-    module its inputs share, except that it leaves a module holding parameters itself (the ReLU after
-    ``fc1`` is not part of ``fc1``, the softmax inside ``attn`` is part of ``attn``)."""
+    is its name's (``names[id(parameter)]`` when given); an op reading parameters belongs to the module
+    they share; an op reading none to the module its inputs share, except that it leaves a module made
+    of parameters alone (the ReLU after ``fc1`` is not part of ``fc1``; the softmax after the input
+    projection of an attention module, which also holds its output projection, stays inside it)."""
     groups, owners = {}, set()
     nodes = []
     for vertex in walk:
         if isinstance(vertex, Tensor):
-            path = module_of(vertex.name) if _is_parameter(vertex) else None
+            name = names.get(id(vertex), vertex.name) if names else vertex.name
+            path = module_of(name) if _is_parameter(vertex) else None
             if path is not None:
                 groups[id(vertex)] = path
                 owners.add(path)
@@ -281,6 +297,8 @@ def _groups(walk):
             nodes.append(vertex)
     if not groups:
         return groups
+    # modules holding parameters and no module that holds any (Linear, not MultiheadAttention)
+    leaves = {path for path in owners if not any(other.startswith(path + ".") for other in owners)}
     nodes.sort(key=lambda node: node.sequence_nr)  # every input before its consumers
     for node in nodes:
         edges = [edge for edge in node.next_edges if edge is not None]
@@ -292,7 +310,7 @@ def _groups(walk):
             if not inputs or None in inputs:
                 continue
             path = _common_path(inputs)
-            if path is not None and len(inputs) == 1 and path in owners:
+            if path is not None and len(inputs) == 1 and path in leaves:
                 path = _parent_path(path)
         if path is not None:
             groups[id(node)] = path
@@ -352,7 +370,9 @@ def _tensor_model(root, options):
     walk = _walk(root_vertex)
     model.total = len(walk)
     model.root_key = id(root_vertex)
-    groups = _groups(walk) if options.group_modules else {}
+    names = _parameter_names(options.module) if options.module is not None else None
+    groups = _groups(walk, names) if options.group_modules else {}
+    groups.pop(id(root_vertex), None)  # the output is drawn on its own, never folded away
     folded = _fold(walk, groups, options.max_nodes) if groups and len(walk) > options.max_nodes else set()
     fold_of = {}
     if folded:
@@ -580,8 +600,10 @@ def build_drawing(root, options, frame=None):
         caption.extend(getattr(frame, "caption_lines", ()))
     if model.folds:
         folded_values = sum(f.values for f in model.folds.values())
-        caption.append(f"max_nodes={options.max_nodes}: {len(model.folds)} modules folded into one box each "
-                       f"({', '.join(sorted(model.folds))}), {folded_values} values in all")
+        count = len(model.folds)
+        caption.append(f"max_nodes={options.max_nodes}: {count} module{'s' if count > 1 else ''} folded into "
+                       f"one box{' each' if count > 1 else ''} ({', '.join(sorted(model.folds))}), "
+                       f"{folded_values} values in all")
     if model.left_out:
         caption.append(f"max_nodes={options.max_nodes}: showing the {len(model.vertices)} values closest to "
                        f"the output; {model.left_out} more values and their ops are not drawn")
@@ -626,7 +648,8 @@ def build_drawing(root, options, frame=None):
             dot.edge("cut", f"o{model.order[key]}", style="dashed")
     if options.legend:
         notes = []
-        if not is_scalar and frame is None and any(v.grad_state == "not kept" for v in model.values.values()):
+        if not is_scalar and frame is None and any(v.grad_state == "not kept" and v.kind == "value"
+                                                   for v in model.values.values()):
             notes.append("not kept: backward frees what ops saved and passes intermediate gradients on "
                          "without storing them (retain_grad() keeps one)")
         if frame is not None:

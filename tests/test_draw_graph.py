@@ -477,3 +477,35 @@ def test_scalar_trace_gives_constants_no_gradient():
     for constant in ("0.5", "2"):
         assert any(line.endswith(f"{constant} is a constant: it needs no gradient") for line in lines), lines
     assert any(line.startswith("x.grad += ") for line in lines) and x.grad == pytest.approx(3.0)
+
+
+def _attention_loss():
+    nn = pytest.importorskip("nn")
+    ag.manual_seed(0)
+    attn = nn.MultiheadAttention(8, 2, batch_first=True)
+    x = ag.randn(1, 3, 8, requires_grad=True)
+    out, _ = attn(x, x, x, is_causal=True, need_weights=False)
+    loss = out.sum()
+    loss.backward()
+    return attn, loss
+
+
+def test_module_names_the_boxes_and_an_attention_module_keeps_its_ops():
+    attn, loss = _attention_loss()
+    placed = _ops_by_cluster(ag.draw_graph(loss, module=attn).source)
+    # the attention's own ops (after its packed input projection) are inside its box, the output
+    # projection in its own box inside it, the loss outside
+    assert placed["SoftmaxBackward"] == {"MultiheadAttention"}
+    assert placed["LinearBackward"] == {"MultiheadAttention", "MultiheadAttention.out_proj"}
+    assert "SumAllBackward" not in placed
+    with pytest.raises(TypeError, match="named_parameters"):
+        ag.draw_graph(loss, module=3)
+
+
+def test_a_fully_folded_module_keeps_the_output_drawn():
+    attn, loss = _attention_loss()
+    drawing = ag.draw_graph(loss, module=attn, max_nodes=12)
+    assert drawing.folded == ("MultiheadAttention",)
+    source = drawing.source
+    assert "max_nodes=12: 1 module folded into one box (MultiheadAttention)" in source
+    assert "grad 1 (the seed)" in source and "SumAllBackward" in source
