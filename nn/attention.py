@@ -17,7 +17,8 @@ from .parameter import Parameter
 class MultiheadAttention(Module):
     """Attention over ``num_heads`` heads of size embed_dim / num_heads; ``forward`` returns
     ``(attn_output, attn_weights)`` with the weights averaged over heads unless
-    ``average_attn_weights=False`` (None when ``need_weights=False``)."""
+    ``average_attn_weights=False`` (None when ``need_weights=False``). ``is_causal=True`` without an
+    ``attn_mask`` builds the causal mask (PyTorch requires the mask and treats the flag as a hint)."""
 
     def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False, add_zero_attn=False,
                  kdim=None, vdim=None, batch_first=False, dtype=None):

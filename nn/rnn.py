@@ -84,7 +84,7 @@ class _CellBase(Module):
     def reset_parameters(self):
         _init_uniform(self, self.hidden_size)
 
-    def _prepare(self, input, hx):
+    def _prepare(self, input):
         _check_features(type(self).__name__, input, self.input_size, 2)
         batched = input.ndim == 2
         if not batched:
@@ -115,7 +115,7 @@ class RNNCell(_CellBase):
         super().__init__(input_size, hidden_size, bias, dtype)
 
     def forward(self, input, hx=None):
-        input, batched = self._prepare(input, hx)
+        input, batched = self._prepare(input)
         h = self._state(hx, input, batched, "hx")
         h = rnn_step(input, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, self.nonlinearity)
         return h if batched else h.squeeze(0)
@@ -127,7 +127,7 @@ class LSTMCell(_CellBase):
     _mode = "LSTM"
 
     def forward(self, input, hx=None):
-        input, batched = self._prepare(input, hx)
+        input, batched = self._prepare(input)
         h, c = (None, None) if hx is None else hx
         h = self._state(h, input, batched, "h_0")
         c = self._state(c, input, batched, "c_0")
@@ -141,7 +141,7 @@ class GRUCell(_CellBase):
     _mode = "GRU"
 
     def forward(self, input, hx=None):
-        input, batched = self._prepare(input, hx)
+        input, batched = self._prepare(input)
         h = self._state(hx, input, batched, "hx")
         h = gru_step(input, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
         return h if batched else h.squeeze(0)

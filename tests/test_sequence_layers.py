@@ -196,6 +196,14 @@ def test_multihead_self_attention_matches_torch(batch_first):
     compare_with_torch(ours, theirs, x, call=lambda m, x: m(x, x, x))
 
 
+def test_multihead_attention_unbatched_and_sequence_first_cross_attention_match_torch():
+    torch = _torch()
+    compare_with_torch(nn.MultiheadAttention(8, 2), torch.nn.MultiheadAttention(8, 2), randn(3, 8), randn(5, 8, seed=1),
+                       randn(5, 8, seed=2))
+    compare_with_torch(nn.MultiheadAttention(8, 4, bias=False), torch.nn.MultiheadAttention(8, 4, bias=False),
+                       randn(3, 2, 8), randn(5, 2, 8, seed=1), randn(5, 2, 8, seed=2))
+
+
 @pytest.mark.parametrize("options", [
     dict(), dict(average_attn_weights=False), dict(need_weights=False),
     dict(attn_mask="bool"), dict(attn_mask="float"), dict(key_padding_mask=True),
