@@ -5,13 +5,13 @@
     >>> y = x * w; y.label = "y"
     >>> steps = ag.backward_steps(y)     # does the backward pass: x.grad, w.grad are filled in
     >>> [s.name for s in steps]
-    ['y', 'w', 'x']
+    ['y', 'x', 'w']
     >>> print(steps[0].caption_lines[2])
     w.grad += ∂y/∂w × y.grad = 2 × 1 = 2      [∂(a·b)/∂b = a]
 
-The vertices come in the order of the engine's walk (``autograd.engine.topological_order``: each after
-every vertex that consumes it, so its gradient is complete when its turn comes), and each step applies
-the chain rule exactly as ``backward()`` does. A step records the gradient that reached the vertex, what
+The steps are the real ``backward()``: the engine's walk (``autograd.engine.backward``) runs with an
+observer that records each vertex as the walk reaches it, in the walk's order (each vertex after every
+vertex that consumes it, so its gradient is complete when its turn comes). A step records the gradient that reached the vertex, what
 it passed to each input (for a Scalar, the local derivative ∂out/∂input it multiplied by), and every
 gradient known after it. ``steps.draw(i)`` draws the graph at step ``i``: the vertex processed in red,
 the gradients final so far in red, the partial sums marked "so far", the ones not reached yet as "?".
@@ -19,22 +19,22 @@ In a notebook ``steps`` displays as a player (buttons and a slider); ``steps.sav
 writes the same player as a page, ``steps.save("backprop.svg")`` an animated SVG (it plays in browsers
 and in a README), ``steps.render_frames(folder, format="png")`` one file per step.
 
-For Tensor graphs the pass is the engine's: each node's ``backward`` under ``no_grad``, the gradients
-summed to each input's shape, leaf ``.grad`` accumulated, hooks run. The graph is kept (as with
-``retain_graph=True``) so it can be drawn afterwards.
+For Tensor graphs that means each node's ``backward`` under ``no_grad``, the gradients summed to each
+input's shape, leaf ``.grad`` accumulated, hooks run. The graph is kept (as with ``retain_graph=True``)
+so it can be drawn afterwards.
 """
 import os
 
 import numpy as np
 
-from . import grad_mode
 from .draw import COLORS, format_number
 from .draw import DrawOptions as _Options, build_drawing as _draw, preview_lines as _preview_lines
-from .engine import _accumulate, _propagate, _run_hooks, topological_order
+from . import engine
+from .engine import topological_order
 from .function import Node
 from .scalar import Scalar
 from .step_player import animated_svg, frame_caption, player_html, player_page
-from .tensor import Tensor, _initial_gradient
+from .tensor import Tensor
 
 __all__ = ["backward_steps", "BackwardStep", "BackwardSteps"]
 
@@ -208,7 +208,44 @@ class _Captioned:
         return getattr(self._step, name)
 
 
-# ---------------------------------------------------------------------------- Scalar graphs
+# ---------------------------------------------------------------------------- the steps
+class _Recorder:
+    """Observes the engine's backward walk (``autograd.engine.backward(..., observer=)``) and keeps
+    one :class:`BackwardStep` per vertex, in the walk's own order, with what it received and passed.
+
+    The gradients it shows as known after each step are the vertices' final gradients once done and,
+    before that, the sum of what has reached them so far (what the walk holds for them then)."""
+
+    def __init__(self, steps, caption):
+        self.steps, self.caption = steps, caption
+        self.known, self.done = {}, set()
+
+    def __call__(self, vertex, grad, input_grads):
+        contributions = []
+        passed = input_grads or (None,) * len(vertex.next_edges)
+        for i, (edge, g) in enumerate(zip(vertex.next_edges, passed)):
+            local = vertex.local_grads[i] if isinstance(vertex, Scalar) else None  # a Tensor op's is a Jacobian
+            contributions.append((edge, local, None if g is None else _value(g)))
+            if edge is not None and g is not None:
+                previous = self.known.get(id(edge))
+                self.known[id(edge)] = _value(g) if previous is None else previous + _value(g)
+        value = None if grad is None else _value(grad)
+        if value is not None:
+            self.known[id(vertex)] = value
+        if not vertex.next_edges and value is not None:  # a leaf: show its .grad after accumulation
+            self.known[id(vertex)] = _value(vertex.grad)
+        self.done = self.done | {id(vertex)}
+        index = len(self.steps.steps)
+        caption = self.caption(self.steps, vertex, value, contributions)
+        self.steps.steps.append(BackwardStep(self.steps, index, vertex, value, contributions,
+                                             dict(self.known), self.done, caption))
+
+
+def _value(g):
+    """A gradient as the steps keep it: a float for Scalars, a numpy array (a copy) for Tensors."""
+    return np.array(g._data) if isinstance(g, Tensor) else g
+
+
 def _scalar_steps(root, gradient, max_steps):
     order = topological_order([root])
     _check_size(order, max_steps)
@@ -220,107 +257,61 @@ def _scalar_steps(root, gradient, max_steps):
             steps.names[id(vertex)] = format_number(vertex.data)
         else:
             steps.names[id(vertex)] = f"#{n + 1}"
-    name = steps.names
-    # the same chain rule as engine.backpropagate, one vertex at a time
-    for vertex in order:
-        if vertex.next_edges:
-            vertex.grad = 0.0
-    root.grad += gradient
-    reached = {id(root): root.grad}
-    done = set()
-    for index, vertex in enumerate(order):
-        grad = vertex.grad
-        contributions = []
-        out = name[id(vertex)]
-        caption = []
-        if vertex.next_edges:
-            inputs = [name[id(p)] for p in vertex.next_edges]
-            expression = (f" {vertex.op} ".join(inputs) if vertex.op in _INFIX and len(inputs) == 2
-                          else f"{vertex.op}({', '.join(inputs)})")
-            caption.append(f"step {index + 1}/{len(order)}: {out} = {expression} = "
-                           f"{format_number(vertex.data)},  {out}.grad = {format_number(grad)}")
-            formulas = SCALAR_DERIVATIVES.get(vertex.op, ())
-            for i, (parent, local) in enumerate(zip(vertex.next_edges, vertex.local_grads)):
-                passed = local * grad
-                parent.grad += passed
-                reached[id(parent)] = parent.grad
-                contributions.append((parent, local, passed))
-                formula = f"      [{formulas[i]}]" if i < len(formulas) else ""
-                caption.append(f"{name[id(parent)]}.grad += ∂{out}/∂{name[id(parent)]} × {out}.grad = "
-                               f"{format_number(local)} × {format_number(grad)} = {format_number(passed)}"
-                               f"{formula}")
-        else:
-            kind = "parameter" if vertex.is_param else "constant" if vertex.is_param is None else "leaf"
-            caption.append(f"step {index + 1}/{len(order)}: {out} is a {kind}: its gradient is complete, "
-                           f"{out}.grad = {format_number(grad)}")
-        done = done | {id(vertex)}
-        reached[id(vertex)] = vertex.grad
-        steps.steps.append(BackwardStep(steps, index, vertex, grad, contributions, dict(reached), done,
-                                        caption))
+    engine.backward([root], [gradient], observer=_Recorder(steps, _scalar_caption))
     return steps
 
 
-# ---------------------------------------------------------------------------- Tensor graphs
+def _scalar_caption(steps, vertex, grad, contributions):
+    name = steps.names
+    out = name[id(vertex)]
+    if not vertex.next_edges:
+        if vertex.is_param is None:  # a number written in the expression: nothing learns it
+            return [f"{out} is a constant: it needs no gradient"]
+        kind = "parameter" if vertex.is_param else "leaf"
+        return [f"{out} is a {kind}: its gradient is complete, {out}.grad = {format_number(vertex.grad)}"]
+    inputs = [name[id(p)] for p in vertex.next_edges]
+    expression = (f" {vertex.op} ".join(inputs) if vertex.op in _INFIX and len(inputs) == 2
+                  else f"{vertex.op}({', '.join(inputs)})")
+    lines = [f"{out} = {expression} = {format_number(vertex.data)},  {out}.grad = {format_number(grad)}"]
+    formulas = SCALAR_DERIVATIVES.get(vertex.op, ())
+    for i, (parent, local, passed) in enumerate(contributions):
+        if parent.is_param is None:
+            continue  # a constant's gradient is never used: no line for it
+        formula = f"      [{formulas[i]}]" if i < len(formulas) else ""
+        lines.append(f"{name[id(parent)]}.grad += ∂{out}/∂{name[id(parent)]} × {out}.grad = "
+                     f"{format_number(local)} × {format_number(grad)} = {format_number(passed)}{formula}")
+    return lines
+
+
 def _tensor_steps(root, gradient, max_steps):
     if not root.requires_grad:
         raise RuntimeError("backward_steps: the tensor does not require grad (create the inputs with "
                            "requires_grad=True)")
-    seed = _initial_gradient(root, gradient, "backward_steps")
-    root_vertex = root.grad_fn if root.grad_fn is not None else root
+    seed = engine.initial_gradient(root, gradient, "backward_steps")
+    root_vertex = engine.vertex_of(root)
     order = topological_order([root_vertex])
     _check_size(order, max_steps)
     steps = BackwardSteps(root, False)
     for vertex in order:
-        steps.names[id(vertex)] = vertex.name() if type(vertex) is Node else (vertex.name or "leaf")
-    pending = {id(root_vertex): seed}
-    known, done = {}, set()
-    recording = grad_mode.GRAD_ENABLED.set(False)
-    try:
-        for index, vertex in enumerate(order):
-            grad = pending.pop(id(vertex), None)
-            contributions, caption = [], []
-            head = f"step {index + 1}/{len(order)}: "
-            if type(vertex) is Node:
-                node = vertex
-                if grad is not None:
-                    if node.tensor_hooks:
-                        grad = _run_hooks(node.tensor_hooks, grad)
-                    if node.retained is not None:
-                        retained = node.retained()
-                        if retained is not None:
-                            _accumulate(retained, grad, False)
-                    passed = {}
-                    _propagate(node, grad, passed, False)
-                    for edge in node.next_edges:
-                        if edge is not None and id(edge) in passed:
-                            g = passed[id(edge)]
-                            contributions.append((edge, None, g._data))
-                            previous = pending.get(id(edge))
-                            pending[id(edge)] = g if previous is None else previous + g
-                        else:
-                            contributions.append((edge, None, None))
-                    formula = (node.function.__doc__ or "").replace("``", "").strip().splitlines()
-                    caption.append(head + f"{node.name()} receives the gradient of its output "
-                                   f"{tuple(grad.shape)} and passes one to each input")
-                    if formula:
-                        caption.append(f"{node.function.__name__}: {formula[0]}")
-                else:
-                    caption.append(head + f"{node.name()} receives no gradient")
-            else:
-                if grad is not None:
-                    grad = _run_hooks(vertex._hooks, grad)
-                    _accumulate(vertex, grad, False)
-                    grad = vertex.grad
-                label = vertex.name or ("parameter" if type(vertex).__name__ == "Parameter" else "leaf")
-                caption.append(head + f"{label} {tuple(vertex.shape)}: .grad accumulated (AccumulateGrad)")
-            if grad is not None:
-                known[id(vertex)] = np.array(grad._data)
-            done = done | {id(vertex)}
-            grads = dict(known)
-            for key, g in pending.items():
-                grads[key] = g._data
-            steps.steps.append(BackwardStep(steps, index, vertex, None if grad is None else grad._data,
-                                            contributions, grads, done, caption))
-    finally:
-        grad_mode.GRAD_ENABLED.reset(recording)
+        steps.names[id(vertex)] = vertex.name() if isinstance(vertex, Node) else (vertex.name or "leaf")
+    # The graph is kept (retain_graph) so that it can be drawn after the walk.
+    engine.backward([root_vertex], [seed], retain_graph=True, observer=_Recorder(steps, _tensor_caption))
     return steps
+
+
+def _shape_words(shape):
+    return "scalar" if tuple(shape) == () else str(tuple(shape))
+
+
+def _tensor_caption(steps, vertex, grad, contributions):
+    if not isinstance(vertex, Node):
+        label = vertex.name or ("parameter" if type(vertex).__name__ == "Parameter" else "leaf")
+        return [f"{label} {_shape_words(vertex.shape)}: .grad accumulated (AccumulateGrad)"]
+    if grad is None:
+        return [f"{vertex.name()} receives no gradient"]
+    lines = [f"{vertex.name()} receives the gradient of its output ({_shape_words(grad.shape)}) and passes "
+             f"one to each input"]
+    formula = (vertex.function.__doc__ or "").replace("``", "").strip().splitlines()
+    if formula:
+        lines.append(f"{vertex.function.__name__}: {formula[0]}")
+    return lines
