@@ -67,10 +67,11 @@ graph: $(STAMP) graphviz
 screenshots: $(STAMP) graphviz browser
 	$(BIN)/python -m tools.screenshots --out docs/images
 
-# Re-run every notebook top to bottom and save it with its outputs, as the repository shows them.
+# Re-run every notebook top to bottom and save it with its outputs, as the repository shows them
+# (without per-cell timestamps, so a re-run changes only what the cells print).
 notebooks: $(STAMP) graphviz
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=600 \
-	  --ExecutePreprocessor.kernel_name=python3 notebooks/*.ipynb
+	  --ExecutePreprocessor.kernel_name=python3 --ExecutePreprocessor.record_timing=False notebooks/*.ipynb
 
 # Open the notebooks in JupyterLab, in this checkout's environment.
 lab: $(STAMP) graphviz

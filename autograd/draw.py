@@ -79,6 +79,12 @@ class GraphDrawing(graphviz.Digraph):
 
     cut = 0
     folded = ()
+    drawn = 0  # the values drawn as boxes of their own
+
+    def __repr__(self):
+        # no id(): a notebook saved with this drawing's text form stays the same on every run
+        folded = f", {len(self.folded)} modules folded" if self.folded else ""
+        return f"<GraphDrawing: {self.drawn} values drawn, {self.cut} not drawn on their own{folded}>"
 
     def pipe(self, *args, **kwargs):
         try:
@@ -588,6 +594,7 @@ def build_drawing(root, options, frame=None):
         frame.apply(model)
     dot = GraphDrawing(name="backprop_graph", format="svg")
     dot.cut = model.total - len(model.vertices)
+    dot.drawn = len(model.vertices)
     dot.folded = tuple(sorted(model.folds))
     dot.attr(rankdir=options.rankdir, bgcolor="white", fontname="Helvetica", nodesep="0.25",
              ranksep="0.35")
@@ -716,8 +723,3 @@ def _legend(dot, kinds, steps, notes=()):
                  f'</FONT></I></TD></TR>')
     dot.node("legend", '<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="3" CELLPADDING="1">' + rows
              + "</TABLE>>", shape="plain", fontsize="9")
-
-
-# The names backprop_steps imported before these helpers were public; kept until every checkout of it
-# imports the public ones.
-_draw, _Options, _preview_lines = build_drawing, DrawOptions, preview_lines

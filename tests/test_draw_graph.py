@@ -509,3 +509,9 @@ def test_a_fully_folded_module_keeps_the_output_drawn():
     source = drawing.source
     assert "max_nodes=12: 1 module folded into one box (MultiheadAttention)" in source
     assert "grad 1 (the seed)" in source and "SumAllBackward" in source
+
+
+def test_a_drawing_prints_the_same_on_every_run():
+    first, second = (ag.draw_graph(example_graph("tensor-mlp"), max_nodes=5) for _ in range(2))
+    assert repr(first) == repr(second) == "<GraphDrawing: 5 values drawn, 11 not drawn on their own>"
+    assert "0x" not in repr(first)
