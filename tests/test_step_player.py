@@ -115,8 +115,6 @@ def test_the_players_drawings_leave_the_caption_to_the_text_above():
     assert "x.grad +=" in page and page.count('class="frame"') == len(steps)
 
 
-@pytest.mark.xfail(strict=True, reason="waits for the lead's uncommitted rewrite of backward_steps, whose "
-                   "captions say 'scalar' (_shape_words): remove this marker with that commit")
 def test_a_zero_dimensional_gradient_reads_scalar_in_the_caption():
     x = ag.tensor([1.0, 2.0], requires_grad=True)
     steps = ag.backward_steps((x * x).mean())
