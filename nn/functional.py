@@ -181,7 +181,8 @@ def huber_loss(input, target, reduction="mean", delta=1.0):
     _check_reduction(reduction, "huber_loss")
     if not delta > 0:  # (NaN too)
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
-    input, target = _promoted(input, target, "huber_loss")
+    target = _same_shape(input, target, "huber_loss")  # the input's dtype, as torch (which does not
+    # promote here, unlike mse_loss and smooth_l1_loss)
     with fp_errors.ignored():  # beyond the float range: inf, silently, as in torch
         d = input - target
         a = d.abs()
@@ -193,6 +194,7 @@ def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
     """Huber loss divided by ``beta`` (PyTorch's smooth L1)."""
     if not beta >= 0:  # (NaN too)
         raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
+    input, target = _promoted(input, target, "smooth_l1_loss")
     if beta == 0:
         return l1_loss(input, target, reduction)
     return huber_loss(input, target, reduction, delta=beta) / beta
@@ -351,7 +353,7 @@ def kl_div(input, target, reduction="mean", log_target=False):
     """KL(target ‖ exp(input)) pointwise: y·(log y − x) (0 where y = 0), or eʸ·(y − x) when
     ``log_target``; ``reduction='batchmean'`` divides the sum by the batch size (the true KL)."""
     _check_reduction(reduction, "kl_div", extra=("batchmean",))
-    target = _same_shape(input, target, "kl_div")
+    input, target = _promoted(input, target, "kl_div")
     if log_target:
         loss = target.exp() * (target - input)
     else:  # xlogy(y, y) − y·x, as torch: 0·log 0 = 0, and a NaN target gives NaN

@@ -291,11 +291,16 @@ def test_a_0d_tensor_does_not_widen_a_tensor_dtype():
     assert layer(ag.ones(4, 3) * f64).dtype == ag.float32
 
 
-@pytest.mark.parametrize("loss", [F.mse_loss, F.l1_loss, F.huber_loss, F.smooth_l1_loss])
+@pytest.mark.parametrize("loss", [F.mse_loss, F.l1_loss, F.smooth_l1_loss, F.kl_div])
 def test_regression_losses_promote_float32_with_float64(loss):
     assert loss(ag.ones(3), ag.tensor(np.zeros(3))).dtype == ag.float64
     assert loss(ag.tensor(np.ones(3)), ag.zeros(3)).dtype == ag.float64
     assert loss(ag.ones(3), ag.zeros(3)).dtype == ag.float32
+
+
+def test_huber_loss_keeps_the_input_dtype_as_torch_does():
+    assert F.huber_loss(ag.ones(3), ag.tensor(np.zeros(3))).dtype == ag.float32
+    assert F.huber_loss(ag.tensor(np.ones(3)), ag.zeros(3)).dtype == ag.float64
 
 
 def _peak_bytes(fn):

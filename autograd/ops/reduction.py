@@ -571,8 +571,9 @@ class LogSumExp(Function):
         m = np.where(np.isfinite(m), m, 0).astype(x.dtype, copy=False)
         with fp_errors.ignored():
             out = np.log(np.exp(x - m).sum(axis=axes, keepdims=True)) + m
-        out = out if keepdim else out.reshape(np.sum(x, axis=axes).shape)
-        ctx.save_for_backward(x, out)  # the returned array itself, so double backward sees its graph
+        out = np.asarray(out if keepdim else out.reshape(np.sum(x, axis=axes).shape))  # (not a numpy scalar:
+        # the saved output must be the very array returned, or double backward loses its graph)
+        ctx.save_for_backward(x, out)
         ctx.axes = axes
         return out
 

@@ -147,7 +147,9 @@ def view(input, *shape):
 
 
 def flatten(input, start_dim=0, end_dim=-1):
-    if input.ndim == 0:
+    if input.ndim == 0:  # dims 0 and -1 only, as torch
+        normalize_dim(start_dim, 0, "flatten")
+        normalize_dim(end_dim, 0, "flatten")
         return reshape(input, (1,))
     start = normalize_dim(start_dim, input.ndim, "flatten")
     end = normalize_dim(end_dim, input.ndim, "flatten")
