@@ -1,20 +1,20 @@
 """Startup latency in fresh processes: ``import autograd`` and the first forward+backward of a 3-layer
 MLP, with an empty Numba kernel cache (everything compiles) and with a warm one (kernels load from disk).
 """
-import os
 import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from benchmarks import USER_ENVIRONMENT
 from benchmarks.common import fmt_time, print_table
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _run(cache_dir):
-    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir, PYTHONPATH=str(ROOT))
+    env = dict(USER_ENVIRONMENT, NUMBA_CACHE_DIR=cache_dir, PYTHONPATH=str(ROOT))
     out = subprocess.run([sys.executable, "-m", "benchmarks.mlp_step"], cwd=ROOT, env=env,
                          capture_output=True, text=True, check=True).stdout.split()
     return float(out[0]), float(out[1])

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks import USER_ENVIRONMENT
 from benchmarks.common import fmt_bytes, fmt_time, interleaved_times, paired, print_table
 from benchmarks.reference import SETTLE, Sides
 
@@ -197,7 +198,8 @@ def adam_rows(table, notes, quick):
 
 # ------------------------------------------------------------------------------ fresh processes
 def _fresh(mode):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    env = dict(USER_ENVIRONMENT, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT),
+                                                                         USER_ENVIRONMENT.get("PYTHONPATH")])))
     out = subprocess.run([sys.executable, "-m", "benchmarks.target_steps", mode], cwd=ROOT, env=env,
                          capture_output=True, text=True)
     if out.returncode != 0:
@@ -222,7 +224,7 @@ def startup_rows(table, notes, quick):
     import_repeat, step_repeat = (2, 2) if quick else (7, 5)
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-m", "autograd.warmup"],
-                   cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), check=True)
+                   cwd=ROOT, env=dict(USER_ENVIRONMENT, PYTHONPATH=str(ROOT)), check=True)
     warm_up_seconds = time.perf_counter() - t0
 
     _fresh("import-ours")  # lets the OS cache the files, as for a user's second run
