@@ -299,10 +299,11 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         if label_smoothing > 0:
             target = target * (1.0 - label_smoothing) + label_smoothing / classes
         weighted = logp * weight_b if weight_b is not None else logp
-        loss = -(weighted * target).sum(class_dim)
-        if reduction == "mean":
-            return loss.sum() / (input.numel() // classes if input.numel() else 1)
-        return _reduce(loss, reduction)
+        with fp_errors.ignored():  # log p = −inf against a target of 0: NaN, silently, as in torch
+            loss = -(weighted * target).sum(class_dim)
+            if reduction == "mean":
+                return loss.sum() / (input.numel() // classes if input.numel() else 1)
+            return _reduce(loss, reduction)
     if target.dtype.kind not in "iu":
         raise TypeError(f"cross_entropy: target must hold class indices (int64) or class probabilities "
                         f"(float), got dtype {target.dtype}")
@@ -339,14 +340,15 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
     target = _same_shape(input, target, "binary_cross_entropy_with_logits")
     sp = softplus(-input, 1.0, math.inf)
-    if pos_weight is not None:
-        log_weight = (pos_weight - 1.0) * target + 1.0
-        loss = (1.0 - target) * input + log_weight * sp
-    else:
-        loss = (1.0 - target) * input + sp
-    if weight is not None:
-        loss = loss * weight
-    return _reduce(loss, reduction)
+    with fp_errors.ignored():  # an infinite logit: 0·inf = NaN, silently, as in torch
+        if pos_weight is not None:
+            log_weight = (pos_weight - 1.0) * target + 1.0
+            loss = (1.0 - target) * input + log_weight * sp
+        else:
+            loss = (1.0 - target) * input + sp
+        if weight is not None:
+            loss = loss * weight
+        return _reduce(loss, reduction)
 
 
 def kl_div(input, target, reduction="mean", log_target=False):
@@ -355,7 +357,8 @@ def kl_div(input, target, reduction="mean", log_target=False):
     _check_reduction(reduction, "kl_div", extra=("batchmean",))
     input, target = _promoted(input, target, "kl_div")
     if log_target:
-        loss = target.exp() * (target - input)
+        with fp_errors.ignored():  # inf − inf or 0·inf: NaN, silently, as in torch
+            loss = target.exp() * (target - input)
     else:  # xlogy(y, y) − y·x, as torch: 0·log 0 = 0, and a NaN target gives NaN
         zero = target == 0
         safe = ag.where(zero, 1.0, target)

@@ -337,6 +337,21 @@ def test_forward_passes_at_overflow_and_nan_print_no_warnings(no_warnings):
     ag.tensor([float("nan")]).amin(0)
     ag.tensor([float("inf"), -float("inf")]).std()
     F.kl_div(ag.tensor([0.5]), ag.tensor([-1.0]))
+    big.prod()
+    big.norm()
+    ag.tensor([float("inf"), -float("inf"), 1.0]).logsumexp(0)
+    F.binary_cross_entropy_with_logits(ag.tensor([float("inf"), 1.0]), ag.tensor([1.0, 0.0]))
+    F.kl_div(big, big, log_target=True)
+    logits = ag.tensor([[3e38, -3e38, 0.0]])
+    F.cross_entropy(logits, F.softmax(logits, 1))
+    F.batch_norm(ag.tensor([[3e38], [-3e38], [1.0]]), None, None, training=True)
+
+
+def test_nan_inputs_send_no_gradient_through_relu_and_maximum():
+    """The README's convention (PyTorch passes the gradient on there; the NaN would only spread)."""
+    x = ag.tensor([float("nan"), 1.0], requires_grad=True)
+    (x.relu() + ag.maximum(x, ag.zeros(2)) + ag.minimum(x, ag.full((2,), 2.0))).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 3.0])
 
 
 def test_linear_refuses_non_integer_feature_counts():

@@ -194,6 +194,18 @@ CASES = [
     G("gather[dim=0]", lambda x: ag.gather(x, 0, ag.tensor(np.array([[1, 0, 1], [1, 1, 0]]))), uni(2, 3)),
     G("scatter_add", lambda x, s: x.scatter_add(1, ag.tensor(IDX), s), uni(2, 4), uni(2, 3)),
     G("scatter_add[dim=0]", lambda x, s: ag.scatter_add(x, 0, ag.tensor(IDX.T % 3), s), uni(3, 2), uni(3, 2)),
+    # issue 22: torch.gather's index shapes (smaller than the input, a 0-d input), the p-norms' and std's
+    # own backward, reductions of a 0-d tensor over dim 0, silu as one op
+    G("gather[index smaller]", lambda x: ag.gather(x, 1, I([3, 3, 0], [1, 1, 1])), uni(3, 4)),
+    G("gather[0-d input]", lambda x: ag.gather(x, 0, I(0, 0, 0)), uni()),
+    G("scatter_add[src larger]", lambda x, s: ag.scatter_add(x, 1, I([0, 0]), s), uni(3, 4), uni(2, 3)),
+    G("norm[p=0.5]", lambda x: x.norm(0.5), signed(3, 4)),
+    G("norm[p=1.5,dim]", lambda x: ag.norm(x, 1.5, dim=1, keepdim=True), signed(3, 4)),
+    G("std[0-d,dim=0,correction=0]", lambda x: x.std(0, correction=0) + x, uni()),
+    G("var[0-d,dim=-1,correction=0]", lambda x: x.var(-1, correction=0) + x, uni()),
+    G("logsumexp[0-d,dim=0]", lambda x: x.logsumexp(0) * x, uni()),
+    G("norm[0-d,dim=0]", lambda x: x.norm(dim=0) * x, signed()),
+    G("silu", lambda x: F.silu(x), uni(3, 4, low=-4, high=4)),
     # ------------------------------------------------------------------ shape
     G("reshape", lambda x: x.reshape(4, -1), uni(2, 3, 2)),
     G("reshape[fn tuple]", lambda x: ag.reshape(x, (3, 4)) * x.reshape(-1).reshape(3, 4), uni(2, 6)),

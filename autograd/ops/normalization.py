@@ -9,7 +9,7 @@ The course writes the same moving average with the complementary factor,
 μ̄ ← μ̄·m + (1 − m)·μ, i.e. its m is ``1 − momentum``. Evaluation normalises with the running
 statistics instead of the batch's.
 """
-from .. import grad_mode
+from .. import fp_errors, grad_mode
 from ..tensor import Tensor
 
 
@@ -42,6 +42,12 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     dims = (0,) + tuple(range(2, input.ndim))
     if input.numel() == 0:  # an empty batch: an empty result, statistics untouched (as in torch)
         return _affine(input * 1.0, weight, bias, shape)
+    with fp_errors.ignored():  # statistics beyond the float range: inf and NaN, silently, as in torch
+        return _normalise(input, running_mean, running_var, weight, bias, training, momentum, eps, shape, dims,
+                          channels, op)
+
+
+def _normalise(input, running_mean, running_var, weight, bias, training, momentum, eps, shape, dims, channels, op):
     if training or running_mean is None:
         count = input.numel() // channels if channels else 0
         if training and count == 1:

@@ -402,7 +402,8 @@ class Prod(Function):
     def forward(ctx, x, axes, keepdim):
         ctx.save_for_backward(x)
         ctx.axes, ctx.keepdim = axes, keepdim
-        return x.prod(axis=axes, keepdims=keepdim)
+        with fp_errors.ignored():  # beyond the float range: inf, silently, as in torch
+            return x.prod(axis=axes, keepdims=keepdim)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -571,7 +572,7 @@ class LogSumExp(Function):
         m = np.where(np.isfinite(m), m, 0).astype(x.dtype, copy=False)
         with fp_errors.ignored():
             out = np.log(np.exp(x - m).sum(axis=axes, keepdims=True)) + m
-        out = np.asarray(out if keepdim else out.reshape(np.sum(x, axis=axes).shape))  # (not a numpy scalar:
+        out = np.asarray(out if keepdim else out.reshape(_reduced_shape(x.shape, axes)))  # (not a numpy scalar:
         # the saved output must be the very array returned, or double backward loses its graph)
         ctx.save_for_backward(x, out)
         ctx.axes = axes
@@ -604,9 +605,11 @@ class Norm2(Function):
 
     @staticmethod
     def forward(ctx, x, axes, keepdim):
-        out = np.asarray(np.sqrt(np.sum(x * x, axis=axes, keepdims=keepdim)))  # an array (not a numpy
-        # scalar), so the one saved is the one returned and double backward sees its graph
-        ctx.save_for_backward(x, out)  # the returned array itself, so double backward sees its graph
+        with fp_errors.ignored():  # squares beyond the float range: inf, silently, as in torch
+            out = np.asarray(np.sqrt(np.sum(x * x, axis=axes, keepdims=keepdim)))
+        # (an array, never a numpy scalar: the one saved is the one returned, so double backward sees
+        # its graph)
+        ctx.save_for_backward(x, out)
         ctx.axes = axes
         return out
 
