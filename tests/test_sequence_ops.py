@@ -341,3 +341,28 @@ def test_layer_norm_op_matches_its_formula_op_by_op():
     weights = ag.tensor(rng.standard_normal((4, 6)))
     for a, r in zip(ag.grad((y * weights).sum(), [x, w, b]), ag.grad((ref * weights).sum(), [x, w, b])):
         np.testing.assert_allclose(a.numpy(), r.numpy(), rtol=1e-10, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------- shapes, drawn by hypothesis
+@given(st.lists(st.integers(1, 3), min_size=1, max_size=3), st.integers(0, 3), st.integers(0, 2 ** 16))
+def test_masked_fill_broadcasts_a_trailing_mask_like_numpy(shape, drop, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape)
+    mask = rng.random(shape[min(drop, len(shape) - 1):]) < 0.5  # a trailing part of the shape
+    x_t = ag.tensor(x, requires_grad=True)
+    out = x_t.masked_fill(ag.tensor(mask), -7.0)
+    np.testing.assert_array_equal(out.detach().numpy(), np.where(mask, -7.0, x))
+    out.sum().backward()
+    np.testing.assert_array_equal(x_t.grad.numpy(), np.broadcast_to(~mask, x.shape).astype(float))
+
+
+@given(st.lists(st.integers(1, 4), min_size=1, max_size=3), st.integers(1, 2), st.integers(0, 2 ** 16))
+def test_layer_norm_over_any_trailing_dims_matches_numpy(shape, count, seed):
+    count = min(count, len(shape))
+    rng = np.random.default_rng(seed)
+    x = rng.normal(1.0, 2.0, shape)
+    axes = tuple(range(len(shape) - count, len(shape)))
+    w, b = rng.uniform(0.5, 1.5, shape[-count:]), rng.standard_normal(shape[-count:])
+    out = F.layer_norm(ag.tensor(x), tuple(shape[-count:]), ag.tensor(w), ag.tensor(b)).numpy()
+    expected = (x - x.mean(axes, keepdims=True)) / np.sqrt(x.var(axes, keepdims=True) + 1e-5) * w + b
+    np.testing.assert_allclose(out, expected, rtol=1e-10, atol=1e-10)
