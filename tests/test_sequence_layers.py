@@ -234,7 +234,8 @@ def test_multihead_attention_fully_masked_rows_behave_as_torch():
     x = randn(2, 3, 8)
     padding = np.array([[False, False, True], [True, True, True]])  # the second sample sees no key
     for need_weights in (True, False):
-        ours, theirs = nn.MultiheadAttention(8, 2, batch_first=True), torch.nn.MultiheadAttention(8, 2, batch_first=True)
+        ours = nn.MultiheadAttention(8, 2, batch_first=True)
+        theirs = torch.nn.MultiheadAttention(8, 2, batch_first=True)
         theirs.double()
         ours.to(F64)
         _copy_weights(ours, theirs)

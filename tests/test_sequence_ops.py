@@ -333,7 +333,8 @@ def test_layer_norm_gradcheck_first_and_second_order_and_tangent(case):
 def test_layer_norm_op_matches_its_formula_op_by_op():
     rng = np.random.default_rng(0)
     x = ag.tensor(rng.normal(2.0, 3.0, (4, 6)), requires_grad=True)
-    w, b = ag.tensor(rng.uniform(0.5, 1.5, 6), requires_grad=True), ag.tensor(rng.standard_normal(6), requires_grad=True)
+    w = ag.tensor(rng.uniform(0.5, 1.5, 6), requires_grad=True)
+    b = ag.tensor(rng.standard_normal(6), requires_grad=True)
     y = F.layer_norm(x, (6,), w, b)
     centred = x - x.mean(-1, keepdim=True)
     ref = centred / ((centred * centred).mean(-1, keepdim=True) + 1e-5).sqrt() * w + b
