@@ -23,7 +23,9 @@ Exiting a level removes its tangents from every tensor, as in PyTorch.
 import weakref
 from collections import namedtuple
 
-from .tensor import Tensor
+import numpy as np
+
+from .tensor import Tensor, make_tensor
 
 __all__ = ["dual_level", "enter_dual_level", "exit_dual_level", "make_dual", "unpack_dual",
            "UnpackedDualTensor"]
@@ -185,18 +187,26 @@ def _dual_ctx_class(base):
 
     def saved_tensors(self):
         args, result = self.__dict__["_fw_io"]
-        saved = base_saved.__get__(self, base)
+        raw = self.__dict__.get("_saved")
+        # an unrecorded forward keeps the arrays it saved: map them straight to the arguments and result
+        # (no constant Tensor made for each first); a Node's packed entries go through its own reading
+        saved = raw if type(raw) is tuple and all(type(a) is np.ndarray or a is None for a in raw) \
+            else base_saved.__get__(self, base)
         out = []
+        output = result._data
         for t in saved:
-            if isinstance(t, Tensor):
-                data = t._data
-                if data is result._data:
+            data = t if type(t) is np.ndarray else t._data if isinstance(t, Tensor) else None
+            if data is not None:
+                if data is output:
                     t = result
                 else:
                     for a in args:
                         if isinstance(a, Tensor) and a._data is data:
                             t = a
                             break
+                    else:
+                        if type(t) is np.ndarray:
+                            t = make_tensor(t)
             out.append(t)
         return tuple(out)
 
@@ -217,26 +227,33 @@ def propagate(function, ctx, args, result):
     """Give ``result`` the tangent ``function.jvp(ctx, *input tangents)`` at every active level."""
     global active_levels
     levels = active_levels
-    for position, level in enumerate(levels):
+    position = 0
+    for level in levels:
         tangents = None
-        for i, a in enumerate(args):
-            if isinstance(a, Tensor) and a._fw_tangents is not None:
-                t = a._fw_tangents.get(level)
-                if t is not None:
-                    if tangents is None:
-                        tangents = [None] * len(args)
-                    tangents[i] = t
+        i = 0
+        for a in args:
+            if isinstance(a, Tensor):
+                found = a._fw_tangents
+                if found is not None:
+                    t = found.get(level)
+                    if t is not None:
+                        if tangents is None:
+                            tangents = [None] * len(args)
+                        tangents[i] = t
+            i += 1
         if tangents is None:
+            position += 1
             continue
-        if not function.differentiable or result.dtype.kind != "f":
+        if not function.differentiable or result._data.dtype.kind != "f":
             return
         jvp = getattr(function, "jvp", None)
         if jvp is None:
             raise NotImplementedError(f"{function.__name__} has no forward-mode rule (jvp): forward-mode "
                                       f"AD cannot go through it")
         base = type(ctx)
+        dual_class = _dual_ctx_classes.get(base) or _dual_ctx_class(base)
         ctx.__dict__["_fw_io"] = (args, result)
-        ctx.__class__ = _dual_ctx_class(base)
+        ctx.__class__ = dual_class
         active_levels = levels[:position]  # the rule's own ops carry only the outer levels' tangents
         try:
             tangent = jvp(ctx, *tangents)
@@ -244,11 +261,12 @@ def propagate(function, ctx, args, result):
             active_levels = levels
             ctx.__class__ = base
             del ctx.__dict__["_fw_io"]
+        position += 1
         if tangent is not None:
-            if tangent.shape != result.shape:
+            if tangent._data.shape != result._data.shape:
                 if tangent.ndim <= result.ndim:  # a rule that returned a broadcastable tangent
                     from .ops.shape import broadcast_to
-                    active_levels = levels[:position]
+                    active_levels = levels[:position - 1]
                     try:
                         tangent = broadcast_to(tangent, result.shape)
                     finally:
@@ -256,13 +274,17 @@ def propagate(function, ctx, args, result):
                 if tangent.shape != result.shape:
                     raise RuntimeError(f"{function.__name__}.jvp returned a tangent of shape "
                                        f"{tuple(tangent.shape)} for an output of shape {tuple(result.shape)}")
-            if tangent.dtype != result.dtype:
-                active_levels = levels[:position]
+            if tangent._data.dtype != result._data.dtype:
+                active_levels = levels[:position - 1]
                 try:
                     tangent = tangent.to(result.dtype)
                 finally:
                     active_levels = levels
-            _set_tangent(result, level, tangent)
+            tangents_of_result = result._fw_tangents  # (_set_tangent, written out: it runs for every op)
+            if tangents_of_result is None:
+                result._fw_tangents = tangents_of_result = {}
+            tangents_of_result[level] = tangent
+            _holders[level][id(result)] = weakref.ref(result)
             if result.grad_fn is ctx:
                 _saved_output_keeps_tangents(ctx, result)
 
