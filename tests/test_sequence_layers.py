@@ -492,3 +492,25 @@ def test_sampling_is_seeded_and_respects_top_k_and_temperature():
     assert nn.data.sample_next(logits, temperature=0).tolist() == [3] * 500
     cold = nn.data.sample_next(logits, temperature=0.05)
     assert (cold.numpy() == 3).mean() > 0.99
+
+
+def test_recurrent_dropout_acts_between_layers_in_training_only():
+    ag.manual_seed(0)
+    with_dropout = nn.LSTM(3, 4, num_layers=2, dropout=0.5)
+    plain = nn.LSTM(3, 4, num_layers=2)
+    plain.load_state_dict(with_dropout.state_dict())
+    x = ag.randn(5, 2, 3)
+    with_dropout.eval()
+    np.testing.assert_array_equal(with_dropout(x)[0].detach().numpy(), plain(x)[0].detach().numpy())
+    with_dropout.train()
+    assert not np.allclose(with_dropout(x)[0].detach().numpy(), plain(x)[0].detach().numpy())
+    with pytest.raises(ValueError, match="LSTM: dropout should be a number in range"):
+        nn.LSTM(3, 4, dropout=1.5)
+
+
+def test_embedding_from_pretrained_is_frozen_by_default():
+    table = ag.tensor(np.arange(12.0).reshape(4, 3))
+    frozen = nn.Embedding.from_pretrained(table)
+    assert not frozen.weight.requires_grad
+    assert frozen(ag.tensor([3, 0])).tolist() == [[9.0, 10.0, 11.0], [0.0, 1.0, 2.0]]
+    assert nn.Embedding.from_pretrained(table, freeze=False).weight.requires_grad
