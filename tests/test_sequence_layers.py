@@ -514,3 +514,17 @@ def test_embedding_from_pretrained_is_frozen_by_default():
     assert not frozen.weight.requires_grad
     assert frozen(ag.tensor([3, 0])).tolist() == [[9.0, 10.0, 11.0], [0.0, 1.0, 2.0]]
     assert nn.Embedding.from_pretrained(table, freeze=False).weight.requires_grad
+
+
+def test_sdpa_dropout_is_seeded_and_keeps_the_expectation():
+    q = ag.randn(1, 8, 4)
+    ag.manual_seed(5)
+    a = F.scaled_dot_product_attention(q, q, q, dropout_p=0.5)
+    ag.manual_seed(5)
+    b = F.scaled_dot_product_attention(q, q, q, dropout_p=0.5)
+    plain = F.scaled_dot_product_attention(q, q, q)
+    assert a.tolist() == b.tolist() and not np.allclose(a.numpy(), plain.numpy())
+    ones = ag.ones(1, 64, 4)
+    ag.manual_seed(0)
+    averaged = F.scaled_dot_product_attention(ones, ones, ones, dropout_p=0.5).mean().item()
+    assert abs(averaged - 1.0) < 0.1  # inverted dropout: kept weights scaled by 1/(1-p)
