@@ -27,29 +27,37 @@ from .tensor import Tensor, make_tensor
 
 
 def walk(roots):
-    """Yield every vertex reachable from ``roots`` once, each after all the vertices that consume it:
-    interior vertices newest first (a max-heap on ``sequence_nr``), then the leaves."""
-    heap, seen, leaves = [], set(), []
+    """Yield ``(vertex, vertex.next_edges)`` for every vertex reachable from ``roots``, once each, after
+    all the vertices that consume it: interior vertices newest first (a max-heap on ``sequence_nr``),
+    then the leaves (``sequence_nr`` None)."""
+    heap = []  # the sequence numbers of the interior vertices reached and not yet visited, negated
+    pending = {}  # those vertices, by sequence number
+    leaves = {}  # the leaves reached, in that order (a dict: each once)
     reached = roots
     while True:
-        for vertex in reached:  # place the vertices just reached: on the heap, or with the leaves
-            if vertex is not None and vertex not in seen:
-                seen.add(vertex)
-                if vertex.next_edges:
-                    heappush(heap, (-vertex.sequence_nr, id(vertex), vertex))
-                else:
-                    leaves.append(vertex)
+        # Place the vertices just reached. A visited vertex is never reached again: every vertex that
+        # consumes it was visited before it.
+        for vertex in reached:
+            if vertex is None:
+                continue
+            number = vertex.sequence_nr
+            if number is None:
+                leaves[vertex] = None
+            elif number not in pending:
+                pending[number] = vertex
+                heappush(heap, -number)
         if not heap:
             break
-        vertex = heappop(heap)[2]
-        yield vertex
+        vertex = pending.pop(-heappop(heap))
         reached = vertex.next_edges
-    yield from leaves
+        yield vertex, reached
+    for leaf in leaves:
+        yield leaf, ()
 
 
 def topological_order(roots):
     """The vertices reachable from ``roots`` in the order the backward walk visits them."""
-    return list(walk(roots))
+    return [vertex for vertex, _ in walk(roots)]
 
 
 def backward(roots, root_grads, retain_graph=False, create_graph=False, inputs=None, observer=None):
@@ -61,26 +69,26 @@ def backward(roots, root_grads, retain_graph=False, create_graph=False, inputs=N
     step-by-step player). Unless ``retain_graph``, each Node frees its saved tensors once done.
     """
     needed = None if inputs is None else _vertices_leading_to(roots, inputs)
-    pending = {}  # vertex -> [the sum of the gradients it has received so far, whether the walk owns it]
+    pending = {}  # vertex -> the sum of the gradients it has received so far
+    owned = set()  # the vertices whose pending gradient is an array the walk owns
     captured = {}
     for root, g in zip(roots, root_grads):  # the seeds are the caller's arrays, never the walk's
-        pending[root] = [g, False] if root not in pending else [pending[root][0] + g, True]
+        pending[root] = g if root not in pending else pending[root] + g
     check_anomaly = grad_mode.is_anomaly_enabled()
     # Backward formulas are recorded only for create_graph. Where they meet inf·0 or 0/0 they give NaN
     # silently, as in PyTorch (detect_anomaly is the tool that reports them).
     recording, numpy_errors = grad_mode.GRAD_ENABLED.set(create_graph), fp_errors.enter(fp_errors.IGNORE_ALL)
     try:
-        for vertex in walk(roots):
-            edges = vertex.next_edges
-            grad, owned = pending.pop(vertex, (None, False))
+        for vertex, edges in walk(roots):
+            grad = pending.pop(vertex, None)
             input_grads = ()
             if grad is not None:
-                grad, owned = vertex.receive_grad(grad, owned, create_graph, inputs is None)
+                grad, is_owned = vertex.receive_grad(grad, vertex in owned, create_graph, inputs is None)
                 if inputs is not None and vertex in inputs:
                     captured[vertex] = grad
                 if not edges:  # a leaf: its gradient is complete
                     if inputs is None:
-                        vertex.accumulate_grad(grad, owned, create_graph)
+                        vertex.accumulate_grad(grad, is_owned, create_graph)
                 elif needed is None or any(edge in needed for edge in edges):
                     input_grads = vertex.input_gradients(grad)  # the chain rule at this vertex
             if observer is not None:
@@ -90,12 +98,14 @@ def backward(roots, root_grads, retain_graph=False, create_graph=False, inputs=N
                     continue
                 if check_anomaly:
                     _check_finite(vertex, g)
-                g_owned = _made_here(g, grad, owned, input_grads, vertex)
                 received = pending.get(edge)
                 if received is None:
-                    pending[edge] = [g, g_owned]
+                    pending[edge] = g
+                    if type(g) is Tensor and _made_here(g, grad, is_owned, input_grads, vertex):
+                        owned.add(edge)
                 else:  # a sum the walk makes is its own array
-                    received[0], received[1] = received[0] + g, True
+                    pending[edge] = received + g
+                    owned.add(edge)
             if edges and not retain_graph:
                 vertex.release()
     finally:
@@ -110,7 +120,7 @@ def _made_here(g, incoming, incoming_owned, siblings, node):
     array that only this input receives, or the incoming gradient passed on to this input alone if it
     owned that. Not a view, not an array given to two inputs (``add`` passes its gradient to both),
     not an array the node kept for itself (a saved or constant array)."""
-    if not isinstance(g, Tensor) or g.requires_grad:
+    if g.requires_grad:
         return False
     data = g._data
     receivers = 0  # how many inputs receive this array (add returns its gradient for both)

@@ -74,14 +74,15 @@ class Function:
         record = record and cls.differentiable and is_grad_enabled()
         ctx = Node(cls, args) if record else Context()
         try:
-            out = np.asarray(cls.forward(ctx, *arrays, **kwargs))
+            returned = cls.forward(ctx, *arrays, **kwargs)
         except ValueError as error:
             raise _shape_error(cls, arrays, error) from error
+        out = np.asarray(returned)  # (a ufunc on 0-d arrays returns a numpy scalar)
         if record and out.dtype.kind != "f":
             raise TypeError(f"{cls.__name__} produced a {out.dtype} result, which cannot carry a gradient")
         result = make_tensor(out, record, ctx if record else None, args[0]._version if cls.is_view else None)
         if record:
-            ctx.pack_saved(args, arrays, out, result)
+            ctx.pack_saved(args, arrays, returned, result)
         if forward_ad.active_levels:  # inside a dual_level: the output's tangent from the op's jvp rule
             forward_ad.propagate(cls, ctx, args, result)
         return result
@@ -152,13 +153,13 @@ class Node(Context):
         return tuple((AccumulateGrad(e) if isinstance(e, Tensor) else e, 0) for e in self.next_edges)
 
     # ------------------------------------------------------------------ saved tensors
-    def pack_saved(self, args, arrays, out, result):
+    def pack_saved(self, args, arrays, returned, result):
         """Turn the arrays forward saved into what backward reads: an input's array becomes that input
         (with its version now), the output's array the output, anything else a constant."""
         self.saved_arrays = self._saved  # the arrays themselves, which no gradient may take over
         packed = []
         for item in self._saved:
-            if item is None or item is out:
+            if item is None or item is returned:  # (what forward returned, before it became an array)
                 packed.append(None if item is None else _SavedOutput(result))
                 continue
             for arg, array in zip(args, arrays):

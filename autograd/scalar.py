@@ -62,6 +62,7 @@ class Scalar:
         self.label = label
         self.is_param = param
         self._a = None
+        self.sequence_nr = None  # a leaf: no place in the order of the walk, which visits it last
         self.tangent = None if tangent is None else _as_float(tangent)
 
     # ------------------------------------------------------------------ arithmetic
@@ -319,7 +320,8 @@ class Scalar:
 
     def backward(self, gradient=1.0):
         """Fill ``.grad`` of every Scalar this one depends on with d(self)/d(it), times ``gradient``."""
-        engine.backward([self], [gradient if type(gradient) is float else _as_float(gradient)])
+        # retain_graph: a Scalar keeps its local derivatives, so backward may run again
+        engine.backward([self], [gradient if type(gradient) is float else _as_float(gradient)], retain_graph=True)
 
     # The backward walk's protocol (autograd/engine.py): the chain rule, and nothing else.
     def receive_grad(self, grad, owned, create_graph, retains):

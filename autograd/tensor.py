@@ -57,8 +57,10 @@ class Tensor:
     __slots__ = ("_data", "requires_grad", "grad", "grad_fn", "_version", "_hooks", "name", "_fw_tangents",
                  "__weakref__")
     __array_priority__ = 1000  # numpy defers to Tensor's reflected operators: ndarray * Tensor -> Tensor
-    #: As a vertex of the backward walk a leaf has no edges (a non-leaf's vertex is its ``grad_fn``).
+    #: As a vertex of the backward walk a leaf has no edges and no place in the recording order (a
+    #: non-leaf's vertex is its ``grad_fn``).
     next_edges = ()
+    sequence_nr = None
 
     def __init__(self, data, requires_grad=False, dtype=None, name=None):
         array = as_array(data, dtype)

@@ -635,3 +635,26 @@ def test_leaf_gradients_are_c_contiguous_even_when_backward_produced_a_transpose
     (x @ w.T).sum().backward()  # d(wᵀ) is (3, 4) C-order, so dw arrives as a transposed view
     assert w.grad.numpy().flags.c_contiguous
     np.testing.assert_allclose(w.grad.numpy(), np.tile(x.numpy().sum(0), (4, 1)))
+
+
+def test_a_saved_output_of_a_0d_op_keeps_its_graph_for_double_backward():
+    """A ufunc on a 0-d array returns a numpy scalar: the output saved by forward is still the output."""
+    x = ag.tensor(0.5, dtype=ag.float64, requires_grad=True)
+    (g,) = ag.grad(x.exp(), x, create_graph=True)
+    (h,) = ag.grad(g, x)
+    assert h.item() == pytest.approx(np.exp(0.5), rel=1e-15)
+
+
+def test_walk_visits_each_vertex_once_consumers_first_and_leaves_last():
+    a, b = leaf([1.0]), leaf([2.0])
+    c = a * b
+    d = c + a
+    e = d * c
+    order = ag.engine.topological_order([e.grad_fn])
+    assert len(order) == len({id(v) for v in order}) == 5
+    position = {id(v): i for i, v in enumerate(order)}
+    for vertex in order:
+        for edge in vertex.next_edges:
+            if edge is not None:
+                assert position[id(edge)] > position[id(vertex)]
+    assert {id(v) for v in order[-2:]} == {id(a), id(b)}
