@@ -30,6 +30,8 @@ Design notes:
   broadcasting, mixed dtypes, a tensor that records, forward-AD tangents) goes through the
   single-tensor op, which handles it and raises its clear errors.
 """
+import itertools
+
 import numpy as np
 
 from .. import forward_ad, fp_errors, grad_mode, kernels
@@ -52,6 +54,14 @@ def _tensor_list(op, values, count, name):
     if not values or isinstance(values[0], Tensor):
         return values
     return None
+
+
+def _scalar_args(op, values, count, name):
+    """The kernel's scalar argument as :func:`_each` takes it: ``(x,)`` for one number ``x`` given for
+    every tensor, or a list of ``count`` such tuples for a list of numbers."""
+    if isinstance(values, (list, tuple)):
+        return [(v,) for v in _scalar_list(op, values, count, name)]
+    return (_scalar_list(op, values, 1, name)[0],)
 
 
 def _scalar_list(op, values, count, name):
@@ -79,7 +89,7 @@ def _flat_views(target, operands):
     data = target._data
     if not data.flags.carray or data.dtype.kind != "f":
         return None
-    flats = [data if data.ndim == 1 else data.reshape(-1)]
+    flats = [data if data.ndim == 1 else data.ravel()]  # ravel: a view here, cheaper than reshape
     for operand in operands:
         if not isinstance(operand, Tensor):
             return None
@@ -87,25 +97,35 @@ def _flat_views(target, operands):
         if (other.dtype is not data.dtype and other.dtype != data.dtype) or other.shape != data.shape \
                 or not other.flags.c_contiguous:
             return None
-        flats.append(other if other.ndim == 1 else other.reshape(-1))
+        flats.append(other if other.ndim == 1 else other.ravel())
     return flats
 
 
 def _each(tensors, operand_lists, scalars, direct, single):
-    """For each i: ``direct(*flat arrays, *scalars[i] as the dtype)`` on tensors[i] and its operands
+    """For each i: ``direct(*flat arrays, *scalars as the dtype)`` on tensors[i] and its operands
     where :func:`_flat_views` allows it outside recording, else ``single(tensors[i], *operands,
-    *scalars[i])``. ``scalars`` is a list of per-tensor tuples of floats."""
+    *scalars)``. ``scalars`` is one tuple of floats for every tensor, or a list of one per tensor."""
     grad_enabled = grad_mode.is_grad_enabled()
     plain = not forward_ad.active_levels
+    shared = isinstance(scalars, tuple)
+    cast_for = {}  # dtype -> the shared scalars cast to it (a list holds one or two dtypes)
     token = fp_errors.enter(fp_errors.IGNORE_ALL)  # numpy's warnings: in-place ops never raise them
     try:
-        for target, *operands, args in zip(tensors, *operand_lists, scalars):
+        rows = zip(*operand_lists) if operand_lists else itertools.repeat(())
+        for i, (target, operands) in enumerate(zip(tensors, rows)):
+            args = scalars if shared else scalars[i]
             flats = _flat_views(target, operands) if plain and not (
                 grad_enabled and _requires_grad(target, operands)) else None
             if flats is None:
                 single(target, *operands, *args)
                 continue
-            direct(*flats, *inplace.kernel_scalars(flats[0].dtype.type, args))
+            dtype = flats[0].dtype
+            cast = cast_for.get(dtype) if shared else None
+            if cast is None:
+                cast = inplace.kernel_scalars(dtype.type, args)
+                if shared:
+                    cast_for[dtype] = cast
+            direct(*flats, *cast)
             target._version[0] += 1
     finally:
         fp_errors.leave(token)
@@ -113,10 +133,6 @@ def _each(tensors, operand_lists, scalars, direct, single):
 
 def _requires_grad(target, operands):
     return getattr(target, "requires_grad", False) or any(getattr(o, "requires_grad", False) for o in operands)
-
-
-def _none_each(count):
-    return [()] * count
 
 
 def _ufunc(ufunc):
@@ -131,9 +147,9 @@ def _binary_(op, tensors, others, ufunc, single):
     count = _length(op, tensors)
     operands = _tensor_list(op, others, count, "operand")
     if operands is not None:
-        _each(tensors, [operands], _none_each(count), _ufunc(ufunc), single)
+        _each(tensors, [operands], (), _ufunc(ufunc), single)
     else:
-        _each(tensors, [], [(s,) for s in _scalar_list(op, others, count, "scalar")], _ufunc(ufunc), single)
+        _each(tensors, [], _scalar_args(op, others, count, "scalar"), _ufunc(ufunc), single)
 
 
 # --------------------------------------------------------------------------------------- in place
@@ -148,8 +164,7 @@ def foreach_add_(tensors, others, alpha=1):
             raise TypeError(f"{op}: alpha goes with a list of tensors, not with scalars")
         _binary_(op, tensors, others, np.add, inplace.add_)
         return
-    alphas = [(a,) for a in _scalar_list(op, alpha, count, "alpha")]
-    _each(tensors, [operands], alphas, kernels.updates.axpy_,
+    _each(tensors, [operands], _scalar_args(op, alpha, count, "alpha"), kernels.updates.axpy_,
           lambda t, o, a: inplace.add_(t, o, alpha=a))
 
 
@@ -170,7 +185,7 @@ def foreach_maximum_(tensors, others):
     operands = _tensor_list(op, others, count, "operand")
     if operands is None:
         raise TypeError(f"{op}: others must be a list of tensors, one per tensor")
-    _each(tensors, [operands], _none_each(count), _ufunc(np.maximum),
+    _each(tensors, [operands], (), _ufunc(np.maximum),
           lambda t, o: inplace.apply_inplace(t, op, arithmetic.maximum, o))
 
 
@@ -181,8 +196,8 @@ def _sqrt_in_place(x):
 def foreach_sqrt_(tensors):
     """``t ← √t`` for each tensor (one Numba pass: numpy's float32 square root is slower)."""
     op = "foreach_sqrt_"
-    count = _length(op, tensors)
-    _each(tensors, [], _none_each(count), _sqrt_in_place, lambda t: inplace.apply_inplace(t, op, unary.sqrt))
+    _length(op, tensors)
+    _each(tensors, [], (), _sqrt_in_place, lambda t: inplace.apply_inplace(t, op, unary.sqrt))
 
 
 def foreach_lerp_(tensors, ends, weight):
@@ -193,8 +208,7 @@ def foreach_lerp_(tensors, ends, weight):
     ends = _tensor_list(op, ends, count, "end")
     if ends is None:
         raise TypeError(f"{op}: ends must be a list of tensors, one per tensor")
-    weights = [(w,) for w in _scalar_list(op, weight, count, "weight")]
-    _each(tensors, [ends], weights, kernels.updates.lerp_, inplace.lerp_)
+    _each(tensors, [ends], _scalar_args(op, weight, count, "weight"), kernels.updates.lerp_, inplace.lerp_)
 
 
 def _pointwise_(op, tensors, tensors1, tensors2, value, kernel, single):
@@ -203,8 +217,8 @@ def _pointwise_(op, tensors, tensors1, tensors2, value, kernel, single):
     second = _tensor_list(op, tensors2, count, "tensor2")
     if first is None or second is None:
         raise TypeError(f"{op}: tensors1 and tensors2 must be lists of tensors, one per tensor")
-    values = [(v,) for v in _scalar_list(op, value, count, "value")]
-    _each(tensors, [first, second], values, kernel, lambda t, a, b, v: single(t, a, b, value=v))
+    _each(tensors, [first, second], _scalar_args(op, value, count, "value"), kernel,
+          lambda t, a, b, v: single(t, a, b, value=v))
 
 
 def foreach_addcmul_(tensors, tensors1, tensors2, value=1):
