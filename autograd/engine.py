@@ -83,7 +83,9 @@ def backward(roots, root_grads, retain_graph=False, create_graph=False, inputs=N
             grad = pending.pop(vertex, None)
             input_grads = ()
             if grad is not None:
-                grad, is_owned = vertex.receive_grad(grad, vertex in owned, create_graph, inputs is None)
+                is_owned = vertex in owned
+                if vertex.has_hooks:  # hooks on this gradient (or retain_grad) see it first
+                    grad, is_owned = vertex.receive_grad(grad, is_owned, create_graph, inputs is None)
                 if inputs is not None and vertex in inputs:
                     captured[vertex] = grad
                 if not edges:  # a leaf: its gradient is complete

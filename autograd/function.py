@@ -32,6 +32,7 @@ reading them after an in-place change raises instead of giving a wrong gradient.
 """
 import itertools
 import traceback
+import weakref
 
 import numpy as np
 
@@ -217,6 +218,10 @@ class Node(Context):
             conformed.append(None if meta is None else g)
         return conformed
 
+    #: Whether the gradient of this node's output has hooks or is kept (``retain_grad``): then the
+    #: walk hands it to :meth:`receive_grad` first.
+    has_hooks = False
+
     def receive_grad(self, grad, owned, create_graph, retains):
         """The walk hands this node its output's complete gradient: run the output's hooks, and keep
         the gradient as the output's ``.grad`` if it asked to (``retain_grad``, when ``retains``)."""
@@ -233,7 +238,13 @@ class Node(Context):
         if self.tensor_hooks is None:
             self.tensor_hooks = []
         self.tensor_hooks.append(hook)
+        self.has_hooks = True
         return RemovableHandle(self.tensor_hooks, hook)
+
+    def retain(self, output):
+        """Keep the gradient of ``output`` (this node's result) as its ``.grad`` (``retain_grad``)."""
+        self.retained = weakref.ref(output)
+        self.has_hooks = True
 
 
 def _conform(grad, meta, node):

@@ -324,13 +324,12 @@ class Scalar:
         engine.backward([self], [gradient if type(gradient) is float else _as_float(gradient)], retain_graph=True)
 
     # The backward walk's protocol (autograd/engine.py): the chain rule, and nothing else.
-    def receive_grad(self, grad, owned, create_graph, retains):
-        if self._a is not None:
-            self.grad = grad  # an interior gradient is d(root)/d(self) of this backward, not a sum
-        return grad, False
+    has_hooks = False  # (a Scalar has no gradient hooks: the walk needs no receive_grad)
 
     def input_gradients(self, grad):
-        """∂root/∂input = ∂self/∂input × ∂root/∂self, for each input."""
+        """∂root/∂input = ∂self/∂input × ∂root/∂self, for each input, once ∂root/∂self (``grad``) is
+        complete."""
+        self.grad = grad  # an interior gradient is d(root)/d(self) of this backward, not a sum
         if self._b is None:
             return (self._da * grad,)
         return (self._da * grad, self._db * grad)

@@ -4,7 +4,6 @@ The operators and math methods (``x + y``, ``x.exp()``, ``x.sum(dim=1)``) are th
 ``autograd.ops``, attached to the class in ``autograd/tensor_methods.py``; this file holds only what
 is the Tensor's own: construction, attributes, conversion and ``backward``.
 """
-import weakref
 
 import numpy as np
 
@@ -215,6 +214,10 @@ class Tensor:
         return RemovableHandle(self._hooks, hook)
 
     # The backward walk's protocol at a leaf (autograd/engine.py): the total gradient arrives once.
+    @property
+    def has_hooks(self):
+        return self._hooks is not None
+
     def receive_grad(self, grad, owned, create_graph, retains):
         if self._hooks:
             return run_hooks(self._hooks, grad), False
@@ -243,7 +246,7 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("can't retain_grad on a Tensor that has requires_grad=False")
         if self.grad_fn is not None:
-            self.grad_fn.retained = weakref.ref(self)
+            self.grad_fn.retain(self)
 
     @property
     def retains_grad(self):
