@@ -36,7 +36,7 @@ import weakref
 
 import numpy as np
 
-from . import forward_ad
+from . import dual
 from .grad_mode import is_anomaly_enabled, is_grad_enabled
 from .tensor import RemovableHandle, Tensor, make_tensor, run_hooks
 
@@ -84,8 +84,8 @@ class Function:
         result = make_tensor(out, record, ctx if record else None, args[0]._version if cls.is_view else None)
         if record:
             ctx.pack_saved(args, arrays, returned, result)
-        if forward_ad.active_levels:  # inside a dual_level: the output's tangent from the op's jvp rule
-            forward_ad.propagate(cls, ctx, args, result)
+        if dual.active_levels:  # inside a dual_level: the output's tangent from the op's jvp rule
+            dual.propagate(cls, ctx, args, result)
         return result
 
 

@@ -15,6 +15,8 @@ from autograd.neural import (avg_pool2d, batch_norm, conv2d, gelu, linear, linea
 from autograd.neural import binary_cross_entropy as _bce_elementwise
 from autograd.neural import cross_entropy as _fused_cross_entropy
 from autograd.neural import elu as _elu
+
+from .functional_dropout import dropout  # noqa: F401
 from autograd.neural import silu as _silu
 from autograd import fp_errors
 
@@ -27,20 +29,6 @@ SELU_SCALE = 1.0507009873554804934193349852946
 
 
 # ---------------------------------------------------------------------------- layers
-def dropout(input, p=0.5, training=True, inplace=False):
-    """Inverted dropout: zero each element with probability ``p`` and scale the rest by 1/(1−p), so
-    the expectation is unchanged; identity when not ``training``. The mask comes from the library's
-    seeded generator (``autograd.manual_seed``)."""
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-    if not training or p == 0.0:
-        return input
-    if p == 1.0:
-        return input * 0.0
-    keep = ag.bernoulli(ag.full(input.shape, 1.0 - p, dtype=input.dtype))
-    return input * (keep * (1.0 / (1.0 - p)))
-
-
 def flatten(input, start_dim=1, end_dim=-1):
     return input.flatten(start_dim, end_dim)
 

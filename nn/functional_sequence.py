@@ -6,6 +6,9 @@ import math
 import autograd as ag
 from autograd import Tensor
 from autograd.neural import layer_norm as _fused_layer_norm
+from autograd.neural import softmax
+
+from .functional_dropout import dropout
 
 
 def one_hot(tensor, num_classes=-1):
@@ -104,7 +107,6 @@ def attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
     or float (added to the scores). A query whose every key is masked gets zero weights and a zero
     output when ``zero_fully_masked`` (SDPA's behaviour), NaN otherwise (softmax over −∞ alone,
     MultiheadAttention's behaviour when it returns its weights)."""
-    from .functional import dropout, softmax
     if query.ndim < 2 or key.ndim < 2 or value.ndim < 2:
         raise RuntimeError(f"scaled_dot_product_attention: query, key and value must be at least 2-D, got "
                            f"{tuple(query.shape)}, {tuple(key.shape)} and {tuple(value.shape)}")

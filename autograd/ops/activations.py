@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from ..forward_ad import add_tangents
+from ..dual import add_tangents
 from ..function import Function
 from .. import kernels
 from ..tensor import normalize_dim

@@ -2,7 +2,7 @@
 sums each gradient back to its operand's shape, so the backward formulas here ignore broadcasting."""
 import numpy as np
 
-from .. import forward_ad, fp_errors
+from .. import dual, fp_errors
 from ..function import Function
 from ..tensor import Tensor
 from ._args import binary_operands, constant
@@ -48,7 +48,7 @@ class Mul(Function):
     @staticmethod
     def forward(ctx, a, b):
         needs = ctx.needs_input_grad
-        if needs and not (needs[0] and needs[1]) and not forward_ad.active_levels:
+        if needs and not (needs[0] and needs[1]) and not dual.active_levels:
             # only the operand the gradient needs (da needs b, db needs a), as torch: x * 1 must not
             # hold x, or writing into x afterwards would be a false in-place error at backward
             ctx.save_for_backward(None, b) if needs[0] else ctx.save_for_backward(a, None)

@@ -34,7 +34,7 @@ import itertools
 
 import numpy as np
 
-from .. import forward_ad, fp_errors, grad_mode, kernels
+from .. import dual, fp_errors, grad_mode, kernels
 from ..tensor import Tensor, make_tensor
 from . import arithmetic, inplace, unary
 
@@ -106,7 +106,7 @@ def _each(tensors, operand_lists, scalars, direct, single):
     where :func:`_flat_views` allows it outside recording, else ``single(tensors[i], *operands,
     *scalars)``. ``scalars`` is one tuple of floats for every tensor, or a list of one per tensor."""
     grad_enabled = grad_mode.is_grad_enabled()
-    plain = not forward_ad.active_levels
+    plain = not dual.active_levels
     shared = isinstance(scalars, tuple)
     cast_for = {}  # dtype -> the shared scalars cast to it (a list holds one or two dtypes)
     token = fp_errors.enter(fp_errors.IGNORE_ALL)  # numpy's warnings: in-place ops never raise them
@@ -270,7 +270,7 @@ def foreach_sqrt(tensors):
     grad_enabled = grad_mode.is_grad_enabled()
     results = []
     for t in tensors:
-        if forward_ad.active_levels or (grad_enabled and getattr(t, "requires_grad", False)) \
+        if dual.active_levels or (grad_enabled and getattr(t, "requires_grad", False)) \
                 or _flat_views(t, ()) is None:
             results.append(unary.sqrt(t))
             continue

@@ -7,7 +7,7 @@ tensor's version counter goes up, which is how backward detects that a saved ten
 """
 import numpy as np
 
-from .. import forward_ad, fp_errors, grad_mode
+from .. import dual, fp_errors, grad_mode
 from .. import kernels
 from ..tensor import Tensor, make_tensor
 from . import arithmetic
@@ -19,7 +19,7 @@ def _recording(target, others):
     tangent, which the out-of-place ops compute."""
     return grad_mode.is_grad_enabled() and (
         target.requires_grad or any(isinstance(o, Tensor) and o.requires_grad for o in others)) or (
-        forward_ad.active_levels and _has_tangents(target, others))
+        dual.active_levels and _has_tangents(target, others))
 
 
 def _has_tangents(target, others):
@@ -64,12 +64,12 @@ def apply_inplace(target, op, compute, *others):
         if grad_enabled:
             target.grad_fn = result.grad_fn
             target.requires_grad = result.requires_grad
-        forward_ad.take_tangents(target, result)
+        dual.take_tangents(target, result)
         return target
     with grad_mode.no_grad():
         result = compute(target, *others)
     _store(target, result._data, op)
-    forward_ad.take_tangents(target, result)
+    dual.take_tangents(target, result)
     return target
 
 

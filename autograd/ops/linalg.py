@@ -1,10 +1,10 @@
 """Linear algebra: matmul (1-D, 2-D, batched, broadcast), dot, outer, solve, inv."""
 import numpy as np
 
-from ..forward_ad import add_tangents
+from ..dual import add_tangents
 from ..function import Function
 from .. import kernels
-from .. import forward_ad
+from .. import dual
 from ..grad_mode import is_grad_enabled
 from ..tensor import Tensor, make_tensor
 from ._args import binary_operands
@@ -110,7 +110,7 @@ def matmul(input, other):
         # on the critical path of every linear layer and costs as much as a 64×64 product.
         if a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype and a.dtype.kind == "f" \
                 and a.shape[1] == b.shape[0]:
-            if (input.requires_grad or other.requires_grad) and is_grad_enabled() or forward_ad.active_levels:
+            if (input.requires_grad or other.requires_grad) and is_grad_enabled() or dual.active_levels:
                 return MatMul.apply(input, other)
             return make_tensor(_product(a, b), False, None, None)  # nothing to record
     return _matmul_general(input, other)

@@ -9,7 +9,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from .. import dtypes, forward_ad, fp_errors
+from .. import dtypes, dual, fp_errors
 from ..blas import column_sums
 from ..function import Function
 from ..tensor import Tensor, normalize_dim, normalize_dims
@@ -168,7 +168,7 @@ class Amax(Function):
             raise IndexError(f"{cls.__name__.lower()}(): expected reduction dim {empty[0]} to have "
                              f"non-zero size (input of shape {x.shape})")
         out = cls.reduce(x, axis=axes, keepdims=True)
-        if ctx.needs_input_grad or forward_ad.active_levels:  # the share is only for gradients: not
+        if ctx.needs_input_grad or dual.active_levels:  # the share is only for gradients: not
             # built when nothing records (it costs a pass and an input-sized array)
             is_extreme = x == out
             share = is_extreme.astype(x.dtype)
