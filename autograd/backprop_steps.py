@@ -300,7 +300,7 @@ def _tensor_steps(root, gradient, max_steps):
 
 
 def _shape_words(shape):
-    return "scalar" if tuple(shape) == () else str(tuple(shape))
+    return "scalar" if tuple(shape) == () else f"shape {tuple(shape)}"
 
 
 def _tensor_caption(steps, vertex, grad, contributions):

@@ -38,6 +38,7 @@ import graphviz
 import numpy as np
 
 from . import Scalar, Tensor
+from .engine import topological_order
 
 __all__ = ["draw_graph", "build_drawing", "DrawOptions", "GraphDrawing", "GraphvizNotInstalledError",
            "INSTALL_HINT", "COLORS", "KIND_NAMES", "format_number", "preview_lines", "module_of"]
@@ -190,18 +191,9 @@ def _is_parameter(tensor):
 
 
 def _walk(root_vertex):
-    """Every vertex, closest to the root first (breadth-first, iterative)."""
-    seen = {id(root_vertex)}
-    queue = [root_vertex]
-    head = 0
-    while head < len(queue):
-        vertex = queue[head]
-        head += 1
-        for child in vertex.next_edges:
-            if child is not None and id(child) not in seen:
-                seen.add(id(child))
-                queue.append(child)
-    return queue
+    """Every vertex, in the order of the backward walk (the engine's one traversal): the root first,
+    each vertex before the ones it consumes, the leaves last."""
+    return topological_order([root_vertex])
 
 
 def _scalar_model(root, max_nodes):

@@ -370,3 +370,17 @@ def test_huber_refuses_a_delta_that_is_not_positive(delta):
         F.huber_loss(ag.ones(3), ag.zeros(3), delta=delta)
     with pytest.raises(ValueError, match="beta must be non-negative"):
         F.smooth_l1_loss(ag.ones(3), ag.zeros(3), beta=float("nan"))
+
+
+def test_an_update_of_read_only_memory_says_why_it_cannot_be_written():
+    """A read-only parameter is refused naming the real reason (not a misleading 'expanded view')."""
+    import optim
+    frozen = np.arange(4.0)
+    frozen.flags.writeable = False
+    p = ag.from_numpy(frozen).requires_grad_()
+    p.grad = ag.ones(4, dtype=ag.float64)
+    with pytest.raises(RuntimeError, match="memory is read-only; clone"):
+        optim.SGD([p], lr=0.1).step()
+    expanded = ag.tensor([1.0]).expand(3)
+    with ag.no_grad(), pytest.raises(RuntimeError, match="read-only expanded view"):
+        expanded.add_(1.0)

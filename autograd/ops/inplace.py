@@ -37,6 +37,14 @@ def _check_target(target, op):
                            f"Use an out-of-place op instead (x = x + y)")
 
 
+def _read_only_reason(array):
+    """Why an array cannot be written: an expanded view (elements sharing memory), or memory that is
+    read-only itself (a buffer numpy may not write, e.g. from np.frombuffer or a read-only file)."""
+    if any(stride == 0 and size > 1 for stride, size in zip(array.strides, array.shape)):
+        return "the tensor is a read-only expanded view (more than one element refers to the same memory)"
+    return "the tensor's memory is read-only"
+
+
 def _store(target, data, op):
     if data.shape != target.shape:
         raise RuntimeError(f"{op}: output with shape {target.shape} doesn't match the broadcast shape "
@@ -45,8 +53,7 @@ def _store(target, data, op):
         raise RuntimeError(f"{op}: result type {data.dtype} can't be cast to the desired output type "
                            f"{target.dtype}")
     if not target._data.flags.writeable:
-        raise RuntimeError(f"{op}: the tensor is a read-only expanded view (more than one element refers "
-                           f"to the same memory); clone() it first")
+        raise RuntimeError(f"{op}: {_read_only_reason(target._data)}; clone() it first")
     np.copyto(target._data, data, casting="unsafe")
     target._version[0] += 1
 
