@@ -658,3 +658,16 @@ def test_walk_visits_each_vertex_once_consumers_first_and_leaves_last():
             if edge is not None:
                 assert position[id(edge)] > position[id(vertex)]
     assert {id(v) for v in order[-2:]} == {id(a), id(b)}
+
+
+@pytest.mark.parametrize("make", [
+    lambda: ag.ones(2, 3) + ag.ones(4),
+    lambda: ag.ones(2, 3, requires_grad=True) * ag.ones(4),
+    lambda: ag.ones(2, 3) / ag.ones(2, 4, dtype=ag.float64),
+    lambda: ag.where(ag.ones(2, 3) > 0, ag.ones(3), ag.ones(5)),
+])
+def test_a_broadcast_mismatch_names_the_op_and_every_shape(make):
+    with pytest.raises(ValueError, match=r"^(Add|Mul|Div|Where): the shapes \(2, 3\), .* cannot be broadcast "
+                                         r"together") as error:
+        make()
+    assert "operands could not be broadcast" not in str(error.value)
