@@ -198,8 +198,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             raise RuntimeError(f"grad: output {i} does not require grad and does not have a grad_fn")
     seeds = [initial_gradient(o, g, "grad") for o, g in zip(outputs, grad_outputs)]
     wanted = [vertex_of(t) for t in inputs]
-    captured = backward([vertex_of(o) for o in outputs], seeds,
-                        create_graph if retain_graph is None else retain_graph, create_graph, inputs=set(wanted))
+    retain_graph = create_graph if retain_graph is None else retain_graph
+    captured = backward([vertex_of(o) for o in outputs], seeds, retain_graph, create_graph, inputs=set(wanted))
     results = tuple(captured.get(vertex) for vertex in wanted)
     if not allow_unused and any(g is None for g in results):
         raise RuntimeError("One of the differentiated Tensors appears to not have been used in the "

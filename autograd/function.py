@@ -77,7 +77,9 @@ class Function:
         try:
             returned = cls.forward(ctx, *arrays, **kwargs)
         except ValueError as error:
-            raise _shape_error(cls, arrays, error) from error
+            if "broadcast" not in str(error):
+                raise
+            raise _broadcast_error(cls, arrays) from error
         out = np.asarray(returned)  # (a ufunc on 0-d arrays returns a numpy scalar)
         if record and out.dtype.kind != "f":
             raise TypeError(f"{cls.__name__} produced a {out.dtype} result, which cannot carry a gradient")
@@ -89,10 +91,8 @@ class Function:
         return result
 
 
-def _shape_error(function, arrays, error):
+def _broadcast_error(function, arrays):
     """numpy's broadcasting error, said in terms of the op and its operands' shapes."""
-    if "broadcast" not in str(error):
-        return error
     shapes = ", ".join(str(tuple(np.shape(a))) for a in arrays if isinstance(a, np.ndarray))
     return ValueError(f"{function.__name__}: the shapes {shapes} cannot be broadcast together "
                       f"(each dimension must match or be 1, counting from the last)")
@@ -129,7 +129,7 @@ class Node(Context):
     def __init__(self, function, args):
         self.function = function
         self.next_edges = []
-        self.input_meta = []  # (shape, dtype) of each input that requires grad: its gradient is conformed to them
+        self.input_meta = []  # (shape, dtype) of each input that requires grad, which its gradient gets
         #: ``needs_input_grad[i]``: whether forward argument ``i`` requires grad (PyTorch's ctx field).
         self.needs_input_grad = []
         for a in args:
@@ -213,7 +213,8 @@ class Node(Context):
                                f"took {len(self.next_edges)} arguments")
         conformed = []
         for g, meta in zip(grads, self.input_meta):
-            if g is not None and meta is not None and (type(g) is not Tensor or (g._data.shape, g._data.dtype) != meta):
+            needs_conforming = type(g) is not Tensor or (g._data.shape, g._data.dtype) != meta
+            if g is not None and meta is not None and needs_conforming:
                 g = _conform(g, meta, self)
             conformed.append(None if meta is None else g)
         return conformed
