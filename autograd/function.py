@@ -184,14 +184,6 @@ class Node(Context):
             tensors.append(item.unpack(self) if isinstance(item, (_SavedInput, _SavedOutput)) else item)
         return tuple(tensors)
 
-    def saved_values(self):
-        """What this node keeps for its backward, as ``(kind, array)`` pairs (kind: ``"input"``,
-        ``"output"`` or ``"constant"``), or None once freed: for drawings that show saved data."""
-        if self._saved is None:
-            return None
-        return [(item.kind, item.data) if isinstance(item, (_SavedInput, _SavedOutput))
-                else ("constant", item._data) for item in self._saved if item is not None]
-
     def release(self):
         """Free the saved tensors (done after backward unless ``retain_graph=True``)."""
         self._saved = None
@@ -278,10 +270,6 @@ class _SavedInput:
     def __init__(self, tensor):
         self.tensor = tensor
         self.version = tensor._version[0]
-
-    @property
-    def data(self):
-        return self.tensor._data
 
     def unpack(self, node):
         if self.tensor._version[0] != self.version:

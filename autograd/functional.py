@@ -24,7 +24,9 @@ import numpy as np
 from . import forward_ad
 from .engine import grad as _grad
 from .grad_mode import enable_grad
-from .ops.shape import Alias
+from .creation import zeros_like
+from .ops.join import stack
+from .ops.shape import Alias, permute, reshape
 from .tensor import Tensor, make_tensor
 
 __all__ = ["vjp", "jvp", "jacobian", "hessian", "hvp", "vhp"]
@@ -92,8 +94,14 @@ def _finish(tensors, create_graph):
     return tuple(t if create_graph else t.detach() for t in tensors)
 
 
-def _zeros_like(t):
-    return make_tensor(np.zeros(t.shape, t.dtype))
+def _zero_if_unused(g, like, strict, error):
+    """``g``, or zeros shaped like ``like`` where the function does not depend on it (in strict mode,
+    the error ``error`` instead, as torch.autograd.functional)."""
+    if g is not None:
+        return g
+    if strict:
+        raise RuntimeError(error)
+    return zeros_like(like)
 
 
 def _grads(outputs, inputs, seeds, create_graph, strict, fn, retain_graph=True):
@@ -104,15 +112,9 @@ def _grads(outputs, inputs, seeds, create_graph, strict, fn, retain_graph=True):
                       create_graph=create_graph, allow_unused=True)
     else:
         found = (None,) * len(inputs)
-    result = []
-    for i, (g, x) in enumerate(zip(found, inputs)):
-        if g is None:
-            if strict:
-                raise RuntimeError(f"{fn}: the output of the user-provided function is independent of input "
-                                   f"{i}. This is not allowed in strict mode.")
-            g = _zeros_like(x)
-        result.append(g)
-    return tuple(result)
+    return tuple(_zero_if_unused(g, x, strict, f"{fn}: the output of the user-provided function is independent "
+                                               f"of input {i}. This is not allowed in strict mode.")
+                 for i, (g, x) in enumerate(zip(found, inputs)))
 
 
 def _unpack(values, is_tuple):
@@ -165,13 +167,9 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
         primal_outs, tangents = [], []
         for i, o in enumerate(outputs):
             primal, tangent = forward_ad.unpack_dual(o)
-            if tangent is None:
-                if strict:
-                    raise RuntimeError(f"{fn}: output {i} of the user-provided function is independent of the "
-                                       f"inputs. This is not allowed in strict mode.")
-                tangent = _zeros_like(o)
             primal_outs.append(primal)
-            tangents.append(tangent)
+            tangents.append(_zero_if_unused(tangent, o, strict, f"{fn}: output {i} of the user-provided function "
+                                            f"is independent of the inputs. This is not allowed in strict mode."))
     return (_unpack(_finish(primal_outs, create_graph), outputs_tuple),
             _unpack(_finish(tangents, create_graph), outputs_tuple))
 
@@ -200,10 +198,8 @@ def _reverse_jacobian(outputs, xs, create_graph, strict, fn):
 
 def _stack_rows(rows, out_shape, x, create_graph):
     if not rows:
-        return _zeros_like(make_tensor(np.zeros(tuple(out_shape) + tuple(x.shape), x.dtype)))
+        return make_tensor(np.zeros(tuple(out_shape) + tuple(x.shape), x.dtype))
     if create_graph:
-        from .ops.join import stack
-        from .ops.shape import reshape
         return reshape(stack(list(rows)), tuple(out_shape) + tuple(x.shape))
     return make_tensor(np.stack([r._data for r in rows]).reshape(tuple(out_shape) + tuple(x.shape)))
 
@@ -215,7 +211,7 @@ def _forward_jacobian(func, inputs, create_graph, strict, fn):
     primal_outputs = None
     for i, x in enumerate(inputs):
         for j in range(x.numel()):
-            direction = [_zeros_like(t) for t in inputs]
+            direction = [zeros_like(t) for t in inputs]
             basis = np.zeros(x.shape, x.dtype)
             basis.reshape(-1)[j] = 1.0
             direction[i] = make_tensor(basis)
@@ -242,8 +238,6 @@ def _forward_jacobian(func, inputs, create_graph, strict, fn):
             if not cols:
                 block.append(make_tensor(np.zeros(tuple(out.shape) + tuple(x.shape), x.dtype)))
             elif create_graph:
-                from .ops.join import stack
-                from .ops.shape import permute, reshape
                 stacked = reshape(stack(cols), tuple(x.shape) + tuple(out.shape))
                 nx, no = x.ndim, out.ndim
                 block.append(permute(stacked, tuple(range(nx, nx + no)) + tuple(range(nx))))
