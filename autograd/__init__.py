@@ -48,6 +48,8 @@ from .ops.einsum import einsum
 from .ops.masking import masked_fill, tril, triu
 from .ops.sorting import argsort, sort, topk
 from . import forward_ad, functional  # (torch.autograd.forward_ad and torch.autograd.functional)
+from . import tracing
+from .compiler import compile  # noqa: A001  (autograd.compile, like torch.compile)
 from .scalar import Scalar
 from .tensor import Tensor
 from .tensor_methods import attach as _attach

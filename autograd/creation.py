@@ -5,7 +5,7 @@ initialisers, dropout and data shuffling of ``nn``), so ``manual_seed(n)`` makes
 """
 import numpy as np
 
-from . import dtypes
+from . import dtypes, tracing
 from .ops._args import shape_arg
 from .tensor import Tensor, make_tensor
 
@@ -55,7 +55,42 @@ def _rng(generator):
     return (generator or default_generator).rng
 
 
+class _Draw:
+    """``generator.<method>(*args)`` cast to ``dtype``: a random factory's values, computed the same way
+    eagerly and by a compiled step's replay (which draws afresh, continuing the generator's stream)."""
+
+    draws = True  # (a recorded draw is never dropped: it advances the generator)
+
+    def __init__(self, generator, method, dtype=None):
+        self.generator, self.method, self.dtype = generator, method, dtype
+        self.label = f"random.{method}"
+
+    def __call__(self, *args):
+        values = getattr(_rng(self.generator), self.method)(*args)
+        return values if self.dtype is None else values.astype(self.dtype, copy=False)
+
+
+def _drawn(generator, method, args, dtype=None):
+    values = _Draw(generator, method, dtype)(*args)
+    tracing.record(_Draw(generator, method, dtype), args, values)
+    return values
+
+
+def _bernoulli_values(generator, probs):
+    return (_rng(generator).random(probs.shape) < probs).astype(probs.dtype)
+
+
+class _Bernoulli(_Draw):
+    def __init__(self, generator):
+        super().__init__(generator, "bernoulli")
+
+    def __call__(self, probs):
+        return _bernoulli_values(self.generator, probs)
+
+
 def _new(array, dtype, requires_grad):
+    if tracing.recorder is not None and id(array) not in tracing.recorder.buffer_of:
+        tracing.recorder.fresh(array, "factory")  # (a draw was recorded as such already)
     t = make_tensor(array, False, None, None)
     if requires_grad:
         t.requires_grad_(True)
@@ -168,14 +203,14 @@ def rand(*size, generator=None, dtype=None, requires_grad=False, device=None):
     """Uniform samples in [0, 1)."""
     check_device(device, "rand")
     dtype = _float_dtype(dtype, "rand")
-    return _new(_rng(generator).random(shape_arg(size, "rand"), dtype=dtype), dtype, requires_grad)
+    return _new(_drawn(generator, "random", (shape_arg(size, "rand"), dtype)), dtype, requires_grad)
 
 
 def randn(*size, generator=None, dtype=None, requires_grad=False, device=None):
     """Standard normal samples."""
     check_device(device, "randn")
     dtype = _float_dtype(dtype, "randn")
-    return _new(_rng(generator).standard_normal(shape_arg(size, "randn"), dtype=dtype), dtype, requires_grad)
+    return _new(_drawn(generator, "standard_normal", (shape_arg(size, "randn"), dtype)), dtype, requires_grad)
 
 
 def randint(low, high=None, size=(), generator=None, dtype=None, requires_grad=False, device=None):
@@ -187,13 +222,13 @@ def randint(low, high=None, size=(), generator=None, dtype=None, requires_grad=F
         raise RuntimeError(f"randint: expected low < high, got low={low}, high={high}")
     dtype = dtypes.as_dtype(dtype) or dtypes.int64
     size = (size,) if isinstance(size, (int, np.integer)) else tuple(size)
-    return _new(_rng(generator).integers(low, high, size).astype(dtype), dtype, requires_grad)
+    return _new(_drawn(generator, "integers", (low, high, size), dtype), dtype, requires_grad)
 
 
 def randperm(n, generator=None, dtype=None, device=None):
     check_device(device, "randperm")
     dtype = dtypes.as_dtype(dtype) or dtypes.int64
-    return _new(_rng(generator).permutation(n).astype(dtype), dtype, False)
+    return _new(_drawn(generator, "permutation", (n,), dtype), dtype, False)
 
 
 def rand_like(input, dtype=None, requires_grad=False, generator=None, device=None):
@@ -210,13 +245,15 @@ def normal(mean=0.0, std=1.0, size=(), generator=None, dtype=None, requires_grad
     check_device(device, "normal")
     dtype = _float_dtype(dtype, "normal")
     size = (size,) if isinstance(size, (int, np.integer)) else tuple(size)
-    return _new(_rng(generator).normal(mean, std, size).astype(dtype), dtype, requires_grad)
+    return _new(_drawn(generator, "normal", (mean, std, size), dtype), dtype, requires_grad)
 
 
 def bernoulli(input, generator=None):
     """1 with probability ``input`` (elementwise), else 0, in ``input``'s dtype."""
     probs = input._data if isinstance(input, Tensor) else np.asarray(input)
-    return _new((_rng(generator).random(probs.shape) < probs).astype(probs.dtype), probs.dtype, False)
+    values = _bernoulli_values(generator, probs)
+    tracing.record(_Bernoulli(generator), (input,), values)
+    return _new(values, probs.dtype, False)
 
 
 # ---------------------------------------------------------------------- sampling and in-place filling
@@ -245,6 +282,8 @@ def multinomial(input, num_samples, replacement=False, generator=None):
     if not replacement and ((rows > 0).sum(axis=1) < num_samples).any():
         raise RuntimeError(f"multinomial: fewer than num_samples={num_samples} categories have a nonzero "
                            f"weight, so they cannot be drawn without replacement")
+    if tracing.recorder is not None:  # (its draws depend on the weights in Python: not replayable)
+        tracing.recorder.refuse("multinomial draws a number of samples per row in Python")
     rng = _rng(generator)
     out = np.stack([rng.choice(rows.shape[1], num_samples, replace=replacement, p=row / total)
                     for row, total in zip(rows, totals)]).astype(np.int64)
@@ -259,19 +298,24 @@ def _fill_in_place(tensor, values, op):
         raise RuntimeError(f"{op}: a tensor that requires grad is being filled in place; do it under "
                            f"autograd.no_grad() (as nn.init does)")
     tensor._data[...] = values
+    tracing.record(_fill, (tensor, values))
     tensor._version[0] += 1
     return tensor
 
 
+def _fill(target, values):
+    target[...] = values
+
+
 def uniform_(tensor, from_=0.0, to=1.0, *, generator=None):
     """Fill ``tensor`` in place with U(from_, to) draws of the seeded generator (``Tensor.uniform_``)."""
-    values = _rng(generator).uniform(from_, to, tensor.shape)
+    values = _drawn(generator, "uniform", (from_, to, tensor.shape))
     return _fill_in_place(tensor, values, "uniform_")
 
 
 def normal_(tensor, mean=0.0, std=1.0, *, generator=None):
     """Fill ``tensor`` in place with N(mean, std²) draws of the seeded generator (``Tensor.normal_``)."""
-    values = _rng(generator).normal(mean, std, tensor.shape)
+    values = _drawn(generator, "normal", (mean, std, tensor.shape))
     return _fill_in_place(tensor, values, "normal_")
 
 

@@ -22,7 +22,7 @@ from heapq import heappop, heappush
 
 import numpy as np
 
-from . import fp_errors, grad_mode
+from . import fp_errors, grad_mode, tracing
 from .tensor import Tensor, make_tensor
 
 
@@ -219,7 +219,10 @@ def initial_gradient(output, gradient, op):
         if data.size != 1:
             raise RuntimeError(f"{op}: grad can be implicitly created only for scalar outputs, but the "
                                f"output has shape {output.shape}; pass gradient= (a tensor of that shape)")
-        return make_tensor(np.array(1, data.dtype) if data.ndim == 0 else np.ones(data.shape, data.dtype))
+        seed = np.array(1, data.dtype) if data.ndim == 0 else np.ones(data.shape, data.dtype)
+        if tracing.recorder is not None:
+            tracing.recorder.fresh(seed, "ones (the seed of backward)")
+        return make_tensor(seed)
     if not isinstance(gradient, Tensor):
         gradient = Tensor(np.asarray(gradient, dtype=output.dtype))
     if gradient.shape != output.shape:

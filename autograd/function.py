@@ -36,7 +36,7 @@ import weakref
 
 import numpy as np
 
-from . import dual
+from . import dual, tracing
 from .grad_mode import is_anomaly_enabled, is_grad_enabled
 from .tensor import RemovableHandle, Tensor, make_tensor, run_hooks
 
@@ -84,6 +84,8 @@ class Function:
         if record and out.dtype.kind != "f":
             raise TypeError(f"{cls.__name__} produced a {out.dtype} result, which cannot carry a gradient")
         result = make_tensor(out, record, ctx if record else None, args[0]._version if cls.is_view else None)
+        if tracing.recorder is not None:  # inside autograd.compile's capture: write the call down
+            tracing.recorder.forward(cls, ctx, args, kwargs, out)
         if record:
             ctx.pack_saved(args, arrays, returned, result)
         if dual.active_levels:  # inside a dual_level: the output's tangent from the op's jvp rule

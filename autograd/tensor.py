@@ -7,7 +7,7 @@ is the Tensor's own: construction, attributes, conversion and ``backward``.
 
 import numpy as np
 
-from . import dtypes
+from . import dtypes, tracing
 
 
 def make_tensor(data, requires_grad=False, grad_fn=None, version=None, name=None, into=None):
@@ -147,7 +147,9 @@ class Tensor:
         if self._data.size != 1:
             raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to a "
                                f"Python scalar")
-        return self._data.reshape(()).item()
+        value = self._data.reshape(()).item()
+        tracing.read_value(self, value)
+        return value
 
     def tolist(self):
         return self._data.tolist()
@@ -166,7 +168,9 @@ class Tensor:
     def __bool__(self):
         if self._data.size != 1:
             raise RuntimeError(f"Boolean value of Tensor with {self._data.size} elements is ambiguous")
-        return bool(self._data)
+        value = bool(self._data)
+        tracing.read_value(self, value)
+        return value
 
     def __iter__(self):
         if self.ndim == 0:
@@ -223,6 +227,7 @@ class Tensor:
             return run_hooks(self._hooks, grad), False
         return grad, owned
 
+    @tracing.host_call  # (a compiled step replays it as a call: it depends on .grad at that time)
     def accumulate_grad(self, grad, owned, create_graph):
         """``self.grad += grad``. An array the walk ``owned`` (made for this leaf alone) becomes
         ``.grad`` as it is; any other is copied, so that changing ``.grad`` in place (accumulation,

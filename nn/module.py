@@ -69,6 +69,8 @@ class Module:
                                   f"in the subclass")
 
     def __call__(self, *args, **kwargs):
+        if ag.tracing.recorder is not None:  # a compiled step depends on this module's mode
+            ag.tracing.guard(self, "training")
         return self.forward(*args, **kwargs)
 
     # ------------------------------------------------------------------ registration
@@ -288,6 +290,7 @@ class Module:
             p.requires_grad_(requires_grad)
         return self
 
+    @ag.tracing.host_call  # (a compiled step calls it again at every replay)
     def zero_grad(self, set_to_none=True):
         """Reset the gradients of every parameter: to None (default) or to zeros."""
         for p in self.parameters():

@@ -29,10 +29,11 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
             raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` is "
                                f"non-finite, so it cannot be clipped. Pass error_if_nonfinite=False to skip "
                                f"this check")
-        coef = float(max_norm) / (float(total) + 1e-6)
-        if coef < 1.0:
-            for p in params:
-                p.grad.mul_(coef)
+        # min(1, max_norm / (total + 1e-6)) as a tensor, applied to every gradient (PyTorch's form): no
+        # value goes through Python, so a compiled step clips by the norm of each call's gradients.
+        coef = ag.clamp(float(max_norm) / (total + 1e-6), max=1.0)
+        for p in params:
+            p.grad.mul_(coef)
     return total.to(params[0].dtype)
 
 

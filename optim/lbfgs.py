@@ -205,6 +205,7 @@ class LBFGS(Optimizer):
         return loss, flat_grad
 
     # ------------------------------------------------------------------ step
+    @ag.tracing.host_call  # (a compiled step calls it at every replay)
     def step(self, closure=None):
         """Run up to ``max_iter`` L-BFGS iterations; ``closure`` (required) re-evaluates the loss."""
         if closure is None:

@@ -11,6 +11,8 @@ import warnings
 from bisect import bisect_right
 from collections import Counter
 
+import autograd as ag
+
 from .optimizer import Optimizer
 
 __all__ = ["LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "LambdaLR",
@@ -53,6 +55,7 @@ class LRScheduler:
         """The learning rates the last ``step()`` set, one per parameter group."""
         return self._last_lr
 
+    @ag.tracing.host_call  # (a compiled step calls it at every replay)
     def step(self, epoch=None):
         self._step_count += 1
         if epoch is None:
@@ -251,6 +254,7 @@ class ReduceLROnPlateau:
             return a > best * (self.threshold + 1.0)
         return a > best + self.threshold
 
+    @ag.tracing.host_call  # (a compiled step calls it at every replay)
     def step(self, metrics):
         current = float(metrics)  # a number or a 0-d Tensor
         self.last_epoch += 1

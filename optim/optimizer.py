@@ -110,6 +110,7 @@ class Optimizer:
         """Create state eagerly where PyTorch does (Adagrad); most optimizers create it on first step."""
 
     # ------------------------------------------------------------------ stepping
+    @ag.tracing.host_call  # (a compiled step calls it again at every replay)
     def zero_grad(self, set_to_none=True):
         """Reset the gradients: to None (the default; frees memory), or to zeros in place."""
         for group in self.param_groups:
@@ -124,6 +125,7 @@ class Optimizer:
                     with ag.no_grad():
                         p.grad.zero_()
 
+    @ag.tracing.host_call  # (a compiled step calls it at every replay: hyper-parameters are read then)
     def step(self, closure=None):
         """Update every parameter that has a gradient; ``closure`` re-evaluates the loss and returns it."""
         loss = None

@@ -34,7 +34,7 @@ import itertools
 
 import numpy as np
 
-from .. import dual, fp_errors, grad_mode, kernels
+from .. import dual, fp_errors, grad_mode, kernels, tracing
 from ..tensor import Tensor, make_tensor
 from . import arithmetic, inplace, unary
 
@@ -126,6 +126,8 @@ def _each(tensors, operand_lists, scalars, direct, single):
                 if shared:
                     cast_for[dtype] = cast
             direct(*flats, *cast)
+            if tracing.recorder is not None:
+                tracing.record(inplace.OnFlatViews(direct, cast), (target, *operands))
             target._version[0] += 1
     finally:
         fp_errors.leave(token)
@@ -139,6 +141,7 @@ def _ufunc(ufunc):
     """``x ← ufunc(x, *rest)`` on flat arrays (a tensor operand or a dtype scalar)."""
     def direct(x, *rest):
         ufunc(x, *rest, out=x)
+    direct.__name__ = f"{ufunc.__name__}_"
     return direct
 
 
@@ -264,6 +267,12 @@ def foreach_neg(tensors):
     return _map("foreach_neg", tensors, arithmetic.neg)
 
 
+def _sqrt_of(x):
+    out = np.empty_like(x)
+    kernels.updates.sqrt(x.reshape(-1), out.reshape(-1))
+    return out
+
+
 def foreach_sqrt(tensors):
     """``[√t]``, through the kernel of :func:`foreach_sqrt_` outside recording."""
     _length("foreach_sqrt", tensors)
@@ -276,5 +285,6 @@ def foreach_sqrt(tensors):
             continue
         out = np.empty_like(t._data)
         kernels.updates.sqrt(t._data.reshape(-1), out.reshape(-1))
+        tracing.record(_sqrt_of, (t,), out)
         results.append(make_tensor(out, False, None, None))
     return results

@@ -7,7 +7,7 @@ tensor's version counter goes up, which is how backward detects that a saved ten
 """
 import numpy as np
 
-from .. import dual, fp_errors, grad_mode
+from .. import dual, fp_errors, grad_mode, tracing
 from .. import kernels
 from ..tensor import Tensor, make_tensor
 from . import arithmetic
@@ -55,7 +55,23 @@ def _store(target, data, op):
     if not target._data.flags.writeable:
         raise RuntimeError(f"{op}: {_read_only_reason(target._data)}; clone() it first")
     np.copyto(target._data, data, casting="unsafe")
+    tracing.record(copy_into, (target, data))
     target._version[0] += 1
+
+
+def copy_into(target, source):
+    """``target[...] = source`` (broadcast, cast as needed): what a replay does for a recorded copy."""
+    np.copyto(target, source, casting="unsafe")
+
+
+class _UfuncInto:
+    """``ufunc(target, value, out=target)``: an in-place arithmetic op on arrays."""
+
+    def __init__(self, ufunc):
+        self.ufunc, self.label = ufunc, f"{ufunc.__name__}_"
+
+    def __call__(self, target, value):
+        self.ufunc(target, value, out=target, casting="same_kind")
 
 
 def apply_inplace(target, op, compute, *others):
@@ -89,6 +105,7 @@ def _ufunc_inplace(target, other, ufunc, compute, op):
     try:
         with fp_errors.ignored():
             ufunc(target._data, value, out=target._data, casting="same_kind")
+            tracing.record(_UfuncInto(ufunc), (target, other))
     except (TypeError, ValueError) as error:  # wrong dtype or shape: say it in PyTorch's terms
         result = np.result_type(target._data, value)
         if not np.can_cast(result, target.dtype, casting="same_kind"):
@@ -167,8 +184,21 @@ def copy_(self, src):
     except ValueError:
         raise RuntimeError(f"copy_: the source of shape {src.shape} cannot be broadcast to the tensor's "
                            f"shape {self.shape}") from None
+    tracing.record(copy_into, (self, src))
     self._version[0] += 1
     return self
+
+
+class _SetItem:
+    """``target[key] = value`` on arrays."""
+
+    label = "setitem"
+
+    def __init__(self, key):
+        self.key = key
+
+    def __call__(self, target, value):
+        target[self.key] = value
 
 
 def setitem(self, key, value):
@@ -180,6 +210,7 @@ def setitem(self, key, value):
     if not self._data.flags.writeable:
         _store(self, self._data, "__setitem__")
     self._data[key] = value._data if isinstance(value, Tensor) else value
+    tracing.record(_SetItem(key), (self, value))
     self._version[0] += 1
     return self
 
@@ -221,6 +252,18 @@ def kernel_scalars(dtype, scalars):
     return cast
 
 
+class OnFlatViews:
+    """``kernel(*flat views of the arrays, *scalars)``: an update kernel on C-contiguous arrays, the
+    first of which it writes (what a replay does for a recorded fused update)."""
+
+    def __init__(self, kernel, scalars):
+        self.kernel, self.scalars = kernel, list(scalars)
+        self.label = getattr(kernel, "__name__", "kernel")
+
+    def __call__(self, *arrays):
+        self.kernel(*[a.reshape(-1) for a in arrays], *self.scalars)
+
+
 def _run_fused(kernel, arrays, written, scalars):
     """``kernel(*flat arrays, *scalars)``, scalars cast to the arrays' dtype; bump written versions.
 
@@ -230,8 +273,12 @@ def _run_fused(kernel, arrays, written, scalars):
     datas = [t._data for t in arrays]
     if all([d.flags.c_contiguous for d in datas]):  # the optimizers' case: flat views, nothing to copy back
         kernel(*[d.reshape(-1) for d in datas], *scalars)
+        if tracing.recorder is not None:
+            tracing.record(OnFlatViews(kernel, scalars), arrays)
         copies = None
     else:
+        if tracing.recorder is not None:
+            tracing.recorder.refuse(f"{kernel.__name__} on a non-contiguous tensor")
         copies = {}
         for tensor in arrays:
             if id(tensor) not in copies:

@@ -1,0 +1,313 @@
+"""Capture: run a step eagerly once and write down, as a :class:`~.program.Program`, every array it
+computes and every array it writes.
+
+The recorder keeps a map from each array the step has produced so far (by identity) to its
+:class:`~.program.Buffer`. When an op's forward, a kernel or an in-place write reports itself
+(``autograd.tracing``), each array among its arguments is looked up: a buffer the step computed, a
+tensor from outside (an argument, a parameter, a leaf's gradient: a ``Read`` is added the first time
+it is met) or a constant. Nothing else is needed to replay the step: the same calls on the replayed
+step's arrays, in the same order.
+
+An array that is a view of a buffer but was made outside the reported calls would replay stale
+memory; the recorder refuses such a step (``CaptureError``) and the compiled function runs it eagerly.
+"""
+import numpy as np
+
+from .. import tracing
+from ..function import Context
+from ..tensor import Tensor
+from .program import (Buffer, Call, Check, Const, Fresh, Host, Program, Read, ResultTensor, ResultValue,
+                      TensorArg, Write)
+
+
+class CaptureError(RuntimeError):
+    """The step does something a replay could not repeat; it is run eagerly instead."""
+
+
+def _stops_on_failure(method):
+    """A recorder entry point: a step it cannot follow stops the capture (the step goes on eagerly)."""
+    def entry(self, *args):
+        try:
+            return method(self, *args)
+        except CaptureError as error:
+            self.failure = error
+            tracing.recorder = None
+    entry.__name__ = method.__name__
+    return entry
+
+
+class ReplayContext(Context):
+    """The ``ctx`` an op's forward gets at replay: it records nothing, as under ``no_grad``."""
+
+    def __init__(self, needs_input_grad):
+        self.needs_input_grad = needs_input_grad
+
+
+class OpForward:
+    """An op's forward as a replay calls it: arrays in, its output and the arrays its ``ctx`` kept
+    for backward (``extras``: where to find each) out."""
+
+    returns_tuple = True
+
+    def __init__(self, function, keywords, needs_input_grad, extras):
+        self.function = function
+        self.keywords = keywords  # the names of the keyword arguments, which follow the positional ones
+        self.needs_input_grad = needs_input_grad
+        self.extras = extras  # ("saved", i) or ("attr", name) or ("attr", name, i)
+        self.forward = function.forward
+
+    def __call__(self, *arrays):
+        ctx = ReplayContext(self.needs_input_grad)
+        if self.keywords:
+            count = len(arrays) - len(self.keywords)
+            out = self.forward(ctx, *arrays[:count], **dict(zip(self.keywords, arrays[count:])))
+        else:
+            out = self.forward(ctx, *arrays)
+        out = np.asarray(out)
+        if not self.extras:
+            return (out,)
+        return (out, *[_extra(ctx, where) for where in self.extras])
+
+    def __repr__(self):
+        return f"{self.function.__name__}.forward"
+
+
+def _extra(ctx, where):
+    if where[0] == "saved":
+        return ctx._saved[where[1]]
+    value = getattr(ctx, where[1])
+    return value if len(where) == 2 else value[where[2]]
+
+
+def _ctx_arrays(ctx, known):
+    """The arrays ``ctx`` holds that are neither inputs nor the output: ``[(where, array)]``."""
+    found = []
+    for i, item in enumerate(ctx._saved):
+        if isinstance(item, np.ndarray) and id(item) not in known:
+            found.append((("saved", i), item))
+    for name, value in vars(ctx).items():
+        if name == "_saved":
+            continue
+        if isinstance(value, np.ndarray) and id(value) not in known:
+            found.append((("attr", name), value))
+        elif isinstance(value, (tuple, list)):
+            for i, item in enumerate(value):
+                if isinstance(item, np.ndarray) and id(item) not in known:
+                    found.append((("attr", name, i), item))
+    seen, unique = set(), []
+    for where, array in found:
+        if id(array) not in seen:
+            seen.add(id(array))
+            unique.append((where, array))
+    return unique
+
+
+class Recorder:
+    """Collects the instructions of one step while it runs eagerly (``tracing.recorder`` is this)."""
+
+    def __init__(self):
+        self.instructions = []
+        self.buffers = []
+        self.buffer_of = {}  # id(array) -> Buffer
+        self.external = set()  # ids of the arrays read from outside the step
+        self.keep = []  # every array met, so that no id is reused while capturing
+        self.grad_owner = {}  # id(gradient Tensor) -> the leaf whose .grad it is
+        self.guards = {}  # (id(obj), attribute) -> (obj, attribute, value)
+        self.reads = {}  # id(Python value read) -> Buffer (item() results the step may return)
+        self.failure = None
+
+    # ------------------------------------------------------------------ buffers
+    def new_buffer(self, array, note=""):
+        buffer = Buffer(len(self.buffers), array, note)
+        self.buffers.append(buffer)
+        self.buffer_of[id(array)] = buffer
+        self.keep.append(array)
+        return buffer
+
+    def emit(self, instruction):
+        self.instructions.append(instruction)
+        return instruction
+
+    def operand(self, value):
+        """The Buffer or Const that ``value`` (a Tensor, an array or a plain value) is in the program."""
+        if isinstance(value, Tensor):
+            array = value._data
+            buffer = self.buffer_of.get(id(array))
+            if buffer is None:
+                buffer = self.read_tensor(value)
+            return buffer
+        if isinstance(value, np.ndarray):
+            buffer = self.buffer_of.get(id(value))
+            if buffer is None:
+                self.refuse_views(value)
+                self.keep.append(value)
+                return Const(value)
+            return buffer
+        if isinstance(value, (list, tuple)) and any(isinstance(v, (Tensor, np.ndarray)) for v in value):
+            raise CaptureError("autograd.compile: an op took a list of arrays, which the recorder cannot "
+                               "follow")
+        return Const(value)
+
+    def read_tensor(self, tensor):
+        """A tensor from outside the step: a leaf's ``.grad`` (after a host call set it) or the data of
+        a tensor that lives across steps (parameter, buffer, optimizer state)."""
+        array = tensor._data
+        self.refuse_views(array)
+        owner = self.grad_owner.get(id(tensor))
+        if owner is not None:
+            buffer = self.new_buffer(array, "grad")
+            self.emit(Read(buffer, f"{_name(owner)}.grad", owner, "grad"))
+        else:
+            buffer = self.new_buffer(array, "data")
+            self.emit(Read(buffer, _name(tensor), tensor, "data"))
+            self.guard_tensor(tensor)
+        self.external.add(id(array))
+        return buffer
+
+    def refuse_views(self, array):
+        base = array.base
+        while base is not None:
+            if id(base) in self.buffer_of and id(base) not in self.external:
+                raise CaptureError(f"autograd.compile: an array of shape {array.shape} is a view of a buffer "
+                                   f"of the step made outside the recorded ops; a replay would read stale "
+                                   f"memory")
+            base = getattr(base, "base", None)
+
+    def guard_tensor(self, tensor):
+        self.guards[(id(tensor), "shape")] = (tensor, "shape", tensor.shape)
+        self.guards[(id(tensor), "dtype")] = (tensor, "dtype", tensor.dtype)
+
+    def guard_attribute(self, obj, attribute):
+        self.guards.setdefault((id(obj), attribute), (obj, attribute, getattr(obj, attribute)))
+
+    # ------------------------------------------------------------------ what the engine reports
+    @_stops_on_failure
+    def forward(self, function, ctx, args, kwargs, out):
+        """``Function.apply`` ran ``function.forward``; ``out`` is its output array."""
+        inputs = [self.operand(a) for a in (*args, *kwargs.values())]
+        known = {id(a._data) if isinstance(a, Tensor) else id(a) for a in (*args, *kwargs.values())}
+        known.add(id(out))
+        extras = _ctx_arrays(ctx, known)
+        outputs = [self.new_buffer(out)] + [self.new_buffer(array, "saved") for _, array in extras]
+        call = OpForward(function, tuple(kwargs), tuple(ctx.needs_input_grad), [w for w, _ in extras])
+        self.emit(Call(function.__name__, call, inputs, outputs, flops=_flops(function, args, out)))
+
+    @_stops_on_failure
+    def record(self, function, args, result):
+        inputs = [self.operand(a) for a in args]
+        label = getattr(function, "label", None) or getattr(function, "__name__", type(function).__name__)
+        draws = getattr(function, "draws", False)
+        if result is None:
+            if not isinstance(inputs[0], Buffer):
+                raise CaptureError(f"autograd.compile: {label} writes into an array made outside the step")
+            self.emit(Write(label, function, inputs, draws))
+            return
+        outputs = [self.new_buffer(r) for r in (result if isinstance(result, tuple) else (result,))]
+        self.emit(Call(label, function, inputs, outputs, draws))
+
+    @_stops_on_failure
+    def fresh(self, array, label):
+        """A factory made ``array`` from nothing (zeros, ones, a literal): a replay copies it."""
+        constant = array.copy()
+        self.keep.append(constant)
+        self.emit(Fresh(self.new_buffer(array), constant, label))
+
+    @_stops_on_failure
+    def refuse(self, reason):
+        raise CaptureError(f"autograd.compile: {reason}")
+
+    @_stops_on_failure
+    def read_value(self, tensor, value):
+        buffer = self.operand(tensor)
+        if not isinstance(buffer, Buffer):  # a constant: the same at every replay
+            return
+        reader = "bool" if isinstance(value, bool) else "item"
+        self.emit(Check(buffer, reader, value, _caller()))
+        self.reads[id(value)] = buffer
+        self.keep.append(value)
+
+    def host_call(self, function, args, kwargs):
+        try:
+            template = self.host_template(args)
+            kwargs_template = {k: self.host_template(v) for k, v in kwargs.items()}
+        except CaptureError as error:
+            self.failure = error
+            tracing.recorder = None
+            return function(*args, **kwargs)
+        with tracing.paused():
+            result = function(*args, **kwargs)
+        outputs = []
+        if isinstance(result, Tensor):
+            outputs = [self.new_buffer(result._data)]
+        label = getattr(function, "__qualname__", repr(function))
+        self.emit(Host(label, function, template, kwargs_template, outputs))
+        for a in args:  # a host call may have set .grad of a tensor it was given
+            if isinstance(a, Tensor) and a.grad is not None:
+                self.grad_owner[id(a.grad)] = a
+                self.keep.append(a.grad)
+                grad = a.grad._data
+                if id(grad) in self.buffer_of:  # the same array may be another leaf's at the next replay
+                    del self.buffer_of[id(grad)]
+                self.read_tensor(a.grad)
+        return result
+
+    def host_template(self, value):
+        if isinstance(value, Tensor):
+            buffer = self.buffer_of.get(id(value._data))
+            if buffer is None or id(value._data) in self.external or value.requires_grad:
+                return value  # a tensor that lives across steps: the same object
+            return TensorArg(buffer)
+        if isinstance(value, list):
+            return [self.host_template(v) for v in value]
+        if isinstance(value, tuple):
+            return tuple(self.host_template(v) for v in value)
+        if isinstance(value, np.ndarray):
+            raise CaptureError("autograd.compile: a host call took a numpy array")
+        return value
+
+    # ------------------------------------------------------------------ the end
+    def result_template(self, value):
+        if isinstance(value, Tensor):
+            buffer = self.buffer_of.get(id(value._data))
+            if buffer is None or id(value._data) in self.external and buffer.producer.kind == "read" \
+                    and buffer.producer.attribute == "data" and buffer.producer.obj is value:
+                return value  # a tensor from outside (a parameter): returned as itself
+            return ResultTensor(buffer)
+        if isinstance(value, (list, tuple)):
+            items = [self.result_template(v) for v in value]
+            return items if isinstance(value, list) else tuple(items)
+        if isinstance(value, dict):
+            return {k: self.result_template(v) for k, v in value.items()}
+        if id(value) in self.reads:
+            return ResultValue(self.reads[id(value)])
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        raise CaptureError(f"autograd.compile: the step returned a {type(value).__name__}; return tensors, "
+                           f"numbers or containers of them")
+
+    def program(self, result, arguments):
+        return Program(self.instructions, self.buffers, self.result_template(result),
+                       list(self.guards.values()), arguments)
+
+
+def _name(tensor):
+    name = getattr(tensor, "name", None)
+    return f"{type(tensor).__name__}{' ' + name if name else ''}{list(tensor.shape)}"
+
+
+def _caller():
+    """Where the step's Python read a value: the innermost frame outside the engine."""
+    import traceback
+    for frame in reversed(traceback.extract_stack(limit=12)[:-3]):
+        if "/autograd/" not in frame.filename.replace("\\", "/"):
+            return f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}"
+    return "the step"
+
+
+def _flops(function, args, out):
+    """The multiply-adds of a matrix product (2·m·n·k), else one flop per output element."""
+    name = function.__name__
+    if name in ("MatMul", "Mm", "Linear", "LinearRelu", "Addmm", "Bmm", "Baddbmm") and len(args) >= 2:
+        a = args[0]._data if isinstance(args[0], Tensor) else np.asarray(args[0])
+        return 2 * out.size * (a.shape[-1] if a.ndim else 1)
+    return int(out.size)

@@ -1,0 +1,16 @@
+"""The passes over a captured program, each in its own file, run in this order by :func:`optimize`:
+
+1. ``dead_work``: drop what no result, write or host call needs;
+2. ``buffers``: free each buffer after its last use and work out the program's peak memory.
+"""
+from .buffers import plan_buffers
+from .dead_work import remove_dead_work
+
+PASSES = (remove_dead_work, plan_buffers)
+
+
+def optimize(program):
+    """Run every pass over ``program`` in place; each notes what it did in ``program.passes``."""
+    for run in PASSES:
+        run(program)
+    return program

@@ -1,0 +1,412 @@
+"""The captured program: buffers, instructions, the listing a learner reads and the replay function.
+
+A program is a straight list of instructions over *buffers* (the arrays of one step). Each
+instruction is one of:
+
+====================  ===========================================================================
+``Read``              take an array the step does not compute: an argument's, a parameter's or
+                      buffer's ``.data``, a leaf's ``.grad`` after it was accumulated
+``Fresh``             a new copy of an array the step made from nothing (``zeros``, the seed 1 of
+                      backward): a replay makes its own, as the eager step does
+``Call``              ``outputs = function(*inputs)``: an op's forward, a kernel, a random draw
+``Write``             ``function(target, *inputs)`` writes into ``target`` (an in-place op)
+``Host``              a call whose Python runs at every replay (``optimizer.step``,
+                      ``Tensor.accumulate_grad``), given the replayed step's tensors
+``Check``             a value the step's Python read (``item()``, ``bool()``): the replay checks
+                      it is unchanged, or hands it back when the step returned it
+====================  ===========================================================================
+
+:meth:`Program.source` is the program as a Python function, one line per instruction, which is
+what a replay runs (``exec`` of that text); :meth:`Program.listing` (``str(program)``) is the table
+with shapes, bytes and flops.
+"""
+import numpy as np
+
+from ..tensor import make_tensor
+
+
+class Buffer:
+    """One array of the program, named ``b<index>`` in the listing and in the replay source."""
+
+    __slots__ = ("index", "shape", "dtype", "producer", "note", "owns_memory")
+
+    def __init__(self, index, array, note=""):
+        self.index = index
+        #: Whether the array had memory of its own at capture (not a view of another buffer).
+        self.owns_memory = isinstance(array, np.ndarray) and array.flags.owndata
+        self.shape = tuple(np.shape(array))
+        self.dtype = np.asarray(array).dtype if not isinstance(array, np.ndarray) else array.dtype
+        self.producer = None  # the instruction that makes it (set when it is appended)
+        self.note = note
+
+    @property
+    def name(self):
+        return f"b{self.index}"
+
+    @property
+    def nbytes(self):
+        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+
+    def describe(self):
+        return f"{self.dtype.name}{list(self.shape)}"
+
+
+class Const:
+    """A value that is the same at every replay: a number, a shape, an array made outside the step."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def describe(self):
+        v = self.value
+        if isinstance(v, np.ndarray):
+            return f"const {v.dtype.name}{list(v.shape)}" if v.size > 1 else f"const {v.item()!r}"
+        text = repr(v)
+        return text if len(text) <= 24 else text[:21] + "..."
+
+
+class Instruction:
+    """Base of the instruction kinds. ``inputs`` are Buffers and Consts, ``outputs`` Buffers."""
+
+    kind = "?"
+    #: Whether removing it would change something a caller can see, even when nothing reads its
+    #: outputs: a write, a host call, a random draw (it advances the generator), a check.
+    has_effect = False
+    fused_from = ()  # the names of the instructions a fusion pass merged into this one
+
+    def __init__(self, label, inputs=(), outputs=()):
+        self.label = label
+        self.inputs = list(inputs)
+        self.outputs = list(outputs)
+        for b in self.outputs:
+            b.producer = self
+
+    def buffers_read(self):
+        return [b for b in self.inputs if isinstance(b, Buffer)]
+
+    def flops(self):
+        return 0
+
+    def bytes_moved(self):
+        return sum(b.nbytes for b in self.buffers_read()) + sum(b.nbytes for b in self.outputs)
+
+
+class Read(Instruction):
+    """``b = <where>``: an array the step reads from outside (argument, parameter, gradient)."""
+
+    kind = "read"
+
+    def __init__(self, output, where, obj, attribute):
+        super().__init__(where, (), (output,))
+        self.obj, self.attribute = obj, attribute
+
+    def bytes_moved(self):
+        return 0
+
+
+class Fresh(Instruction):
+    """``b = <constant>.copy()``: a new array with the contents the step gave it from nothing."""
+
+    kind = "fresh"
+
+    def __init__(self, output, constant, label):
+        super().__init__(label, (), (output,))
+        self.constant = constant
+
+
+class Call(Instruction):
+    """``outputs = function(*inputs)``."""
+
+    kind = "call"
+
+    def __init__(self, label, function, inputs, outputs, draws=False, flops=0):
+        super().__init__(label, inputs, outputs)
+        self.function = function
+        self.has_effect = draws
+        self._flops = flops
+
+    def flops(self):
+        return self._flops
+
+
+class Write(Instruction):
+    """``function(target, *inputs)``, which writes into the memory of ``target`` (``inputs[0]``)."""
+
+    kind = "write"
+    has_effect = True
+
+    def __init__(self, label, function, inputs, draws=False):
+        super().__init__(label, inputs, ())
+        self.function = function
+
+    @property
+    def target(self):
+        return self.inputs[0]
+
+    def bytes_moved(self):
+        return sum(b.nbytes for b in self.buffers_read()) + self.target.nbytes
+
+
+class Host(Instruction):
+    """``function(*args, **kwargs)`` with the replayed step's tensors in ``args``: its Python runs."""
+
+    kind = "host"
+    has_effect = True
+
+    def __init__(self, label, function, args, kwargs, outputs):
+        buffers = [b for b in _template_buffers((args, kwargs))]
+        super().__init__(label, buffers, outputs)
+        self.function, self.args, self.kwargs = function, args, kwargs
+
+
+class Check(Instruction):
+    """The step's Python read a value (``reader`` is ``"item"`` or ``"bool"``): a replay reads it
+    again and raises if it differs (the Python that used it does not run again)."""
+
+    kind = "check"
+    has_effect = True
+
+    def __init__(self, buffer, reader, expected, where):
+        super().__init__(f"{reader}() read by {where}", (buffer,), ())
+        self.reader, self.expected = reader, expected
+
+    def bytes_moved(self):
+        return 0
+
+
+class TensorArg:
+    """In a host call's arguments: a Tensor made at replay around buffer ``buffer``."""
+
+    __slots__ = ("buffer", "requires_grad")
+
+    def __init__(self, buffer, requires_grad=False):
+        self.buffer, self.requires_grad = buffer, requires_grad
+
+
+def _template_buffers(template):
+    if isinstance(template, TensorArg):
+        yield template.buffer
+    elif isinstance(template, (list, tuple)):
+        for item in template:
+            yield from _template_buffers(item)
+    elif isinstance(template, dict):
+        for item in template.values():
+            yield from _template_buffers(item)
+
+
+class Program:
+    """The instructions of one captured step, with its guards and how its result is rebuilt."""
+
+    def __init__(self, instructions, buffers, result, guards, arguments):
+        self.instructions = instructions
+        self.buffers = buffers
+        self.result = result  # the template of fn's return value (Buffers, objects, read values)
+        self.guards = guards  # [(obj, attribute, value)]
+        self.arguments = arguments  # [(path, Buffer or None, (shape, dtype, requires_grad) or value)]
+        self.passes = []  # (pass name, what it did), in order
+        self.peak_bytes = None
+        self.frees = {}  # instruction index -> buffers no longer needed after it (buffer planning)
+        self._replay = None
+
+    # ------------------------------------------------------------------ running
+    def compiled(self):
+        """The replay function: the program's source, executed once."""
+        if self._replay is None:
+            namespace = {"make_tensor": make_tensor, "CheckFailed": CheckFailed, "_same": _same}
+            text = self.source(namespace)
+            exec(compile(text, "<autograd.compile program>", "exec"), namespace)
+            self._replay = namespace["replay"]
+        return self._replay
+
+    def run(self, leaves):
+        return self.compiled()(leaves)
+
+    # ------------------------------------------------------------------ the source a replay runs
+    def source(self, namespace=None):
+        """The program as Python: ``def replay(leaves): ...`` with one line per instruction.
+
+        ``namespace`` receives the objects the lines refer to (functions ``f``, constants ``k``,
+        objects ``o``); without it the text is only for reading."""
+        names = _Names(namespace if namespace is not None else {})
+        lines = ["def replay(leaves):"]
+        for position, instruction in enumerate(self.instructions):
+            lines.extend("    " + line for line in _lines(instruction, names))
+            freed = self.frees.get(position)
+            if freed:
+                lines.append("    del " + ", ".join(b.name for b in freed))
+        lines.append("    return " + _result_source(self.result, names))
+        return "\n".join(lines) + "\n"
+
+    # ------------------------------------------------------------------ the listing
+    def listing(self):
+        rows = []
+        total_flops = total_bytes = 0
+        for i, instruction in enumerate(self.instructions):
+            outs = ", ".join(f"{b.name} {b.describe()}" for b in instruction.outputs)
+            ins = ", ".join(b.name if isinstance(b, Buffer) else b.describe() for b in instruction.inputs)
+            flops, moved = instruction.flops(), instruction.bytes_moved()
+            total_flops += flops
+            total_bytes += moved
+            call = f"({ins})" if instruction.kind not in ("read", "fresh", "check") else ""
+            text = f"{i:4d}  {instruction.kind:<5} {instruction.label}{call}"
+            if outs:
+                text += f" -> {outs}"
+            if instruction.fused_from:
+                text += f"   [fused: {' + '.join(instruction.fused_from)}]"
+            if flops:
+                text += f"   {_si(flops)}flop"
+            if moved:
+                text += f"   {_si(moved)}B"
+            rows.append(text)
+        head = [f"program: {len(self.instructions)} instructions, {len(self.buffers)} buffers, "
+                f"{_si(total_flops)}flop, {_si(total_bytes)}B moved (estimated)"]
+        if self.peak_bytes is not None:
+            head.append(f"peak memory of the step's buffers: {_si(self.peak_bytes)}B (buffer planning)")
+        for name, summary in self.passes:
+            head.append(f"pass {name}: {summary}")
+        if self.guards:
+            head.append("guards: " + ", ".join(f"{type(o).__name__}.{a} == {v!r}" for o, a, v in self.guards))
+        return "\n".join(head + rows)
+
+    __str__ = listing
+
+    def __repr__(self):
+        return f"<Program: {len(self.instructions)} instructions>"
+
+
+class CheckFailed(RuntimeError):
+    pass
+
+
+def _same(a, b):
+    return a == b or (a != a and b != b)  # NaN read at capture and again is the same value
+
+
+class _Names:
+    """Gives the objects a line refers to names in the replay's namespace."""
+
+    def __init__(self, namespace):
+        self.namespace = namespace
+        self.ids = {}
+
+    def of(self, obj, prefix):
+        key = (prefix, id(obj))
+        name = self.ids.get(key)
+        if name is None:
+            name = self.ids[key] = f"{prefix}{len(self.ids)}"
+            self.namespace[name] = obj
+        return name
+
+    def operand(self, item):
+        return item.name if isinstance(item, Buffer) else self.of(item.value, "k")
+
+
+def _lines(instruction, names):
+    if isinstance(instruction, Read):
+        (out,) = instruction.outputs
+        if instruction.attribute == "leaf":
+            return [f"{out.name} = leaves[{instruction.obj}]._data"]
+        if instruction.attribute == "array":
+            return [f"{out.name} = leaves[{instruction.obj}]"]
+        owner = names.of(instruction.obj, "o")
+        if instruction.attribute == "grad":
+            return [f"{out.name} = {owner}.grad._data  # {instruction.label}"]
+        return [f"{out.name} = {owner}._data  # {instruction.label}"]
+    if isinstance(instruction, Fresh):
+        return [f"{instruction.outputs[0].name} = {names.of(instruction.constant, 'k')}.copy()"]
+    if isinstance(instruction, Call):
+        args = ", ".join(names.operand(i) for i in instruction.inputs)
+        outs = ", ".join(b.name for b in instruction.outputs)
+        call = f"{names.of(instruction.function, 'f')}({args})"
+        if len(instruction.outputs) == 1 and not getattr(instruction.function, "returns_tuple", False):
+            return [f"{outs} = {call}  # {instruction.label}"]
+        return [f"{outs}{',' if len(instruction.outputs) == 1 else ''} = {call}  # {instruction.label}"]
+    if isinstance(instruction, Write):
+        args = ", ".join(names.operand(i) for i in instruction.inputs)
+        return [f"{names.of(instruction.function, 'f')}({args})  # {instruction.label}"]
+    if isinstance(instruction, Host):
+        args = ", ".join(_template_source(a, names) for a in instruction.args)
+        kwargs = "".join(f", {k}={_template_source(v, names)}" for k, v in instruction.kwargs.items())
+        call = f"{names.of(instruction.function, 'f')}({args}{kwargs if args else kwargs[2:]})"
+        if instruction.outputs:
+            return [f"_r = {call}  # {instruction.label}", f"{instruction.outputs[0].name} = _r._data"]
+        return [f"{call}  # {instruction.label}"]
+    if isinstance(instruction, Check):
+        (buffer,) = instruction.inputs
+        read = f"{buffer.name}.item()" if instruction.reader == "item" else f"bool({buffer.name})"
+        expected = names.of(instruction.expected, "k")
+        message = names.of(f"autograd.compile: the step's Python read a tensor's value ({instruction.label}) "
+                           f"that is different at this call; a replay does not run the step's Python "
+                           f"again, so compute with the tensor instead of its value, or call the step "
+                           f"without autograd.compile", "k")
+        return [f"if not _same({read}, {expected}):", f"    raise CheckFailed({message})"]
+    raise TypeError(f"unknown instruction {instruction!r}")
+
+
+def _template_source(template, names):
+    if isinstance(template, TensorArg):
+        return f"make_tensor({template.buffer.name})"
+    if isinstance(template, list):
+        return "[" + ", ".join(_template_source(t, names) for t in template) + "]"
+    if isinstance(template, tuple):
+        return "(" + "".join(_template_source(t, names) + ", " for t in template) + ")"
+    if isinstance(template, dict):
+        return "{" + ", ".join(f"{k!r}: {_template_source(v, names)}" for k, v in template.items()) + "}"
+    if template is None or isinstance(template, (bool, int, float, str)):
+        return repr(template)
+    return names.of(template, "o")
+
+
+class ResultTensor:
+    """In the result template: a Tensor made around a buffer (detached: its graph was the step's)."""
+
+    __slots__ = ("buffer",)
+
+    def __init__(self, buffer):
+        self.buffer = buffer
+
+
+class ResultValue:
+    """In the result template: a value the step read with ``item()``, read again by the replay."""
+
+    __slots__ = ("buffer",)
+
+    def __init__(self, buffer):
+        self.buffer = buffer
+
+
+def _result_source(template, names):
+    if isinstance(template, ResultTensor):
+        return f"make_tensor({template.buffer.name})"
+    if isinstance(template, ResultValue):
+        return f"{template.buffer.name}.item()"
+    if isinstance(template, list):
+        return "[" + ", ".join(_result_source(t, names) for t in template) + "]"
+    if isinstance(template, tuple):
+        return "(" + "".join(_result_source(t, names) + ", " for t in template) + ")"
+    if isinstance(template, dict):
+        return "{" + ", ".join(f"{k!r}: {_result_source(v, names)}" for k, v in template.items()) + "}"
+    if template is None or isinstance(template, (bool, int, float, str)):
+        return repr(template)
+    return names.of(template, "o")
+
+
+def template_buffers(template):
+    """The buffers a result template refers to."""
+    if isinstance(template, (ResultTensor, ResultValue)):
+        yield template.buffer
+    elif isinstance(template, (list, tuple)):
+        for item in template:
+            yield from template_buffers(item)
+    elif isinstance(template, dict):
+        for item in template.values():
+            yield from template_buffers(item)
+
+
+def _si(n):
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n:.0f} "
