@@ -4,10 +4,12 @@
 class History:
     """Per-epoch lists in ``.history``: ``loss`` (the mean training loss), the training metrics
     (``accuracy``, ...), ``val_loss`` and ``val_<metric>`` when there is validation data, and ``lr`` (the
-    learning rate the epoch used). ``history["val_loss"]`` reads one list; ``.plot()`` draws them."""
+    learning rate the epoch used). ``history["val_loss"]`` reads one list; ``.plot()`` draws them.
+    ``compiled_step``: the ``autograd.compile``d training step of ``fit(compile=True)``, else None."""
 
     def __init__(self):
         self.history = {}
+        self.compiled_step = None
         self.epoch = []
 
     def append(self, epoch, logs):

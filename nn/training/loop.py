@@ -3,6 +3,8 @@
 Each epoch: ``model.train()``; for every batch ``(inputs..., target)`` of ``train_loader``: forward,
 ``loss_fn(output, target)``, ``optimizer.zero_grad()``, ``loss.backward()``, ``optimizer.step()``; then
 validation in ``model.eval()`` under ``no_grad``; then the scheduler's step and the callbacks.
+With ``fit(..., compile=True)`` the batch's step goes through ``autograd.compile``: captured at the
+first batch (and at each new batch shape), replayed at the others.
 """
 import inspect
 import math
@@ -130,8 +132,32 @@ def _wants_metric(scheduler):
         params[0].kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
+def _reads_gradients(callback):
+    """Whether ``callback`` does something between backward and the optimizer's step."""
+    return type(callback).on_after_backward is not Callback.on_after_backward or \
+        "on_after_backward" in vars(callback)
+
+
+def _training_step(model, loss_fn, optimizer, update):
+    """The step of one batch: forward, loss, ``zero_grad``, backward and (``update``) the optimizer's
+    step; returns ``(loss, output)``. Eager ``fit`` runs it with ``update=False`` and steps the optimizer
+    after the callbacks; ``fit(compile=True)`` compiles it."""
+    def step(inputs, target):
+        output = model(*inputs)
+        loss = loss_fn(output, target)
+        if loss.ndim != 0:
+            raise ValueError(f"fit: loss_fn must return a scalar (reduction='mean' or 'sum'), got "
+                             f"shape {tuple(loss.shape)}")
+        optimizer.zero_grad()
+        loss.backward()
+        if update:
+            optimizer.step()
+        return loss, output
+    return step
+
+
 def fit(model, loss_fn, optimizer, train_loader, val_loader=None, epochs=1, metrics=("accuracy",), callbacks=(),
-        scheduler=None, progress=True):
+        scheduler=None, progress=True, compile=False):
     """Train ``model`` for ``epochs`` epochs and return a ``History``.
 
     ``train_loader`` (and ``val_loader``) yield ``(inputs..., target)`` batches, e.g. ``DataLoader(
@@ -143,10 +169,23 @@ def fit(model, loss_fn, optimizer, train_loader, val_loader=None, epochs=1, metr
     ``val_loss`` (``loss`` without validation data). ``progress``: a tqdm bar per epoch on a terminal
     (never in CI or when output is not a terminal); False for none, ``"always"`` to force it.
 
+    ``compile=True`` runs each batch's step (forward, loss, ``zero_grad``, backward, ``optimizer.step``)
+    through ``autograd.compile``: the first batch runs eagerly while it is captured, and the next
+    batches of the same shape replay the captured program (a new shape, such as the last partial batch,
+    is captured once more; so is the step after something changes a guard). The history, metrics and
+    parameters are the eager run's to rounding; ``history.compiled_step`` is the compiled step, whose
+    ``program`` prints what it runs and whose ``captures``/``replays`` count the calls. The Python of the
+    model's ``forward`` and of ``loss_fn`` runs at capture only. A callback with ``on_after_backward``
+    (``GradientFlow``, your own) still runs between backward and the optimizer's step, which then runs
+    eagerly after it: only forward and backward are compiled. Validation, ``evaluate`` and ``predict``
+    run eagerly (in eval mode under ``no_grad``, once per epoch, they are a small part of the time).
+
     The model is left in the mode it had before ``fit`` (call ``model.eval()`` before predicting).
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"fit: epochs must be a non-negative int, got {epochs!r}")
+    if not isinstance(compile, bool):
+        raise TypeError(f"fit: compile must be True or False, got {compile!r}")
     if not callable(loss_fn):
         raise TypeError(f"fit: loss_fn must be callable (e.g. nn.CrossEntropyLoss()), got {type(loss_fn).__name__}")
     callbacks = list(callbacks or ())
@@ -159,6 +198,11 @@ def fit(model, loss_fn, optimizer, train_loader, val_loader=None, epochs=1, metr
     history = History()
     state = TrainingState(model, optimizer, history, epochs)
     was_training = model.training
+    # A compiled step holds the update too, unless a callback must run between backward and the update.
+    update_in_step = compile and not any(_reads_gradients(cb) for cb in callbacks)
+    train_step = _training_step(model, loss_fn, optimizer, update=update_in_step)
+    if compile:
+        train_step = history.compiled_step = ag.compile(train_step)
 
     for cb in callbacks:
         cb.on_train_begin(state)
@@ -175,17 +219,12 @@ def fit(model, loss_fn, optimizer, train_loader, val_loader=None, epochs=1, metr
             try:
                 for batch in train_loader:
                     inputs, target = _split_batch(batch, "fit")
-                    output = model(*inputs)
-                    loss = loss_fn(output, target)
-                    if loss.ndim != 0:
-                        raise ValueError(f"fit: loss_fn must return a scalar (reduction='mean' or 'sum'), got "
-                                         f"shape {tuple(loss.shape)}")
-                    optimizer.zero_grad()
-                    loss.backward()
+                    loss, output = train_step(inputs, target)
                     state.loss = loss
-                    for cb in callbacks:
-                        cb.on_after_backward(state)
-                    optimizer.step()
+                    if not update_in_step:
+                        for cb in callbacks:
+                            cb.on_after_backward(state)
+                        optimizer.step()
                     value = loss.item()
                     acc.add(value, output, target)
                     state.step += 1
