@@ -161,3 +161,17 @@ def test_compile_must_be_a_bool():
     with pytest.raises(TypeError, match="compile must be True or False"):
         fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), train, compile="yes",
             progress=False)
+
+
+def test_the_demo_times_both_ways_on_the_same_training():
+    import importlib.util
+    import os
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    spec = importlib.util.spec_from_file_location("numbagrad_demo", os.path.join(root, "demo.py"))
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    (X, y), _, _ = demo.load_data(0)
+    eager, compiled, same = demo.time_compiled_training(X[:160], y[:160], batch_size=32, lr=3e-3, seed=0,
+                                                        epochs=2, rounds=1)
+    assert same  # the compiled run logged the eager run's losses
+    assert eager > 0 and compiled > 0
