@@ -23,6 +23,8 @@ def make_tensor(data, requires_grad=False, grad_fn=None, version=None, name=None
     tensor._hooks = None  # a leaf's gradient hooks, once it has some (a non-leaf's live on its grad_fn)
     tensor.name = name
     tensor._fw_tangents = None  # forward mode: this tensor's tangent at each dual level (forward_ad)
+    if tracing.recorder is not None:  # (autograd.compile checks where the arrays of a step come from)
+        tracing.made(tensor)
     return tensor
 
 
@@ -65,6 +67,8 @@ class Tensor:
         array = as_array(data, dtype)
         if isinstance(data, Tensor) or (isinstance(data, np.ndarray) and array is data):
             array = array.copy()  # like torch.tensor: the new tensor owns its memory
+        if tracing.recorder is not None:  # in a compiled step: a copy of a step's tensor, or a constant
+            tracing.recorder.constructed(data, array)
         make_tensor(array, name=name, into=self)
         if requires_grad:
             self.requires_grad_(True)

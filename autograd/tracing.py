@@ -29,6 +29,22 @@ def record(function, args, result=None):
         recorder.record(function, args, result)
 
 
+def computed(function, *args):
+    """``function(*args)`` on arrays, reported with :func:`record`: for the engine's array arithmetic
+    outside an op's forward (a plain backward on the arrays forward kept, a product outside the graph).
+    ``function`` returns an array or a tuple of arrays."""
+    result = function(*args)
+    if recorder is not None:
+        recorder.record(function, args, result)
+    return result
+
+
+def made(tensor):
+    """Say that ``tensor`` was just made (``make_tensor``): a tensor made during the capture around an
+    array no recorded call produced is refused, since a replay could not compute it."""
+    recorder.made(tensor)
+
+
 def read_value(tensor, value):
     """Say that the step's Python read ``value`` out of ``tensor`` (``item()``, ``bool()``)."""
     if recorder is not None:

@@ -42,7 +42,8 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         raise ValueError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got shape "
                          f"{tuple(weight.shape)}")
     count = weight.shape[0]
-    if input.numel():
+    # One bool read (a compiled step checks it again at each replay); the values only for the message.
+    if input.numel() and bool(((input < 0) | (input >= count)).any()):
         low, high = int(input.min()), int(input.max())
         if low < 0 or high >= count:
             bad = low if low < 0 else high

@@ -16,8 +16,8 @@ import numpy as np
 from .. import tracing
 from ..function import Context
 from ..tensor import Tensor
-from .program import (Buffer, Call, Check, Const, Fresh, Host, Program, Read, ResultTensor, ResultValue,
-                      TensorArg, Write)
+from .program import (Buffer, Call, Check, Const, Fresh, Host, Pack, Program, Read, ResultTensor,
+                      ResultValue, TensorArg, Write)
 
 
 class CaptureError(RuntimeError):
@@ -114,6 +114,8 @@ class Recorder:
         self.grad_owner = {}  # id(gradient Tensor) -> the leaf whose .grad it is
         self.guards = {}  # (id(obj), attribute) -> (obj, attribute, value)
         self.reads = {}  # id(Python value read) -> Buffer (item() results the step may return)
+        self.made_here = {}  # id(Tensor) -> Tensor, for every tensor made while capturing
+        self.literals = {}  # id(array) -> Const, the constants the engine made (``constant(0, dtype)``)
         self.failure = None
 
     # ------------------------------------------------------------------ buffers
@@ -134,18 +136,17 @@ class Recorder:
             array = value._data
             buffer = self.buffer_of.get(id(array))
             if buffer is None:
-                buffer = self.read_tensor(value)
+                buffer = self.literals.get(id(array)) or self.read_tensor(value)
             return buffer
         if isinstance(value, np.ndarray):
-            buffer = self.buffer_of.get(id(value))
+            buffer = self.buffer_of.get(id(value)) or self.literals.get(id(value))
             if buffer is None:
                 self.refuse_views(value)
                 self.keep.append(value)
                 return Const(value)
             return buffer
         if isinstance(value, (list, tuple)) and any(isinstance(v, (Tensor, np.ndarray)) for v in value):
-            raise CaptureError("autograd.compile: an op took a list of arrays, which the recorder cannot "
-                               "follow")
+            return Pack([self.operand(v) for v in value], type(value))
         return Const(value)
 
     def read_tensor(self, tensor):
@@ -153,6 +154,10 @@ class Recorder:
         a tensor that lives across steps (parameter, buffer, optimizer state)."""
         array = tensor._data
         self.refuse_views(array)
+        if id(tensor) in self.made_here and id(tensor) not in self.grad_owner:
+            raise CaptureError(f"autograd.compile: a tensor of shape {tuple(array.shape)} made during the step "
+                               f"holds an array that no recorded call computed (code that works on arrays "
+                               f"without reporting to autograd.tracing)")
         owner = self.grad_owner.get(id(tensor))
         if owner is not None:
             buffer = self.new_buffer(array, "grad")
@@ -173,6 +178,24 @@ class Recorder:
                                    f"memory")
             base = getattr(base, "base", None)
 
+    def literal(self, array):
+        """``array`` is a constant of the step (a literal the engine made), unless the step computed it."""
+        if id(array) not in self.buffer_of:
+            self.literals[id(array)] = Const(array)
+            self.keep.append(array)
+
+    def made(self, tensor):
+        self.made_here[id(tensor)] = tensor
+
+    @_stops_on_failure
+    def constructed(self, data, array):
+        """``Tensor(data)`` inside the step: a recorded copy of a step's tensor, else a constant that a
+        replay makes afresh (the data was Python's at capture, as ``jax.jit`` bakes it)."""
+        if isinstance(data, Tensor) and id(data._data) in self.buffer_of:
+            self.record(_copy_as, (data, array.dtype), array)
+        else:
+            self.fresh(array, "tensor")
+
     def guard_tensor(self, tensor):
         self.guards[(id(tensor), "shape")] = (tensor, "shape", tensor.shape)
         self.guards[(id(tensor), "dtype")] = (tensor, "dtype", tensor.dtype)
@@ -185,7 +208,10 @@ class Recorder:
     def forward(self, function, ctx, args, kwargs, out):
         """``Function.apply`` ran ``function.forward``; ``out`` is its output array."""
         inputs = [self.operand(a) for a in (*args, *kwargs.values())]
-        known = {id(a._data) if isinstance(a, Tensor) else id(a) for a in (*args, *kwargs.values())}
+        known = set()
+        for a in (*args, *kwargs.values()):
+            for item in (a if isinstance(a, (list, tuple)) else (a,)):
+                known.add(id(item._data) if isinstance(item, Tensor) else id(item))
         known.add(id(out))
         extras = _ctx_arrays(ctx, known)
         outputs = [self.new_buffer(out)] + [self.new_buffer(array, "saved") for _, array in extras]
@@ -254,6 +280,8 @@ class Recorder:
     def host_template(self, value):
         if isinstance(value, Tensor):
             buffer = self.buffer_of.get(id(value._data))
+            if buffer is None and id(value) in self.made_here:
+                self.read_tensor(value)  # (raises: made during the step from an unrecorded array)
             if buffer is None or id(value._data) in self.external or value.requires_grad:
                 return value  # a tensor that lives across steps: the same object
             return TensorArg(buffer)
@@ -288,6 +316,10 @@ class Recorder:
     def program(self, result, arguments):
         return Program(self.instructions, self.buffers, self.result_template(result),
                        list(self.guards.values()), arguments)
+
+
+def _copy_as(array, dtype):
+    return np.array(array, dtype=dtype)
 
 
 def _name(tensor):

@@ -67,6 +67,21 @@ class Const:
         return text if len(text) <= 24 else text[:21] + "..."
 
 
+class Pack:
+    """A list (or tuple) of operands that an op takes as one argument (``cat``, ``stack``)."""
+
+    __slots__ = ("items", "kind")
+
+    def __init__(self, items, kind=list):
+        self.items, self.kind = items, kind
+
+    def buffers(self):
+        return [b for b in self.items if isinstance(b, Buffer)]
+
+    def describe(self):
+        return "[" + ", ".join(b.name if isinstance(b, Buffer) else b.describe() for b in self.items) + "]"
+
+
 class Instruction:
     """Base of the instruction kinds. ``inputs`` are Buffers and Consts, ``outputs`` Buffers."""
 
@@ -84,7 +99,13 @@ class Instruction:
             b.producer = self
 
     def buffers_read(self):
-        return [b for b in self.inputs if isinstance(b, Buffer)]
+        found = []
+        for item in self.inputs:
+            if isinstance(item, Buffer):
+                found.append(item)
+            elif isinstance(item, Pack):
+                found.extend(item.buffers())
+        return found
 
     def flops(self):
         return 0
@@ -300,7 +321,12 @@ class _Names:
         return name
 
     def operand(self, item):
-        return item.name if isinstance(item, Buffer) else self.of(item.value, "k")
+        if isinstance(item, Buffer):
+            return item.name
+        if isinstance(item, Pack):
+            inside = ", ".join(self.operand(i) for i in item.items)
+            return f"[{inside}]" if item.kind is list else f"({inside}{',' if len(item.items) == 1 else ''})"
+        return self.of(item.value, "k")
 
 
 def _lines(instruction, names):

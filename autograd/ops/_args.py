@@ -1,13 +1,34 @@
 """Argument handling shared by the op functions: operand coercion, dtype promotion, dim aliases."""
 import numpy as np
 
-from .. import dtypes
+from .. import dtypes, tracing
 from ..tensor import Tensor, make_tensor
 
 
 def constant(value, dtype):
-    """A tensor outside the graph holding ``value`` as ``dtype``."""
-    return make_tensor(np.asarray(value, dtype=dtype), False, None, None)
+    """A tensor outside the graph holding ``value`` (a literal, or an array of the step) as ``dtype``."""
+    array = np.asarray(value, dtype=dtype)
+    if tracing.recorder is not None:
+        tracing.recorder.literal(array)
+    return make_tensor(array, False, None, None)
+
+
+class _AsDtype:
+    """``function(*arrays)`` as an array of ``dtype``."""
+
+    def __init__(self, function, dtype):
+        self.function, self.dtype = function, dtype
+        self.label = getattr(function, "__name__", "computed")
+
+    def __call__(self, *arrays):
+        return np.asarray(self.function(*arrays), dtype=self.dtype)
+
+
+def computed(function, *arrays, dtype):
+    """A tensor outside the graph holding ``function(*arrays)`` as ``dtype``: a result without a gradient
+    (a comparison, a mask, indices, integer arithmetic) computed on arrays, and reported to
+    ``autograd.tracing`` so that a compiled step computes it again at each replay."""
+    return make_tensor(tracing.computed(_AsDtype(function, dtype), *arrays), False, None, None)
 
 
 def as_tensor(value, dtype=None):

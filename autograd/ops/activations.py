@@ -365,8 +365,8 @@ def tanh(input):
 
 def relu(input):
     if input.dtype.kind != "f":
-        from ._args import constant
-        return constant(np.maximum(input._data, 0), input.dtype)
+        from ._args import computed
+        return computed(np.maximum, input._data, 0, dtype=input.dtype)
     return Relu.apply(input)
 
 

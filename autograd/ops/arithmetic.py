@@ -5,7 +5,7 @@ import numpy as np
 from .. import dual, fp_errors
 from ..function import Function
 from ..tensor import Tensor
-from ._args import binary_operands, constant
+from ._args import binary_operands, computed, constant
 
 
 class Add(Function):
@@ -341,7 +341,7 @@ def div(input, other, rounding_mode=None):
         if rounding_mode not in fn:
             raise ValueError(f"div: rounding_mode must be None, 'floor' or 'trunc', got {rounding_mode!r}")
         with fp_errors.ignored():
-            return constant(fn[rounding_mode](a._data, b._data), a.dtype)
+            return computed(fn[rounding_mode], a._data, b._data, dtype=a.dtype)
     a, b = binary_operands(input, other, "div", floating=True)
     return Div.apply(a, b)
 

@@ -360,9 +360,9 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     out = _restore(out, unbatched)
     if not return_indices:
         return out
-    from ._args import constant
-    idx = kernels.conv.max_pool2d_forward(x._data, *win)[1]  # rarely asked for: recomputed
-    return out, _restore(constant(idx, idx.dtype), unbatched)
+    from ._args import computed
+    idx = computed(lambda a: kernels.conv.max_pool2d_forward(a, *win)[1], x._data, dtype=np.int64)  # (recomputed)
+    return out, _restore(idx, unbatched)
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,

@@ -4,7 +4,7 @@ import numpy as np
 from .. import dtypes
 from ..function import Function
 from ..tensor import Tensor
-from ._args import binary_operands, constant
+from ._args import binary_operands, computed
 
 
 class Cast(Function):
@@ -22,7 +22,7 @@ class Cast(Function):
     @classmethod
     def apply(cls, x, dtype):
         if dtype.kind != "f" or x.dtype.kind != "f":
-            return constant(x._data.astype(dtype), dtype)
+            return computed(lambda a: a.astype(dtype), x._data, dtype=dtype)
         return super().apply(x, dtype)
 
     @staticmethod
@@ -59,7 +59,7 @@ def contiguous(input):
 def _compare(name, ufunc):
     def compare(input, other):
         a, b = binary_operands(input, other, name)
-        return constant(ufunc(a._data, b._data), np.bool_)
+        return computed(ufunc, a._data, b._data, dtype=np.bool_)
     compare.__name__ = name
     compare.__doc__ = f"Elementwise ``{name}`` as a bool tensor (no gradient)."
     return compare
@@ -78,7 +78,7 @@ greater, greater_equal, less, less_equal, equal_elementwise, not_equal = gt, ge,
 
 
 def logical_not(input):
-    return constant(np.logical_not(input._data), np.bool_)
+    return computed(np.logical_not, input._data, dtype=np.bool_)
 
 
 def _bitwise(name, ufunc):
@@ -86,7 +86,7 @@ def _bitwise(name, ufunc):
         a, b = binary_operands(input, other, name)
         if a.dtype.kind == "f":
             raise TypeError(f"{name} is only supported for integer and bool tensors, got {a.dtype}")
-        return constant(ufunc(a._data, b._data), a.dtype)
+        return computed(ufunc, a._data, b._data, dtype=a.dtype)
     op.__name__ = name
     return op
 
@@ -99,19 +99,19 @@ bitwise_xor = _bitwise("bitwise_xor", np.bitwise_xor)
 def bitwise_not(input):
     if input.dtype.kind == "f":
         raise TypeError(f"bitwise_not (~) is only supported for integer and bool tensors, got {input.dtype}")
-    return constant(np.invert(input._data), input.dtype)
+    return computed(np.invert, input._data, dtype=input.dtype)
 
 
 def isnan(input):
-    return constant(np.isnan(input._data), np.bool_)
+    return computed(np.isnan, input._data, dtype=np.bool_)
 
 
 def isinf(input):
-    return constant(np.isinf(input._data), np.bool_)
+    return computed(np.isinf, input._data, dtype=np.bool_)
 
 
 def isfinite(input):
-    return constant(np.isfinite(input._data), np.bool_)
+    return computed(np.isfinite, input._data, dtype=np.bool_)
 
 
 def equal(input, other):
@@ -124,16 +124,17 @@ def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
 
 
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
-    return constant(np.isclose(input._data, np.asarray(other), rtol=rtol, atol=atol, equal_nan=equal_nan),
-                    np.bool_)
+    other = other._data if isinstance(other, Tensor) else np.asarray(other)
+    return computed(lambda a, b: np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan), input._data, other,
+                    dtype=np.bool_)
 
 
 def all(input, dim=None, keepdim=False):
-    return constant(np.all(input._data, axis=dim, keepdims=keepdim), np.bool_)
+    return computed(lambda a: np.all(a, axis=dim, keepdims=keepdim), input._data, dtype=np.bool_)
 
 
 def any(input, dim=None, keepdim=False):
-    return constant(np.any(input._data, axis=dim, keepdims=keepdim), np.bool_)
+    return computed(lambda a: np.any(a, axis=dim, keepdims=keepdim), input._data, dtype=np.bool_)
 
 
 def to(input, dtype=None, copy=False):

@@ -80,7 +80,7 @@ def apply_inplace(target, op, compute, *others):
         grad_enabled = grad_mode.is_grad_enabled()  # (False: here only for forward-AD tangents)
         if grad_enabled:
             _check_target(target, op)
-        snapshot = make_tensor(target._data.copy(), target.requires_grad, target.grad_fn, None)
+        snapshot = make_tensor(tracing.computed(np.copy, target._data), target.requires_grad, target.grad_fn, None)
         snapshot._fw_tangents = target._fw_tangents
         result = compute(snapshot, *others)
         _store(target, result._data, op)

@@ -6,7 +6,7 @@ normalisation in its closed form.
 """
 import numpy as np
 
-from .. import fp_errors
+from .. import fp_errors, tracing
 from ..function import Function
 from ..grad_mode import is_grad_enabled
 from ..tensor import make_tensor
@@ -29,6 +29,29 @@ def _through_normalize(d, xhat, rstd, axes):
     """The gradient (or tangent) d pulled through x ↦ x̂: rstd·(d − mean(d) − x̂·mean(d·x̂)) (the map is
     symmetric, so the same formula serves backward and forward)."""
     return rstd * (d - d.mean(axes, keepdim=True) - xhat * (d * xhat).mean(axes, keepdim=True))
+
+
+class _PlainBackward:
+    """The gradients (those asked for, in the order x, weight, bias) on the arrays forward kept:
+    dx = (1/σ)·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)) with ĝ = g·w, dw = Σ g·x̂, db = Σ g."""
+
+    def __init__(self, axes, lead, need_x, need_w, need_b):
+        self.axes, self.lead, self.needs = axes, lead, (need_x, need_w, need_b)
+
+    def __call__(self, g, weight, xhat, rstd):
+        axes, lead = self.axes, self.lead
+        need_x, need_w, need_b = self.needs
+        out = []
+        with fp_errors.ignored():
+            if need_x:
+                gw = g * weight if weight is not None else g
+                out.append(np.asarray(rstd * (gw - gw.mean(axis=axes, keepdims=True)
+                                              - xhat * (gw * xhat).mean(axis=axes, keepdims=True))))
+            if need_w:
+                out.append(np.asarray((g * xhat).sum(axis=lead)))
+            if need_b:
+                out.append(np.asarray(g.sum(axis=lead)))
+        return tuple(out)
 
 
 class LayerNorm(Function):
@@ -58,15 +81,11 @@ class LayerNorm(Function):
         lead = tuple(range(x.ndim - len(axes)))
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         if not is_grad_enabled():  # a plain backward: on the arrays kept from forward
-            g, xhat, rstd = grad_output._data, ctx.xhat, ctx.rstd
-            with fp_errors.ignored():
-                gw = g * weight._data if weight is not None else g
-                dx = rstd * (gw - gw.mean(axis=axes, keepdims=True)
-                             - xhat * (gw * xhat).mean(axis=axes, keepdims=True)) if need_x else None
-                dw = (g * xhat).sum(axis=lead) if need_w else None
-                db = g.sum(axis=lead) if need_b else None
-            wrap = lambda a: None if a is None else make_tensor(np.asarray(a), False, None, None)  # noqa: E731
-            return wrap(dx), wrap(dw), wrap(db), None, None
+            w = weight._data if weight is not None else None
+            grads = iter(tracing.computed(_PlainBackward(axes, lead, need_x, need_w, need_b), grad_output._data,
+                                          w, ctx.xhat, ctx.rstd))
+            wrap = lambda need: make_tensor(next(grads), False, None, None) if need else None  # noqa: E731
+            return wrap(need_x), wrap(need_w), wrap(need_b), None, None
         xhat, rstd = _normalize_tensors(x, axes, ctx.eps)
         gw = grad_output * weight if weight is not None else grad_output
         dx = _through_normalize(gw, xhat, rstd, axes) if need_x else None

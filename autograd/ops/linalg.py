@@ -4,7 +4,7 @@ import numpy as np
 from ..dual import add_tangents
 from ..function import Function
 from .. import kernels
-from .. import dual
+from .. import dual, tracing
 from ..grad_mode import is_grad_enabled
 from ..tensor import Tensor, make_tensor
 from ._args import binary_operands
@@ -112,7 +112,7 @@ def matmul(input, other):
                 and a.shape[1] == b.shape[0]:
             if (input.requires_grad or other.requires_grad) and is_grad_enabled() or dual.active_levels:
                 return MatMul.apply(input, other)
-            return make_tensor(_product(a, b), False, None, None)  # nothing to record
+            return make_tensor(tracing.computed(_product, a, b), False, None, None)  # nothing to record
     return _matmul_general(input, other)
 
 
@@ -122,7 +122,7 @@ def _matmul_general(input, other):
         raise RuntimeError(f"matmul: both arguments need at least 1 dimension, got shapes {a.shape} and "
                            f"{b.shape} (use * for scalars)")
     if a.dtype.kind != "f":
-        return Tensor(np.matmul(a._data, b._data))
+        return make_tensor(tracing.computed(np.matmul, a._data, b._data))
     k_a = a.shape[-1]
     k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
     if k_a != k_b:

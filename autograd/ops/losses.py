@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from ..function import Function
-from .. import kernels
+from .. import kernels, tracing
 from ..tensor import Tensor, make_tensor
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -53,6 +53,19 @@ class CrossEntropy(Function):
         return per_row if reduction == "none" else sum_(per_row)
 
 
+def _row_scale(row_weights, coef):
+    """cᵢ = wᵢ·coef, the weight of each row's loss term."""
+    return row_weights * np.asarray(coef, row_weights.dtype)
+
+
+def _onehot(target, row_weights, classes, dtype):
+    """onehot(tᵢ) for the rows that count (ignored rows have weight 0: their target may be any value)."""
+    onehot = np.zeros((len(target), classes), dtype)
+    kept = row_weights != 0
+    onehot[np.arange(len(target))[kept], target[kept]] = 1
+    return onehot
+
+
 class CrossEntropyGrad(Function):
     """z = cᵢ·gᵢ·(softmax(xᵢ) − onehot(tᵢ)) in one pass (g the loss's gradient, a scalar or one per row,
     cᵢ = wᵢ·coef); dg = Σ_classes cᵢ·(softmax(xᵢ) − onehot(tᵢ))·dz,
@@ -71,14 +84,11 @@ class CrossEntropyGrad(Function):
         from .shape import reshape, unsqueeze
         g, x = ctx.saved_tensors
         need_g, need_x = ctx.needs_input_grad[:2]
-        scale = make_tensor(ctx.row_weights * np.asarray(ctx.coef, ctx.row_weights.dtype), False, None, None)
+        scale = make_tensor(tracing.computed(_row_scale, ctx.row_weights, ctx.coef), False, None, None)
         p = softmax(x, 1)
         dg = dx = None
         if need_g:
-            rows = np.arange(len(ctx.target))
-            onehot = np.zeros(x.shape, x.dtype)
-            kept = ctx.row_weights != 0  # ignored rows have weight 0 (their target may be any value)
-            onehot[rows[kept], ctx.target[kept]] = 1
+            onehot = tracing.computed(_onehot, ctx.target, ctx.row_weights, x.shape[1], x._data.dtype)
             per_row = sum_((p - make_tensor(onehot, False, None, None)) * grad_output, 1) * scale
             dg = sum_(per_row) if g.ndim == 0 else reshape(per_row, g.shape)
         if need_x:
@@ -95,7 +105,7 @@ class CrossEntropyGrad(Function):
         if tg is not None:
             out = CrossEntropyGrad.apply(tg, x, ctx.logp, ctx.target, ctx.row_weights, ctx.coef)
         if tx is not None:
-            scale = make_tensor(ctx.row_weights * np.asarray(ctx.coef, ctx.row_weights.dtype), False, None, None)
+            scale = make_tensor(_row_scale(ctx.row_weights, ctx.coef), False, None, None)
             term = SoftmaxGrad.apply(tx * unsqueeze(scale * g, 1), softmax(x, 1), 1)
             out = term if out is None else out + term
         return out

@@ -7,7 +7,7 @@ hidden and cell states side by side, recording one node.
 """
 import numpy as np
 
-from .. import fp_errors
+from .. import fp_errors, tracing
 from ..function import Function
 from ..grad_mode import is_grad_enabled
 from ..tensor import make_tensor
@@ -65,13 +65,7 @@ class LSTMGates(Function):
         gates, c = ctx.saved_tensors
         size = c.shape[-1]
         if not is_grad_enabled():  # a plain backward: the arithmetic on arrays, in one place
-            i, f, g, o, tc = ctx.activations
-            dh, dc_new = grad_output._data[..., :size], grad_output._data[..., size:]
-            with fp_errors.ignored():
-                total = dc_new + dh * o * (1.0 - tc * tc)
-                dgates = np.concatenate([total * g * i * (1.0 - i), total * c._data * f * (1.0 - f),
-                                         total * i * (1.0 - g * g), dh * tc * o * (1.0 - o)], axis=-1)
-                dc = total * f
+            dgates, dc = tracing.computed(_plain_backward, grad_output._data, c._data, *ctx.activations)
             return make_tensor(dgates, False, None, None), make_tensor(dc, False, None, None)
         i, f, g, o = _tensor_activations(gates, size)
         tc = (f * c + i * g).tanh()
@@ -113,3 +107,16 @@ def lstm_gates(gates, c):
         c = c.to(gates.dtype)
     both = LSTMGates.apply(gates, c)
     return both[..., :size], both[..., size:]
+
+
+def _plain_backward(grad_output, c, i, f, g, o, tc):
+    """(d gates, d c) from the gradient of [h_new, c_new] and the activations forward kept:
+    total = dc_new + dh·o·(1 − tanh²c_new), d gates = [total·g·i(1−i), total·c·f(1−f),
+    total·i·(1−g²), dh·tanh(c_new)·o(1−o)], dc = total·f."""
+    size = c.shape[-1]
+    dh, dc_new = grad_output[..., :size], grad_output[..., size:]
+    with fp_errors.ignored():
+        total = dc_new + dh * o * (1.0 - tc * tc)
+        dgates = np.concatenate([total * g * i * (1.0 - i), total * c * f * (1.0 - f),
+                                 total * i * (1.0 - g * g), dh * tc * o * (1.0 - o)], axis=-1)
+        return dgates, total * f

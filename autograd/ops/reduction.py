@@ -13,7 +13,7 @@ from .. import dtypes, dual, fp_errors
 from ..blas import column_sums
 from ..function import Function
 from ..tensor import Tensor, normalize_dim, normalize_dims
-from ._args import constant, dim_alias, floating
+from ._args import computed, constant, dim_alias, floating
 from .shape import broadcast_to, reshape
 
 MaxMin = namedtuple("MaxMin", ["values", "indices"])
@@ -330,7 +330,7 @@ def amax(input, dim=(), keepdim=False, *, axis=None, keepdims=None):
     dim, keepdim = dim_alias(None if dim == () else dim, keepdim, axis, keepdims)  # () = not given
     axes = _axes(dim, input.ndim, "amax")
     if input.dtype.kind != "f":
-        return constant(np.max(input._data, axis=axes, keepdims=keepdim), input.dtype)
+        return computed(lambda a: np.max(a, axis=axes, keepdims=keepdim), input._data, dtype=input.dtype)
     return Amax.apply(input, axes, keepdim)
 
 
@@ -338,7 +338,7 @@ def amin(input, dim=(), keepdim=False, *, axis=None, keepdims=None):
     dim, keepdim = dim_alias(None if dim == () else dim, keepdim, axis, keepdims)  # () = not given
     axes = _axes(dim, input.ndim, "amin")
     if input.dtype.kind != "f":
-        return constant(np.min(input._data, axis=axes, keepdims=keepdim), input.dtype)
+        return computed(lambda a: np.min(a, axis=axes, keepdims=keepdim), input._data, dtype=input.dtype)
     return Amin.apply(input, axes, keepdim)
 
 
@@ -346,11 +346,12 @@ def _arg_extreme(input, dim, keepdim, find, op):
     if input.numel() == 0:
         raise RuntimeError(f"{op}(): expected a non-empty tensor")
     if dim is None:
-        index = find(input._data.reshape(-1))
-        return constant(np.asarray(index).reshape((1,) * input.ndim if keepdim else ()), np.int64)
+        shape = (1,) * input.ndim if keepdim else ()
+        return computed(lambda a: np.reshape(find(a.reshape(-1)), shape), input._data, dtype=np.int64)
     d = normalize_dim(dim, input.ndim, op) if input.ndim else 0
-    data = input._data if input.ndim else input._data.reshape(1)
-    return constant(find(data, axis=d, keepdims=keepdim and input.ndim > 0), np.int64)
+    keep = keepdim and input.ndim > 0
+    return computed(lambda a: find(a if a.ndim else a.reshape(1), axis=d, keepdims=keep), input._data,
+                    dtype=np.int64)
 
 
 def argmax(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
@@ -376,13 +377,13 @@ def _max_min(input, dim, keepdim, axis, keepdims, reduce_all, find, op):
     source = input if input.ndim else reshape(input, (1,))
     if source.shape[d] == 0:
         raise IndexError(f"{op}(): cannot reduce over a zero-size dimension {dim}")
-    index = find(source._data, axis=d, keepdims=True)
-    values = gather(source, d, index) if source.dtype.kind == "f" else constant(
-        np.take_along_axis(source._data, index, axis=d), source.dtype)
+    index = computed(lambda a: find(a, axis=d, keepdims=True), source._data, dtype=np.int64)
+    values = gather(source, d, index) if source.dtype.kind == "f" else computed(
+        lambda a, i: np.take_along_axis(a, i, axis=d), source._data, index._data, dtype=source.dtype)
     if not keepdim or not input.ndim:
         values = reshape(values, values.shape[:d] + values.shape[d + 1:])
-        index = index.reshape(index.shape[:d] + index.shape[d + 1:])
-    return MaxMin(values, constant(index, np.int64))
+        index = reshape(index, index.shape[:d] + index.shape[d + 1:])
+    return MaxMin(values, index)
 
 
 def max(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
@@ -448,7 +449,7 @@ def prod(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None
         input = input.to(dtype)
     axes = _axes(dim, input.ndim, "prod")
     if input.dtype.kind != "f":
-        return constant(input._data.prod(axis=axes, keepdims=keepdim), np.int64)
+        return computed(lambda a: a.prod(axis=axes, keepdims=keepdim), input._data, dtype=np.int64)
     return Prod.apply(input, axes, keepdim)
 
 

@@ -8,7 +8,7 @@ from collections import namedtuple
 import numpy as np
 
 from ..tensor import normalize_dim
-from ._args import as_tensor, constant
+from ._args import as_tensor, computed, constant
 from .reduction import gather
 
 SortResult = namedtuple("sort", ["values", "indices"])
@@ -31,8 +31,8 @@ def sort(input, dim=-1, descending=False, stable=False):
     if input.ndim == 0:
         return SortResult(input * 1 if input.dtype.kind == "f" else input, constant(0, np.int64))
     d = normalize_dim(dim, input.ndim, "sort")
-    index = _order(input._data, d, descending)
-    return SortResult(_take(input, d, index), constant(index, np.int64))
+    index = computed(lambda a: _order(a, d, descending), input._data, dtype=np.int64)
+    return SortResult(_take(input, d, index), index)
 
 
 def argsort(input, dim=-1, descending=False, stable=False):
@@ -52,11 +52,11 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
                            f"{tuple(input.shape)})")
     if input.ndim == 0:
         return TopKResult(input * 1 if input.dtype.kind == "f" else input, constant(0, np.int64))
-    index = np.take(_order(input._data, d, largest), np.arange(k), axis=d)
-    return TopKResult(_take(input, d, index), constant(index, np.int64))
+    index = computed(lambda a: np.take(_order(a, d, largest), np.arange(k), axis=d), input._data, dtype=np.int64)
+    return TopKResult(_take(input, d, index), index)
 
 
 def _take(input, dim, index):
     if input.dtype.kind == "f":
         return gather(input, dim, index)
-    return constant(np.take_along_axis(input._data, index, axis=dim), input.dtype)
+    return computed(lambda a, i: np.take_along_axis(a, i, axis=dim), input._data, index._data, dtype=input.dtype)

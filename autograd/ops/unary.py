@@ -277,15 +277,15 @@ def cos(input):
 
 def abs(input):
     if input.dtype.kind != "f":
-        from ._args import constant
-        return constant(np.abs(input._data), input.dtype)
+        from ._args import computed
+        return computed(np.abs, input._data, dtype=input.dtype)
     return Abs.apply(input)
 
 
 def sign(input):
     if input.dtype.kind != "f":
-        from ._args import constant
-        return constant(np.sign(input._data), input.dtype)
+        from ._args import computed
+        return computed(np.sign, input._data, dtype=input.dtype)
     return Sign.apply(input)
 
 
