@@ -74,11 +74,25 @@ class _BatchNorm(Module):
             with ag.no_grad():
                 self.num_batches_tracked.add_(1)
             if self.momentum is None:
-                factor = 1.0 / int(self.num_batches_tracked.item())
+                return self._cumulative_average_forward(input)
         use_batch_stats = self.training or self.running_mean is None
         track = not self.training or self.track_running_stats
         return F.batch_norm(input, self.running_mean if track else None, self.running_var if track else None,
                             self.weight, self.bias, use_batch_stats, factor, self.eps)
+
+    def _cumulative_average_forward(self, input):
+        """Training with ``momentum=None``: running ← (1 − 1/n)·running + (1/n)·batch statistic, n the
+        batches tracked so far. The factor 1/n stays a tensor (never a Python number read with
+        ``item()``), so a compiled step computes it from each call's count."""
+        # batch_norm writes the batch's statistics into these (momentum 1: running ← batch statistic)
+        batch_mean, batch_var = ag.zeros_like(self.running_mean), ag.ones_like(self.running_var)
+        output = F.batch_norm(input, batch_mean, batch_var, self.weight, self.bias, True, 1.0, self.eps)
+        with ag.no_grad():
+            factor = 1.0 / self.num_batches_tracked.to(ag.float64)
+            keep = 1.0 - factor
+            self.running_mean.mul_(keep).add_(batch_mean * factor)
+            self.running_var.mul_(keep).add_(batch_var * factor)
+        return output
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
