@@ -434,3 +434,214 @@ def scalar_training_loop(engine, steps):
             gc.callbacks.remove(count)
         return [seconds / steps, full[0] / steps, len(gc.get_objects())]
     return run
+
+
+# ------------------------------------------------------------------ compiled training steps (issue 17)
+# A step takes its batch as arguments, as a user writes the function given to ``autograd.compile`` or
+# ``torch.compile``: ``step(x, y)`` does zero_grad, forward, cross-entropy, backward and the update.
+def _training_step(e, model, optimizer):
+    cross_entropy = e.F.cross_entropy
+
+    def step(x, y):
+        optimizer.zero_grad()
+        loss = cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+    return step
+
+
+def _load_by_key(e, model, arrays):
+    """Replace the entries ``arrays`` names (state_dict key -> numpy array); keep the others."""
+    state = dict(model.state_dict())
+    state.update({key: e.lib.tensor(array) for key, array in arrays.items()})
+    model.load_state_dict(state)
+
+
+def _cnn_bn(e, channels=CNN_CHANNELS):
+    """Conv2d(1, c, 3) → BatchNorm2d(c) → ReLU → MaxPool2d(2) → Flatten → Linear(c·13·13, 10); the
+    batch norm keeps its default start (weight 1, bias 0, running mean 0 and variance 1) in both engines."""
+    nn = e.nn
+    model = nn.Sequential(nn.Conv2d(1, channels, 3), nn.BatchNorm2d(channels), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Flatten(), nn.Linear(channels * 13 * 13, 10))
+    conv, linear = conv_weights(channels), uniform_weights((channels * 13 * 13, 10))
+    _load_by_key(e, model, {"0.weight": conv[0], "0.bias": conv[1], "5.weight": linear[0], "5.bias": linear[1]})
+    return model
+
+
+STEP_MODELS = ("mlp", "cnn_bn", "transformer")
+
+
+def model_step(e, model, batch=None):
+    """``(step, inputs)`` for one of STEP_MODELS, freshly built from the same numbers every time:
+
+    * ``mlp``: benchmarks.cases.mlp_step's MLP 784-256-256-10 with SGD (default batch 128);
+    * ``cnn_bn``: :func:`_cnn_bn` with SGD, 1x28x28 inputs (default batch 64);
+    * ``transformer``: benchmarks/bench_sequence.py's tiny causal transformer step with AdamW (its
+      batch of 16 by default); that step reads its batch from its closure, so ``inputs`` is empty.
+    """
+    if model == "mlp":
+        net = _mlp(e, MLP_SIZES)
+        x, y = mlp_batch(batch or 128)
+    elif model == "cnn_bn":
+        net = _cnn_bn(e)
+        x, y = cnn_batch(batch or 64)
+    elif model == "transformer":
+        from benchmarks.bench_sequence import transformer_step
+        return (transformer_step(e.name, batch=batch) if batch else transformer_step(e.name)), ()
+    else:
+        raise ValueError(f"unknown model {model!r}: one of {STEP_MODELS}")
+    return _training_step(e, net, e.optim.SGD(net.parameters(), lr=LR)), (e.tensor(x), e.tensor(y))
+
+
+# What torch.compile's first calls cost, per case built in this process: filled when a compiled torch
+# step is built, read by the parent through the ``warm_up_record`` case.
+WARM_UP_RECORD = {}
+CHECKED_CALLS = 3
+
+
+def _same_losses_as_eager(e, compiled, inputs, model, batch):
+    """Run the compiled step (its capture, then replays) beside the eager step of a twin model and
+    raise unless both give the same losses to rounding and the calls after the first replayed."""
+    eager, eager_inputs = model_step(e, model, batch)
+    for call in range(CHECKED_CALLS):
+        ours, theirs = compiled(*inputs).item(), eager(*eager_inputs).item()
+        if not math.isclose(ours, theirs, rel_tol=1e-4, abs_tol=1e-6):
+            raise AssertionError(f"{model}: compiled loss {ours!r} != eager loss {theirs!r} at call {call + 1}")
+    if compiled.captures != 1 or compiled.replays != CHECKED_CALLS - 1:
+        raise AssertionError(f"{model}: {compiled.captures} captures, {compiled.replays} replays and "
+                             f"{compiled.eager_calls} eager calls in {CHECKED_CALLS} calls: the step does not replay")
+
+
+def training_step(engine, model, batch=None, compiled=False):
+    """One training step of ``model`` (see :func:`model_step`), eager or compiled: ``autograd.compile`` for
+    numbagrad (checked first against the eager step: same losses, later calls replay) or
+    ``torch.compile`` in its default mode for torch (its first calls, which compile, are timed and
+    recorded in WARM_UP_RECORD)."""
+    import time
+    e = _Engine(engine)
+    step, inputs = model_step(e, model, batch)
+    if not compiled:
+        return lambda: step(*inputs)
+    run = e.lib.compile(step)
+    if engine == "numbagrad":
+        _same_losses_as_eager(e, run, inputs, model, batch)
+    else:
+        from torch._dynamo.utils import counters
+        seconds = []
+        for _ in range(CHECKED_CALLS):
+            t0 = time.perf_counter()
+            run(*inputs)
+            seconds.append(time.perf_counter() - t0)
+        WARM_UP_RECORD[f"{model} b{batch}"] = {
+            "first_call": seconds[0], "first_calls": sum(seconds), "calls": CHECKED_CALLS,
+            "fx_graph_cache_hits": counters["inductor"]["fxgraph_cache_hit"],
+            "fx_graph_cache_misses": counters["inductor"]["fxgraph_cache_miss"]}
+    return lambda: run(*inputs)
+
+
+def warm_up_record(engine="torch"):
+    """Returns a callable giving WARM_UP_RECORD (JSON): what the compiled steps built in this process
+    cost on their first calls."""
+    return lambda: dict(WARM_UP_RECORD)
+
+
+def _numba_cache_counts():
+    """(signatures loaded from numba's disk cache, signatures compiled) so far, summed over the Numba
+    dispatchers defined at module level in autograd, nn and optim."""
+    import sys
+    loaded = compiled = 0
+    for name, module in list(sys.modules.items()):
+        if module is None or name.split(".")[0] not in ("autograd", "nn", "optim"):
+            continue
+        for obj in list(vars(module).values()):
+            stats = getattr(obj, "stats", None) if hasattr(obj, "py_func") else None
+            if stats is not None and hasattr(stats, "cache_hits"):
+                loaded += sum(stats.cache_hits.values())
+                compiled += sum(stats.cache_misses.values())
+    return loaded, compiled
+
+
+def capture_seconds(engine, model="mlp", batch=128, repeat=5):
+    """Returns ``run() -> dict``: what capturing costs. Each of ``repeat`` rounds builds two identical
+    fresh models and times the first eager step of one and the first call of ``autograd.compile(step)``
+    of the other (the order alternating; gc.collect() untimed before each); ``capture`` is the median
+    of the differences. An eager step of a model of its own runs first, untimed, so the eager kernels
+    are loaded (``eager_kernels_loaded`` from numba's disk cache, ``eager_kernels_compiled`` afresh); the
+    first round is reported on its own (``first_round``) with how many more kernel signatures it loaded
+    or compiled, the medians are over the rounds after it."""
+    import gc
+    import statistics
+    import time
+    e = _Engine(engine)
+
+    def first_call(compiled):
+        step, inputs = model_step(e, model, batch)
+        if compiled:
+            step = e.lib.compile(step)
+        gc.collect()
+        t0 = time.perf_counter()
+        step(*inputs)
+        return time.perf_counter() - t0
+
+    def run():
+        eager_loaded, eager_compiled = _numba_cache_counts()
+        first_call(False)
+        loaded, compiled = _numba_cache_counts()
+        first_eager, first_compiled = first_call(False), first_call(True)
+        loaded_after, compiled_after = _numba_cache_counts()
+        rounds = []
+        for i in range(repeat):
+            if i % 2:
+                compiled_seconds = first_call(True)
+                eager_seconds = first_call(False)
+            else:
+                eager_seconds = first_call(False)
+                compiled_seconds = first_call(True)
+            rounds.append((eager_seconds, compiled_seconds))
+        return {"capture": statistics.median(c - a for a, c in rounds),
+                "eager": statistics.median(a for a, _ in rounds),
+                "compiled": statistics.median(c for _, c in rounds),
+                "first_round": first_compiled - first_eager,
+                "eager_kernels_loaded": loaded - eager_loaded, "eager_kernels_compiled": compiled - eager_compiled,
+                "kernels_loaded": loaded_after - loaded, "kernels_compiled": compiled_after - compiled}
+    return run
+
+
+def step_peak_bytes(engine, model="mlp", batch=512, compiled=False):
+    """Returns ``run() -> dict``: tracemalloc's view of one step's memory, meant for a fresh process.
+    First a throwaway model of the same kind runs one step of the same kind (eager, or compiled: a
+    capture), untraced, so that what a process pays once (loading kernels, modules imported on first
+    use) is not counted. Tracing starts once the measured model, its optimizer and the batch exist; two
+    steps run (compiled: its capture and a replay), then the third is measured: ``peak`` is the most
+    traced bytes held at once during it (what the earlier steps left allocated, such as gradients or a
+    program and its buffers, plus what the step allocates), ``before`` the traced bytes held when it
+    started, and ``planned`` the program's own estimate (``program.peak_bytes``; None eagerly)."""
+    import gc
+    import tracemalloc
+    e = _Engine(engine)
+
+    def build():
+        step, inputs = model_step(e, model, batch)
+        return (e.lib.compile(step) if compiled else step), inputs
+
+    throwaway, inputs = build()
+    throwaway(*inputs)
+    del throwaway, inputs
+
+    def run():
+        step, inputs = build()
+        gc.collect()
+        tracemalloc.start()
+        try:
+            step(*inputs)
+            step(*inputs)
+            before = tracemalloc.get_traced_memory()[0]
+            tracemalloc.reset_peak()
+            step(*inputs)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        program = getattr(step, "program", None)
+        return {"peak": peak, "before": before, "planned": getattr(program, "peak_bytes", None)}
+    return run
