@@ -14,7 +14,10 @@ Design notes:
 * When the helper barely ran (its core busy: OpenBLAS threads keep spinning for a while after a BLAS
   call, OpenMP threads of torch, another process), calls stay serial for a back-off time that doubles
   from ``_BACKOFF_MIN_S`` to ``_BACKOFF_MAX_S`` while the helper keeps finding no core, and resets once
-  it helps: a failed try costs about a thread wake-up, and the back-off keeps such tries rare.
+  it helps: a failed try costs about a thread wake-up, and the back-off keeps such tries rare.  Only
+  the helper's share decides: when the calling thread is the one that lost its core for a while and
+  the helper ran most chunks, splitting worked, and going serial would leave all the work to the
+  thread that was just slowed down.
 * Not ``parallel=True``: such a kernel launched right after a BLAS product waits for the cores that
   OpenBLAS threads are still spinning on, and for small arrays serial code is faster anyway.
 """
@@ -117,7 +120,7 @@ def run_elementwise(kernel, arrays, parallel_min):
             pass
     if call.error is not None:
         raise call.error
-    if 4 * min(mine, call.helped) < mine + call.helped:  # one thread did (nearly) everything
+    if 4 * call.helped < mine + call.helped:  # the helper found no core for (nearly) the whole call
         _helper_off_until = time.perf_counter() + _helper_backoff
         _helper_backoff = min(2 * _helper_backoff, _BACKOFF_MAX_S)
     else:
