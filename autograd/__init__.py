@@ -33,6 +33,7 @@ from .ops.indexing import index_put
 from .ops.foreach import (foreach_add, foreach_add_, foreach_addcdiv_, foreach_addcmul_, foreach_div,
                           foreach_div_, foreach_lerp_, foreach_maximum_, foreach_mul, foreach_mul_, foreach_neg,
                           foreach_sqrt, foreach_sqrt_)
+from .ops.fused_updates import fused_adam_, fused_sgd_, fused_update_possible
 from .ops.join import cat, chunk, concat, concatenate, repeat, split, stack
 from .ops.join import pad as _pad
 from .ops.linalg import dot, inner, matmul, mm, outer

@@ -58,16 +58,23 @@ def guard(obj, attribute):
         recorder.guard_attribute(obj, attribute)
 
 
-def host_call(function):
+def host_call(function=None, *, replay=None):
     """Mark ``function`` as one call of the compiled program: under capture it runs as usual and is
     recorded whole (nothing inside it is), and every replay calls it again with the replayed step's
-    tensors, so its Python (reading hyper-parameters, counting steps) runs each time."""
+    tensors, so its Python (reading hyper-parameters, counting steps) runs each time.
+
+    ``replay``: a function of the same arguments and effect that a compiled program may call instead
+    (the optimizers' step with its fused kernels); the ``host_calls`` pass makes that choice."""
+    if function is None:
+        return lambda f: host_call(f, replay=replay)
+
     @functools.wraps(function)
     def call(*args, **kwargs):
         if recorder is None:
             return function(*args, **kwargs)
         return recorder.host_call(function, args, kwargs)
     call.host_function = function
+    function.replay_form = replay
     return call
 
 

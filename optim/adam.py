@@ -15,18 +15,25 @@ dividing by (1 − β^t) makes them unbiased when g is stationary, and the facto
 one kernel per tensor (the default, ``None``), or per parameter with ordinary Tensor ops (``False``);
 both compute the same operations in the same order, so they give the same bits. Like PyTorch, the
 update is written as ``m ← lerp(m, g, 1 − β1)`` and ``w ← w − (lr / (1 − β1^t))·m / denominator``.
+``fused=True`` runs the whole rule as one kernel pass per tensor (``autograd.fused_adam_``, PyTorch's
+``fused``), the same operations in the same order; a compiled training step (``autograd.compile``)
+replays that form when ``fused`` and ``foreach`` are left unset.
 """
 import autograd as ag
 
-from .optimizer import Optimizer, check_betas, check_foreach, check_lr, check_nonnegative, new_step_counter
+from .optimizer import (Optimizer, check_betas, check_foreach, check_fused, check_lr, check_nonnegative,
+                        new_step_counter)
 
 
 class Adam(Optimizer):
+    has_fused_form = True
+
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, *,
-                 foreach=None, maximize=False, decoupled_weight_decay=False, eps_inside_sqrt=False):
+                 foreach=None, maximize=False, decoupled_weight_decay=False, eps_inside_sqrt=False, fused=None):
         defaults = dict(lr=lr, betas=tuple(betas) if isinstance(betas, list) else betas, eps=eps,
                         weight_decay=weight_decay, amsgrad=amsgrad, foreach=foreach, maximize=maximize,
-                        decoupled_weight_decay=decoupled_weight_decay, eps_inside_sqrt=eps_inside_sqrt)
+                        decoupled_weight_decay=decoupled_weight_decay, eps_inside_sqrt=eps_inside_sqrt,
+                        fused=fused)
         super().__init__(params, defaults)
 
     def _check_group(self, group):
@@ -35,6 +42,7 @@ class Adam(Optimizer):
         check_nonnegative(group["eps"], "epsilon")
         check_nonnegative(group["weight_decay"], "weight_decay")
         check_foreach(group)
+        check_fused(group)
 
     def _update(self, param, grad, state, group):
         """The rule for one parameter (``foreach=False``)."""
@@ -62,6 +70,8 @@ class Adam(Optimizer):
 
     def _update_group(self, group, params, grads, states):
         """The same rule over the whole group, one foreach op per line."""
+        if self._fused(group) and ag.fused_update_possible(params, grads, group.get("fused")):
+            return self._fused_update_group(group, params, grads, states)
         if group.get("foreach") is False:
             return super()._update_group(group, params, grads, states)
         lr, (beta1, beta2), eps, weight_decay = group["lr"], group["betas"], group["eps"], group["weight_decay"]
@@ -93,6 +103,17 @@ class Adam(Optimizer):
         ag.foreach_addcdiv_(params, exp_avgs, denom, [-lr / (1 - beta1 ** step) for step in steps])
 
 
+    def _fused_update_group(self, group, params, grads, states):
+        """The same rule over the whole group, one kernel pass per parameter (``fused=True``)."""
+        steps = [_count_step(state, param, group) for param, state in zip(params, states)]
+        beta1, beta2 = group["betas"]
+        ag.fused_adam_(params, grads, [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
+                       [s["max_exp_avg_sq"] for s in states] if group["amsgrad"] else None, steps,
+                       lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
+                       weight_decay=group["weight_decay"], decoupled_weight_decay=group["decoupled_weight_decay"],
+                       maximize=group["maximize"], eps_inside_sqrt=group["eps_inside_sqrt"])
+
+
 def _count_step(state, param, group):
     """Create the state on the first step, count this step and return its number t (from 1)."""
     if not state:
@@ -111,7 +132,7 @@ class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter): ``w ← w·(1 − lr·wd)`` before the step."""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
-                 foreach=None, maximize=False, eps_inside_sqrt=False):
+                 foreach=None, maximize=False, eps_inside_sqrt=False, fused=None):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                          foreach=foreach, maximize=maximize, decoupled_weight_decay=True,
-                         eps_inside_sqrt=eps_inside_sqrt)
+                         eps_inside_sqrt=eps_inside_sqrt, fused=fused)

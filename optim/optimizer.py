@@ -125,9 +125,26 @@ class Optimizer:
                     with ag.no_grad():
                         p.grad.zero_()
 
-    @ag.tracing.host_call  # (a compiled step calls it at every replay: hyper-parameters are read then)
+    @ag.tracing.host_call(replay=lambda self, closure=None: self._step(closure, fuse=True))
     def step(self, closure=None):
-        """Update every parameter that has a gradient; ``closure`` re-evaluates the loss and returns it."""
+        """Update every parameter that has a gradient; ``closure`` re-evaluates the loss and returns it.
+
+        A compiled training step (``autograd.compile``) calls it at every replay, so hyper-parameters are
+        read then; it runs the fused form of the rule (one kernel per parameter) where the optimizer has
+        one and ``fused`` and ``foreach`` were left unset."""
+        return self._step(closure, fuse=False)
+
+    #: Whether the rule has a fused form (``fused=True``; SGD, Adam and AdamW, as in PyTorch).
+    has_fused_form = False
+
+    def _fused(self, group):
+        """Whether this group's update runs the fused form: asked for, or chosen for a compiled step."""
+        fused = group.get("fused")
+        if fused is not None:
+            return bool(fused)
+        return self._fusing and group.get("foreach") is not False
+
+    def _step(self, closure, fuse):
         loss = None
         if closure is not None:
             with ag.enable_grad():
@@ -149,8 +166,14 @@ class Optimizer:
                     # a gradient recorded with create_graph=True is detached: the update is no graph's part
                     grads.append(grad.detach() if grad.requires_grad else grad)
                     states.append(state)
-                self._update_group(group, params, grads, states)
+                self._fusing = fuse and self.has_fused_form
+                try:
+                    self._update_group(group, params, grads, states)
+                finally:
+                    self._fusing = False
         return loss
+
+    _fusing = False
 
     def _update_group(self, group, params, grads, states):
         """Update a group's parameters that have gradients, one ``_update`` each; optimizers with a
@@ -263,6 +286,15 @@ def check_foreach(group):
     foreach = group.get("foreach")
     if foreach is not None and not isinstance(foreach, bool):
         raise TypeError(f"foreach must be None, True or False, got {foreach!r}")
+
+
+def check_fused(group):
+    """``fused`` is None (the default), True or False; True cannot go with ``foreach=True`` (PyTorch's rule)."""
+    fused = group.get("fused")
+    if fused is not None and not isinstance(fused, bool):
+        raise TypeError(f"fused must be None, True or False, got {fused!r}")
+    if fused and group.get("foreach"):
+        raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
 
 
 def check_betas(betas):

@@ -19,18 +19,25 @@ which the gradient is taken; it equals Nesterov's look-ahead form without a seco
 
 ``foreach`` (PyTorch's switch): the rule runs over the whole group with ``autograd.foreach_*`` ops,
 one kernel per tensor (the default, ``None``), or per parameter with ordinary Tensor ops (``False``);
-both compute the same operations in the same order, so they give the same bits.
+both compute the same operations in the same order, so they give the same bits. ``fused=True`` runs
+the whole rule as one kernel pass per tensor (``autograd.fused_sgd_``, PyTorch's ``fused``), again the
+same operations in the same order; a compiled training step (``autograd.compile``) replays that form
+when ``fused`` and ``foreach`` are left unset.
 """
 import autograd as ag
 
-from .optimizer import Optimizer, check_foreach, check_lr, check_nonnegative, check_unit_interval, _number
+from .optimizer import (Optimizer, check_foreach, check_fused, check_lr, check_nonnegative, check_unit_interval,
+                        _number)
 
 
 class SGD(Optimizer):
+    has_fused_form = True
+
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, *,
-                 maximize=False, foreach=None, ema_momentum=False):
+                 maximize=False, foreach=None, ema_momentum=False, fused=None):
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                        nesterov=nesterov, maximize=maximize, foreach=foreach, ema_momentum=ema_momentum)
+                        nesterov=nesterov, maximize=maximize, foreach=foreach, ema_momentum=ema_momentum,
+                        fused=fused)
         super().__init__(params, defaults)
 
     def _check_group(self, group):
@@ -39,6 +46,7 @@ class SGD(Optimizer):
         check_nonnegative(group["weight_decay"], "weight_decay")
         _number(group["dampening"], "dampening")
         check_foreach(group)
+        check_fused(group)
         if group["ema_momentum"]:
             check_unit_interval(group["momentum"], "momentum (ema_momentum=True: the moving-average β)")
             if group["dampening"] != 0:
@@ -65,6 +73,8 @@ class SGD(Optimizer):
 
     def _update_group(self, group, params, grads, states):
         """The same rule over the whole group, one foreach op per line."""
+        if self._fused(group) and ag.fused_update_possible(params, grads, group.get("fused")):
+            return self._fused_update_group(group, params, grads, states)
         if group.get("foreach") is False:
             return super()._update_group(group, params, grads, states)
         momentum = group["momentum"]
@@ -84,6 +94,22 @@ class SGD(Optimizer):
             ag.foreach_add_(later_bufs, later_grads, alpha=1 - _dampening(group))
             grads = ag.foreach_add(grads, bufs, alpha=momentum) if group["nesterov"] else bufs
         ag.foreach_add_(params, grads, alpha=-group["lr"])
+
+
+    def _fused_update_group(self, group, params, grads, states):
+        """The same rule over the whole group, one kernel pass per parameter (``fused=True``)."""
+        bufs = firsts = None
+        if group["momentum"] != 0:
+            bufs, firsts = [], []
+            for param, state in zip(params, states):
+                buf = state.get("momentum_buffer")
+                firsts.append(buf is None and not group["ema_momentum"])  # PyTorch's v starts at g
+                if buf is None:
+                    state["momentum_buffer"] = buf = ag.zeros_like(param)
+                bufs.append(buf)
+        ag.fused_sgd_(params, grads, bufs, lr=group["lr"], weight_decay=group["weight_decay"],
+                      momentum=group["momentum"], dampening=_dampening(group), nesterov=group["nesterov"],
+                      maximize=group["maximize"], first_steps=firsts)
 
 
 def _dampening(group):
