@@ -9,9 +9,9 @@ that a wrapper only takes for large arrays (BLAS axpy) are called at the size th
 import numba
 import numpy as np
 
-from . import conv, elementwise, losses, matmul, rows, updates
+from . import conv, elementwise, fused_steps, losses, matmul, rows, updates
 
-_MODULES = (elementwise, rows, losses, matmul, conv, updates)
+_MODULES = (elementwise, rows, losses, matmul, conv, updates, fused_steps)
 
 
 def dispatchers():
@@ -55,6 +55,9 @@ def warm_up(dtypes=("float32",)):
         loss_rows, row_weights, _, _ = losses.cross_entropy_rows(logp, targets, None, -100)
         losses.cross_entropy_rows(logp, targets, x[0].copy(), -100)
         losses.cross_entropy_grad(logp, targets, row_weights, 1.0, loss_rows)
+        fused_steps.cross_entropy_grad_column_sums(logp, targets, row_weights, 1.0, np.ones((), dt))
+        fused_steps.relu_backward_column_sums(g, x)
+        fused_steps.scale_shift_relu(x.reshape(1, 3, 4), x[:, 0].copy(), x[:, 1].copy())
         matmul.matmul_numba(x, x.T)
         image = x.reshape(1, 1, 3, 4)
         conv.col2im(conv.im2col(image, 2, 2, 1, 1, 0, 0, 2, 3), image.shape, 2, 2, 1, 1, 0, 0, 2, 3)
