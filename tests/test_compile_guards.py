@@ -261,7 +261,7 @@ def test_a_returned_tensor_is_a_detached_value_at_replay():
 def test_a_tuple_and_a_dict_of_tensors_are_rebuilt():
     def build():
         model = _model()
-        optimizer = optim.Adam(model.parameters(), lr=0.01)
+        optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
         loss_fn = nn.CrossEntropyLoss()
 
         def step(inputs, targets):
@@ -312,6 +312,21 @@ def test_a_bool_read_that_changes_raises_at_replay():
     np.testing.assert_allclose(compiled(ag.tensor([16.0, 1.0])).numpy(), [4.0, 1.0])
     with pytest.raises(RuntimeError, match=r"bool\(\) read"):
         compiled(ag.tensor([-4.0, 9.0]))
+
+
+def test_a_padding_mask_that_newly_hides_a_whole_sequence_raises_at_replay():
+    # scaled dot-product attention branches in Python on whether a query has no key left
+    def step(x, padding):
+        return nn.functional.scaled_dot_product_attention(x, x, x, attn_mask=~padding[:, None, :])
+    compiled = ag.compile(step)
+    some = ag.tensor(np.array([[False, False, True], [False, True, True]]))
+    x = ag.tensor(np.random.default_rng(0).standard_normal((2, 3, 4)))
+    compiled(x, some)
+    other = ag.tensor(np.array([[False, True, True], [False, False, False]]))
+    np.testing.assert_allclose(compiled(x, other).numpy(), step(x, other).numpy(), rtol=1e-12)
+    assert compiled.replays == 1
+    with pytest.raises(RuntimeError, match="read a tensor's value"):
+        compiled(x, ag.tensor(np.array([[True, True, True], [False, False, False]])))
 
 
 def test_python_side_effects_happen_at_capture_only():

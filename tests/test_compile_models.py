@@ -42,7 +42,9 @@ def test_mlp_with_sgd_replays_the_eager_steps():
 def test_nn_mlp_with_batch_norm_and_dropout():
     def build():
         model = nn.MLP([6, 10, 10, 3], dropout=0.3, batch_norm=True)
-        optimizer = optim.Adam(model.parameters(), lr=0.01)
+        # (not Adam: BatchNorm makes the bias of the Linear before it a gradient of rounding noise, which
+        # Adam's normalisation turns into full steps that differ with each run's rounding)
+        optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
         return Setup(training_step(model, optimizer, nn.CrossEntropyLoss()), model, optimizer)
     check_compiled_matches_eager(build, MLP_BATCHES)
 
@@ -158,6 +160,53 @@ def test_multihead_attention_with_dropout_returns_its_weights():
     rng = _rng()
     check_compiled_matches_eager(build, [(rng.standard_normal((2, 4, 8)).astype(np.float32),)
                                          for _ in range(STEPS)])
+
+
+def _padding_batches(count, batch, length):
+    """(inputs, key padding mask) pairs: each sequence pads a different number of its last positions,
+    never all of them."""
+    rng = _rng()
+    batches = []
+    for _ in range(count):
+        lengths = rng.integers(1, length + 1, batch)
+        batches.append((rng.standard_normal((batch, length, 8)).astype(np.float32),
+                        np.arange(length)[None, :] >= lengths[:, None]))
+    return batches
+
+
+def test_attention_with_a_padding_mask_that_changes_each_call_and_a_causal_mask():
+    def build():
+        attention = nn.MultiheadAttention(8, 2, dropout=0.1, batch_first=True)
+        optimizer = optim.SGD(attention.parameters(), lr=0.1, momentum=0.9)  # (SGD: see the transformer's)
+        causal = nn.functional_sequence.causal_mask(5, 5)
+
+        def step(x, padding):
+            optimizer.zero_grad()
+            out, _ = attention(x, x, x, key_padding_mask=padding, attn_mask=causal)
+            loss = out.pow(2).mean()
+            loss.backward()
+            optimizer.step()
+            return loss
+        return Setup(step, attention, optimizer)
+    check_compiled_matches_eager(build, _padding_batches(STEPS, 3, 5))
+
+
+def test_a_two_layer_pre_norm_transformer_encoder_with_a_padding_mask():
+    def build():
+        layer = nn.TransformerEncoderLayer(8, 2, dim_feedforward=12, dropout=0.1, batch_first=True,
+                                           norm_first=True)
+        encoder = nn.TransformerEncoder(layer, 2, norm=nn.LayerNorm(8))
+        optimizer = optim.SGD(encoder.parameters(), lr=0.1, momentum=0.9)
+
+        def step(x, padding):
+            optimizer.zero_grad()
+            loss = encoder(x, src_key_padding_mask=padding).pow(2).mean()
+            loss.backward()
+            nn.utils.clip_grad_norm_(encoder.parameters(), 1.0)
+            optimizer.step()
+            return loss
+        return Setup(step, encoder, optimizer)
+    check_compiled_matches_eager(build, _padding_batches(STEPS, 3, 5))
 
 
 # ---------------------------------------------------------------------------- optimizers
