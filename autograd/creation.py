@@ -16,6 +16,7 @@ class Generator:
     def __init__(self, seed=None):
         self.manual_seed(seed)
 
+    @tracing.host_call  # (seeding inside a compiled step seeds again at every replay, as eagerly)
     def manual_seed(self, seed):
         self.initial_seed_value = seed
         self.rng = np.random.default_rng(seed)
@@ -27,6 +28,7 @@ class Generator:
     def get_state(self):
         return self.rng.bit_generator.state
 
+    @tracing.host_call
     def set_state(self, state):
         self.rng.bit_generator.state = state
 

@@ -10,6 +10,10 @@ import numpy as np
 from . import dtypes, tracing
 
 
+_ESCAPES = ("the step reads a tensor's array with {} and computes with it outside the engine, which a "
+            "replay cannot repeat: compute with tensors, or call the step without autograd.compile")
+
+
 def make_tensor(data, requires_grad=False, grad_fn=None, version=None, name=None, into=None):
     """The one constructor of Tensors: wrap an array (no copy, no checks) as a new Tensor, or as the
     object ``into`` (``Tensor.__init__`` and ``as_subclass`` pass it). ``version`` is the version
@@ -139,12 +143,16 @@ class Tensor:
 
     # ------------------------------------------------------------------ conversion
     def numpy(self):
+        if tracing.recorder is not None:
+            tracing.recorder.refuse(_ESCAPES.format("numpy()"))
         if self.requires_grad:
             raise RuntimeError("Can't call numpy() on a Tensor that requires grad. Use "
                                "tensor.detach().numpy() instead.")
         return self._data
 
     def __array__(self, dtype=None, copy=None):
+        if tracing.recorder is not None:
+            tracing.recorder.refuse(_ESCAPES.format("numpy.asarray(tensor)"))
         return self._data if dtype is None else self._data.astype(dtype)
 
     def item(self):
@@ -156,7 +164,9 @@ class Tensor:
         return value
 
     def tolist(self):
-        return self._data.tolist()
+        value = self._data.tolist()
+        tracing.read_value(self, value)
+        return value
 
     def __float__(self):
         return float(self.item())

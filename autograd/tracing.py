@@ -51,22 +51,25 @@ def read_value(tensor, value):
         recorder.read_value(tensor, value)
 
 
-def guard(obj, attribute):
-    """Say that the step's result depends on ``obj.attribute`` (a module's ``training`` flag): a later
-    call where it differs is captured again."""
+def guard(obj, attributes=(), tables=()):
+    """Say that the step's result depends on ``obj``'s ``attributes`` (a module's ``training`` flag
+    and settings) and on which objects the dicts ``tables`` hold (its parameters): a later call where
+    one differs is captured again."""
     if recorder is not None:
-        recorder.guard_attribute(obj, attribute)
+        recorder.guard_object(obj, attributes, tables)
 
 
-def host_call(function=None, *, replay=None):
+def host_call(function=None, *, replay=None, sets=None):
     """Mark ``function`` as one call of the compiled program: under capture it runs as usual and is
     recorded whole (nothing inside it is), and every replay calls it again with the replayed step's
     tensors, so its Python (reading hyper-parameters, counting steps) runs each time.
 
     ``replay``: a function of the same arguments and effect that a compiled program may call instead
-    (the optimizers' step with its fused kernels); the ``host_calls`` pass makes that choice."""
+    (the optimizers' step with its fused kernels); the ``host_calls`` pass makes that choice.
+    ``sets(*args, **kwargs)``: the ``(obj, attribute)`` pairs the call sets (``Module.train`` sets
+    ``training``), which are then the step's own doing and not guards."""
     if function is None:
-        return lambda f: host_call(f, replay=replay)
+        return lambda f: host_call(f, replay=replay, sets=sets)
 
     @functools.wraps(function)
     def call(*args, **kwargs):
@@ -74,7 +77,7 @@ def host_call(function=None, *, replay=None):
             return function(*args, **kwargs)
         return recorder.host_call(function, args, kwargs)
     call.host_function = function
-    function.replay_form = replay
+    function.replay_form, function.sets = replay, sets
     return call
 
 

@@ -69,8 +69,8 @@ class Module:
                                   f"in the subclass")
 
     def __call__(self, *args, **kwargs):
-        if ag.tracing.recorder is not None:  # a compiled step depends on this module's mode
-            ag.tracing.guard(self, "training")
+        if ag.tracing.recorder is not None:  # a compiled step depends on its mode, settings, parameters
+            ag.tracing.guard(self, _settings(self), (self._parameters, self._buffers))
         return self.forward(*args, **kwargs)
 
     # ------------------------------------------------------------------ registration
@@ -275,6 +275,7 @@ class Module:
         return self
 
     # ------------------------------------------------------------------ modes and gradients
+    @ag.tracing.host_call(sets=lambda self, mode=True: [(m, "training") for m in self.modules()])
     def train(self, mode=True):
         if not isinstance(mode, bool):
             raise ValueError("training mode is expected to be a boolean")
@@ -427,3 +428,10 @@ class Module:
             else:
                 main += "\n  " + "\n  ".join(lines) + "\n"
         return main + ")"
+
+
+def _settings(module):
+    """The names of a module's plain settings (``training``, ``p``, ``eps``, ``momentum``...)."""
+    return [name for name, value in vars(module).items()
+            if isinstance(value, (bool, int, float, str, type(None)))
+            or isinstance(value, tuple) and all(isinstance(v, (bool, int, float, str)) for v in value)]

@@ -11,12 +11,14 @@ step's arrays, in the same order.
 An array that is a view of a buffer but was made outside the reported calls would replay stale
 memory; the recorder refuses such a step (``CaptureError``) and the compiled function runs it eagerly.
 """
+import types
+
 import numpy as np
 
 from .. import tracing
 from ..function import Context
 from ..tensor import Tensor
-from .program import (Buffer, Call, Check, Const, Fresh, Host, Pack, Program, Read, ResultTensor,
+from .program import (Buffer, Call, Check, Const, Fresh, Guard, Host, LeafArg, Pack, Program, Read, ResultTensor,
                       ResultValue, TensorArg, Write)
 
 
@@ -112,11 +114,13 @@ class Recorder:
         self.external = set()  # ids of the arrays read from outside the step
         self.keep = []  # every array met, so that no id is reused while capturing
         self.grad_owner = {}  # id(gradient Tensor) -> the leaf whose .grad it is
-        self.guards = {}  # (id(obj), attribute) -> (obj, attribute, value)
+        self.guards = {}  # (id(obj), key) -> Guard
+        self.unguarded = set()  # (id(obj), attribute): set by the step itself (a host call), not guarded
         self.reads = {}  # id(Python value read) -> Buffer (item() results the step may return)
         self.made_here = {}  # id(Tensor) -> Tensor, for every tensor made while capturing
         self.literals = {}  # id(array) -> Const, the constants the engine made (``constant(0, dtype)``)
         self.failure = None
+        self.leaves = []  # the step's arguments (tensors), in order
 
     # ------------------------------------------------------------------ buffers
     def new_buffer(self, array, note=""):
@@ -197,11 +201,26 @@ class Recorder:
             self.fresh(array, "tensor")
 
     def guard_tensor(self, tensor):
-        self.guards[(id(tensor), "shape")] = (tensor, "shape", tensor.shape)
-        self.guards[(id(tensor), "dtype")] = (tensor, "dtype", tensor.dtype)
+        for attribute in ("shape", "dtype", "requires_grad"):
+            self.guard_attribute(tensor, attribute)
 
     def guard_attribute(self, obj, attribute):
-        self.guards.setdefault((id(obj), attribute), (obj, attribute, getattr(obj, attribute)))
+        key = (id(obj), attribute)
+        if key not in self.guards and key not in self.unguarded:
+            self.guards[key] = Guard(obj, attribute, getattr(obj, attribute))
+
+    @_stops_on_failure
+    def guard_object(self, obj, attributes, tables):
+        """``obj`` (a module the step calls) depends on ``attributes`` (compared by value) and on the
+        entries of the dicts ``tables`` (compared by identity: which parameters it holds)."""
+        if (id(obj), "object") in self.guards:
+            return
+        self.guards[(id(obj), "object")] = None
+        for name in attributes:
+            self.guard_attribute(obj, name)
+        for table in tables:
+            for name, value in table.items():
+                self.guards[(id(table), name)] = Guard(table, name, value, item=True)
 
     # ------------------------------------------------------------------ what the engine reports
     @_stops_on_failure
@@ -247,10 +266,17 @@ class Recorder:
         buffer = self.operand(tensor)
         if not isinstance(buffer, Buffer):  # a constant: the same at every replay
             return
-        reader = "bool" if isinstance(value, bool) else "item"
-        self.emit(Check(buffer, reader, value, _caller()))
-        self.reads[id(value)] = buffer
+        reader = "bool" if isinstance(value, bool) else "tolist" if isinstance(value, list) else "item"
+        check = self.emit(Check(buffer, reader, value, _caller()))
+        self.reads[id(value)] = check
         self.keep.append(value)
+
+    def value_arg(self, value):
+        """A value read with item() that the step hands on (returns it, passes it to a host call): a
+        replay reads it again instead of checking it."""
+        check = self.reads[id(value)]
+        check.handed_on = True
+        return ResultValue(check.inputs[0], check.reader)
 
     def host_call(self, function, args, kwargs):
         try:
@@ -267,8 +293,24 @@ class Recorder:
             outputs = [self.new_buffer(result._data)]
         label = getattr(function, "__qualname__", repr(function))
         self.emit(Host(label, function, template, kwargs_template, outputs))
-        for a in args:  # a host call may have set .grad of a tensor it was given
-            if isinstance(a, Tensor) and a.grad is not None:
+        sets = getattr(function, "sets", None)
+        if sets is not None:  # what the call sets is the step's doing, not something to guard
+            self.unguarded.update((id(obj), attribute) for obj, attribute in sets(*args, **kwargs))
+        for a, t in zip(args, template):
+            if isinstance(t, TensorArg) and a.grad is not None:
+                self.failure = CaptureError("autograd.compile: the .grad of a tensor made by the step is kept "
+                                            "(retain_grad); a replay makes new tensors")
+                tracing.recorder = None
+                return result
+        for a, t in zip(args, template):  # a host call may have set .grad of a tensor it was given
+            if isinstance(t, LeafArg) and a.grad is not None:  # (an argument's: that call's argument's)
+                self.grad_owner[id(a.grad)] = a
+                self.keep.append(a.grad)
+                self.buffer_of.pop(id(a.grad._data), None)
+                buffer = self.new_buffer(a.grad._data, "grad")
+                self.emit(Read(buffer, f"argument {t.index}.grad", t.index, "leaf grad"))
+                self.external.add(id(a.grad._data))
+            elif isinstance(a, Tensor) and a.grad is not None:
                 self.grad_owner[id(a.grad)] = a
                 self.keep.append(a.grad)
                 grad = a.grad._data
@@ -282,9 +324,18 @@ class Recorder:
             buffer = self.buffer_of.get(id(value._data))
             if buffer is None and id(value) in self.made_here:
                 self.read_tensor(value)  # (raises: made during the step from an unrecorded array)
-            if buffer is None or id(value._data) in self.external or value.requires_grad:
+            producer = buffer.producer if buffer is not None else None
+            if buffer is None or isinstance(producer, Read) and producer.obj is value:
                 return value  # a tensor that lives across steps: the same object
+            if isinstance(producer, Read) and producer.attribute == "leaf" and self.leaves[producer.obj] is value:
+                return LeafArg(producer.obj)  # an argument of the step: that call's argument
             return TensorArg(buffer)
+        if id(value) in self.reads:  # a value read with item(): read again at each replay
+            return self.value_arg(value)
+        if isinstance(value, types.FunctionType):
+            raise CaptureError(f"autograd.compile: {getattr(value, '__qualname__', 'a function')} is passed to "
+                               f"a call that runs at every replay, but it is the capture's function (a closure "
+                               f"over the first call's values)")
         if isinstance(value, list):
             return [self.host_template(v) for v in value]
         if isinstance(value, tuple):
@@ -307,15 +358,17 @@ class Recorder:
         if isinstance(value, dict):
             return {k: self.result_template(v) for k, v in value.items()}
         if id(value) in self.reads:
-            return ResultValue(self.reads[id(value)])
+            return self.value_arg(value)
         if value is None or isinstance(value, (bool, int, float, str)):
             return value
         raise CaptureError(f"autograd.compile: the step returned a {type(value).__name__}; return tensors, "
                            f"numbers or containers of them")
 
     def program(self, result, arguments):
-        return Program(self.instructions, self.buffers, self.result_template(result),
-                       list(self.guards.values()), arguments)
+        template = self.result_template(result)
+        instructions = [i for i in self.instructions if not getattr(i, "handed_on", False)]
+        return Program(instructions, self.buffers, template, [g for g in self.guards.values() if g is not None],
+                       arguments)
 
 
 def _copy_as(array, dtype):
@@ -337,9 +390,15 @@ def _caller():
 
 
 def _flops(function, args, out):
-    """The multiply-adds of a matrix product (2·m·n·k), else one flop per output element."""
+    """2·m·n·k for a matrix product (any op named for one: MatMul, MatMulAT, Linear, Bmm...), 2·k per
+    output element for a convolution (k = the weight's size per output channel), else one per element."""
     name = function.__name__
-    if name in ("MatMul", "Mm", "Linear", "LinearRelu", "Addmm", "Bmm", "Baddbmm") and len(args) >= 2:
-        a = args[0]._data if isinstance(args[0], Tensor) else np.asarray(args[0])
-        return 2 * out.size * (a.shape[-1] if a.ndim else 1)
+    arrays = [a._data if isinstance(a, Tensor) else a for a in args[:2]]
+    if len(arrays) == 2 and all(isinstance(a, np.ndarray) and a.ndim >= 1 for a in arrays) and out.ndim >= 1:
+        a, b = arrays
+        if name.startswith("Conv") and b.ndim == 4:
+            return 2 * out.size * (b.size // b.shape[0])
+        if any(word in name for word in ("MatMul", "Mm", "Linear", "Bmm", "bmm", "Addmm")):
+            batch = int(np.prod(out.shape[:-2])) if out.ndim > 2 else 1
+            return int(2 * np.sqrt(float(a.size) * b.size * out.size / batch))
     return int(out.size)

@@ -15,7 +15,7 @@ import functools
 import warnings
 
 from .. import dual, grad_mode, tracing
-from ..tensor import Tensor
+from ..tensor import Tensor, make_tensor
 from .capture import CaptureError, Recorder
 from .passes import optimize
 from .program import Read
@@ -54,6 +54,7 @@ class CompiledFunction:
 
     def _capture(self, key, leaves, args, kwargs):
         recorder = Recorder()
+        recorder.leaves = leaves
         arguments = []
         for index, leaf in enumerate(leaves):
             if isinstance(leaf, Tensor):
@@ -77,11 +78,11 @@ class CompiledFunction:
             program.compiled()
         except CaptureError as error:
             warnings.warn(f"{error}; this step runs eagerly", RuntimeWarning, stacklevel=3)
-            self.programs.setdefault(key, []).append(_Eager(list(recorder.guards.values())))
+            self.programs.setdefault(key, []).append(_Eager([g for g in recorder.guards.values() if g]))
             return result
         self.programs.setdefault(key, []).append(program)
         self.program = program
-        return result
+        return _detached(result)
 
 
 class _Eager:
@@ -92,10 +93,22 @@ class _Eager:
 
 
 def _guards_hold(guards):
-    for obj, attribute, value in guards:
-        if getattr(obj, attribute) != value:
+    for guard in guards:
+        if not guard.holds():
             return False
     return True
+
+
+def _detached(value):
+    """The capture's result as a replay returns it: tensors of the step detached (parameters as they are)."""
+    if isinstance(value, Tensor):
+        return make_tensor(value._data) if value.grad_fn is not None else value
+    if isinstance(value, (list, tuple)):
+        items = [_detached(v) for v in value]
+        return items if isinstance(value, list) else tuple(items)
+    if isinstance(value, dict):
+        return {k: _detached(v) for k, v in value.items()}
+    return value
 
 
 def _signature(value):
@@ -108,8 +121,9 @@ def _signature(value):
 
 def _flatten(value, leaves, key):
     if isinstance(value, Tensor):
+        same = next((i for i, seen in enumerate(leaves) if seen._data is value._data), None)
         leaves.append(value)
-        key.append(("T", value.shape, value.dtype, value.requires_grad))
+        key.append(("T", value.shape, value.dtype, value.requires_grad, same))  # (same: aliasing)
     elif isinstance(value, (list, tuple)):
         key.append((type(value).__name__, len(value)))
         for item in value:

@@ -188,6 +188,7 @@ class Check(Instruction):
 
     kind = "check"
     has_effect = True
+    handed_on = False  # the value is returned or passed on: the replay reads it instead of checking it
 
     def __init__(self, buffer, reader, expected, where):
         super().__init__(f"{reader}() read by {where}", (buffer,), ())
@@ -195,6 +196,37 @@ class Check(Instruction):
 
     def bytes_moved(self):
         return 0
+
+
+class Guard:
+    """``obj.attribute == value`` (or ``obj[attribute] is value`` with ``item``), checked before a replay."""
+
+    __slots__ = ("obj", "attribute", "value", "item")
+
+    def __init__(self, obj, attribute, value, item=False):
+        self.obj, self.attribute, self.value, self.item = obj, attribute, value, item
+
+    def holds(self):
+        if self.item:
+            return self.obj.get(self.attribute) is self.value
+        return getattr(self.obj, self.attribute) == self.value
+
+    def __iter__(self):  # (obj, attribute, value), as a tuple unpacks
+        return iter((self.obj, self.attribute, self.value))
+
+    def describe(self):
+        if self.item:
+            return f"{self.attribute} is the same {type(self.value).__name__}"
+        return f"{type(self.obj).__name__}.{self.attribute} == {self.value!r}"
+
+
+class LeafArg:
+    """In a host call's arguments: the replayed call's argument tensor ``index``."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index):
+        self.index = index
 
 
 class TensorArg:
@@ -207,7 +239,7 @@ class TensorArg:
 
 
 def _template_buffers(template):
-    if isinstance(template, TensorArg):
+    if isinstance(template, (TensorArg, ResultValue)):
         yield template.buffer
     elif isinstance(template, (list, tuple)):
         for item in template:
@@ -288,7 +320,8 @@ class Program:
         for name, summary in self.passes:
             head.append(f"pass {name}: {summary}")
         if self.guards:
-            head.append("guards: " + ", ".join(f"{type(o).__name__}.{a} == {v!r}" for o, a, v in self.guards))
+            head.append("guards: " + ", ".join(g.describe() for g in self.guards[:8])
+                        + (f", ... ({len(self.guards)} in all)" if len(self.guards) > 8 else ""))
         return "\n".join(head + rows)
 
     __str__ = listing
@@ -336,6 +369,8 @@ def _lines(instruction, names):
             return [f"{out.name} = leaves[{instruction.obj}]._data"]
         if instruction.attribute == "array":
             return [f"{out.name} = leaves[{instruction.obj}]"]
+        if instruction.attribute == "leaf grad":
+            return [f"{out.name} = leaves[{instruction.obj}].grad._data"]
         owner = names.of(instruction.obj, "o")
         if instruction.attribute == "grad":
             return [f"{out.name} = {owner}.grad._data  # {instruction.label}"]
@@ -361,7 +396,7 @@ def _lines(instruction, names):
         return [f"{call}  # {instruction.label}"]
     if isinstance(instruction, Check):
         (buffer,) = instruction.inputs
-        read = f"{buffer.name}.item()" if instruction.reader == "item" else f"bool({buffer.name})"
+        read = f"bool({buffer.name})" if instruction.reader == "bool" else f"{buffer.name}.{instruction.reader}()"
         expected = names.of(instruction.expected, "k")
         message = names.of(f"autograd.compile: the step's Python read a tensor's value ({instruction.label}) "
                            f"that is different at this call; a replay does not run the step's Python "
@@ -374,6 +409,10 @@ def _lines(instruction, names):
 def _template_source(template, names):
     if isinstance(template, TensorArg):
         return f"make_tensor({template.buffer.name})"
+    if isinstance(template, LeafArg):
+        return f"leaves[{template.index}]"
+    if isinstance(template, ResultValue):
+        return _result_source(template, names)
     if isinstance(template, list):
         return "[" + ", ".join(_template_source(t, names) for t in template) + "]"
     if isinstance(template, tuple):
@@ -395,19 +434,22 @@ class ResultTensor:
 
 
 class ResultValue:
-    """In the result template: a value the step read with ``item()``, read again by the replay."""
+    """In the result template (or a host call's arguments): a value the step read with ``item()``
+    (``tolist()``, ``bool()``), read again by the replay."""
 
-    __slots__ = ("buffer",)
+    __slots__ = ("buffer", "reader")
 
-    def __init__(self, buffer):
-        self.buffer = buffer
+    def __init__(self, buffer, reader="item"):
+        self.buffer, self.reader = buffer, reader
 
 
 def _result_source(template, names):
     if isinstance(template, ResultTensor):
         return f"make_tensor({template.buffer.name})"
     if isinstance(template, ResultValue):
-        return f"{template.buffer.name}.item()"
+        if template.reader == "bool":
+            return f"bool({template.buffer.name})"
+        return f"{template.buffer.name}.{template.reader}()"
     if isinstance(template, list):
         return "[" + ", ".join(_result_source(t, names) for t in template) + "]"
     if isinstance(template, tuple):
