@@ -8,6 +8,7 @@ and the same random stream. The batches are numpy arrays drawn by numpy (never b
 generator, whose stream is one of the things compared); each run gets fresh tensors made from them.
 """
 import numpy as np
+import pytest
 
 import autograd as ag
 
@@ -105,11 +106,14 @@ def run_eager(build, batches, before_call=None):
     return seen
 
 
-def check_compiled_matches_eager(build, batches, before_call=None, dtype=np.float32, captures=1, compile=None):
+def check_compiled_matches_eager(build, batches, before_call=None, dtype=np.float32, captures=1, compile=None,
+                                 runs_eagerly=None):
     """Run ``build().step`` eagerly and compiled, from the same seed, on ``batches``; after every call
     the observed state of both runs must agree. ``before_call(setup, i)`` runs before call ``i`` in both
     runs (to change a hyper-parameter, say). The compiled run must capture ``captures`` times and replay
-    every other call. Returns the compiled function."""
+    every other call; or, with ``runs_eagerly`` (a pattern of the warning), its first call must warn that
+    the step runs eagerly, and every later call run eagerly without a word. Returns the compiled
+    function."""
     rtol, atol = tolerances(dtype)
     expected = run_eager(build, batches, before_call)
     ag.manual_seed(SEED)
@@ -118,8 +122,15 @@ def check_compiled_matches_eager(build, batches, before_call=None, dtype=np.floa
     for i, batch in enumerate(batches):
         if before_call is not None:
             before_call(setup, i)
-        result = compiled(*as_arguments(batch))
+        if runs_eagerly is not None and i == 0:
+            with pytest.warns(RuntimeWarning, match=runs_eagerly):
+                result = compiled(*as_arguments(batch))
+        else:  # (a RuntimeWarning here fails the test: pytest turns them into errors)
+            result = compiled(*as_arguments(batch))
         assert_same(observe(setup, result), expected[i], f"call {i}", rtol, atol)
+    if runs_eagerly is not None:
+        assert (compiled.captures, compiled.replays, compiled.eager_calls) == (1, 0, len(batches) - 1)
+        return compiled
     assert compiled.captures == captures, f"captured {compiled.captures} times, expected {captures}"
     assert compiled.replays == len(batches) - captures, \
         f"replayed {compiled.replays} of {len(batches)} calls ({compiled.eager_calls} ran eagerly)"

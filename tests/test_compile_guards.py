@@ -243,18 +243,133 @@ def test_calling_the_compiled_step_under_another_capture_joins_it():
     assert inner.captures == 0  # it ran inside the outer capture
 
 
-# ---------------------------------------------------------------------------- return values
-def test_a_returned_tensor_is_a_detached_value_at_replay():
-    setup_calls = classification_batches(_rng(), 3, 5, 6, 3)
+def test_a_replaced_parameter_is_guarded():
+    model = nn.Linear(2, 1)
+    compiled = ag.compile(lambda x: model(x))
+    x = ag.ones(1, 2)
+    compiled(x)
+    model.weight = nn.Parameter(ag.zeros(1, 2))
+    np.testing.assert_allclose(compiled(x).numpy(), model(x).detach().numpy())
+    assert compiled.captures == 2
+
+
+def test_a_parameter_frozen_between_calls_is_not_updated():
+    def build():
+        model = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
+        optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        return Setup(training_step(model, optimizer, nn.CrossEntropyLoss()), model, optimizer)
+
+    def freeze(setup, call):
+        if call == 2:
+            setup.model[0].requires_grad_(False)
+    compiled = check_compiled_matches_eager(build, classification_batches(_rng(), 4, 5, 6, 3), before_call=freeze,
+                                            captures=2)
+    assert compiled.captures == 2
+
+
+def test_a_dropout_probability_changed_between_calls_is_used():
+    def build():
+        model = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Dropout(0.5), nn.Linear(8, 3))
+        optimizer = optim.SGD(model.parameters(), lr=0.1)
+        return Setup(training_step(model, optimizer, nn.CrossEntropyLoss()), model, optimizer)
+
+    def change(setup, call):
+        if call == 2:
+            setup.model[2].p = 0.0
+    check_compiled_matches_eager(build, classification_batches(_rng(), 4, 5, 6, 3), before_call=change,
+                                 captures=2)
+
+
+def test_the_gradient_of_an_argument_goes_to_each_calls_argument():
+    def step(x):
+        (x * x).sum().backward()
+        return x.grad
+    compiled = ag.compile(step)
+    for value in (1.0, 2.0, 3.0):
+        x = ag.tensor([value, value], requires_grad=True)
+        returned = compiled(x)
+        np.testing.assert_allclose(x.grad.numpy(), [2 * value, 2 * value])
+        np.testing.assert_allclose(returned.numpy(), [2 * value, 2 * value])
+    assert compiled.replays == 2
+
+
+def test_a_call_with_one_tensor_given_twice_does_not_alias_later_calls():
+    def step(x, y):
+        return x * 2 + y
+    compiled = ag.compile(step)
+    same = ag.tensor([1.0])
+    assert compiled(same, same).item() == 3.0
+    a, b = ag.tensor([1.0]), ag.tensor([10.0])
+    assert compiled(a, b).item() == 12.0
+    assert compiled(b, a).item() == 21.0
+    assert compiled(b, b).item() == 30.0
+
+
+def test_a_generator_made_inside_the_step_starts_afresh_at_each_call():
+    def step(x):
+        generator = ag.Generator(0)  # eagerly: the same draws at every call
+        return x + ag.rand(3, generator=generator)
+    compiled = ag.compile(step)
+    x = ag.zeros(3)
+    expected = step(x).numpy()
+    for _ in range(3):
+        np.testing.assert_array_equal(compiled(x).numpy(), expected)
+
+
+def test_steps_that_set_the_mode_themselves_replay():
+    def build():
+        model = nn.Sequential(nn.Linear(6, 8), nn.BatchNorm1d(8), nn.Dropout(0.2), nn.Linear(8, 3))
+        optimizer = optim.SGD(model.parameters(), lr=0.1)
+        loss_fn = nn.CrossEntropyLoss()
+
+        def train(inputs, targets):
+            model.train()
+            optimizer.zero_grad()
+            loss = loss_fn(model(inputs), targets)
+            loss.backward()
+            optimizer.step()
+            return loss
+
+        def evaluate(inputs, targets):
+            model.eval()
+            with ag.no_grad():
+                return loss_fn(model(inputs), targets)
+        return model, train, evaluate
+
+    batches = classification_batches(_rng(), 4, 5, 6, 3)
     ag.manual_seed(SEED)
+    model, train, evaluate = build()
+    expected = []
+    for batch in batches:
+        expected.append((train(*as_arguments(batch)).item(), evaluate(*as_arguments(batch)).item(),
+                         model.training))
+    ag.manual_seed(SEED)
+    model, train, evaluate = build()
+    train, evaluate = ag.compile(train), ag.compile(evaluate)
+    for batch, (train_loss, eval_loss, training) in zip(batches, expected):
+        np.testing.assert_allclose(train(*as_arguments(batch)).item(), train_loss, rtol=1e-5)
+        np.testing.assert_allclose(evaluate(*as_arguments(batch)).item(), eval_loss, rtol=1e-5)
+        assert model.training == training
+    assert (train.captures, train.replays, evaluate.captures, evaluate.replays) == (1, 3, 1, 3)
+
+
+# ---------------------------------------------------------------------------- return values
+def test_a_returned_tensor_is_a_detached_value_at_every_call():
     setup = _training_setup()
     compiled = ag.compile(setup.step)
-    compiled(*as_arguments(setup_calls[0]))
-    for batch in setup_calls[1:]:
+    for batch in classification_batches(_rng(), 3, 5, 6, 3):
         loss = compiled(*as_arguments(batch))
         assert isinstance(loss, ag.Tensor) and loss.shape == () and loss.dtype == np.float32
         assert not loss.requires_grad and loss.grad_fn is None
     assert compiled.replays == 2
+
+
+def test_a_returned_item_is_each_calls_value():
+    def build():
+        setup = _training_setup()
+        train = setup.step
+        return Setup(lambda inputs, targets: train(inputs, targets).item(), setup.model, setup.optimizers)
+    check_compiled_matches_eager(build, classification_batches(_rng(), 4, 5, 6, 3))
 
 
 def test_a_tuple_and_a_dict_of_tensors_are_rebuilt():
@@ -328,6 +443,39 @@ def test_a_padding_mask_that_newly_hides_a_whole_sequence_raises_at_replay():
         compiled(x, ag.tensor(np.array([[True, True, True], [False, False, False]])))
 
 
+def test_a_branch_on_tolist_raises_at_replay():
+    def step(x):
+        if x.sum().tolist() > 0:
+            return x * 2
+        return x * 3
+    compiled = ag.compile(step)
+    assert compiled(ag.tensor([1.0])).item() == 2.0
+    with pytest.raises(RuntimeError, match="read a tensor's value"):
+        compiled(ag.tensor([-1.0]))
+
+
+def test_a_tensor_made_from_the_steps_numpy_values_runs_eagerly():
+    def build():
+        weight = ag.tensor([0.5, -1.0])
+        return Setup(lambda x: ag.tensor(x.numpy() * 2) + x * weight, tensors=[weight])
+    batches = [(np.array([v, 1.0], np.float32),) for v in (1.0, 5.0, -2.0)]
+    check_compiled_matches_eager(build, batches, runs_eagerly="numpy.*runs eagerly")
+
+
+def test_retain_grad_of_a_tensor_of_the_step_runs_eagerly():
+    def build():
+        weight = ag.tensor([1.0, -1.0], requires_grad=True)
+
+        def step(x):
+            hidden = x * weight
+            hidden.retain_grad()
+            (hidden * hidden).sum().backward()
+            return hidden.grad
+        return Setup(step, tensors=[weight])
+    batches = [(np.array([v, 2.0], np.float32),) for v in (1.0, 2.0, 3.0)]
+    check_compiled_matches_eager(build, batches, runs_eagerly="retain_grad.*runs eagerly")
+
+
 def test_python_side_effects_happen_at_capture_only():
     log = []
 
@@ -357,15 +505,4 @@ def test_a_step_with_multinomial_runs_eagerly_with_a_warning_and_gives_eager_res
         return Setup(step, model, optimizer)
     rng = _rng()
     batches = [(rng.standard_normal((5, 6)).astype(np.float32),) for _ in range(4)]
-    expected = run_eager(build, batches)
-    ag.manual_seed(SEED)
-    setup = build()
-    compiled = ag.compile(setup.step)
-    for i, batch in enumerate(batches):
-        if i == 0:
-            with pytest.warns(RuntimeWarning, match="multinomial.*runs eagerly"):
-                result = compiled(*as_arguments(batch))
-        else:  # said once: later calls run eagerly without a warning (warnings are errors here)
-            result = compiled(*as_arguments(batch))
-        assert_same(observe(setup, result), expected[i], f"call {i}", *tolerances(np.float32))
-    assert (compiled.captures, compiled.replays, compiled.eager_calls) == (1, 0, 3)
+    check_compiled_matches_eager(build, batches, runs_eagerly="multinomial.*runs eagerly")

@@ -245,6 +245,28 @@ def test_two_parameter_groups_with_their_own_hyper_parameters():
     check_compiled_matches_eager(_mlp_setup(make), MLP_BATCHES)
 
 
+def test_lbfgs_with_a_closure_runs_eagerly_and_equals_eager():
+    # LBFGS.step(closure) calls the closure again at every replay, and the capture's closure holds the
+    # first call's batch: the recorder says so and the step runs eagerly
+    def build():
+        model = _mlp()
+        optimizer = optim.LBFGS(model.parameters(), lr=0.5, max_iter=4, history_size=3)
+        loss_fn = nn.MSELoss()
+
+        def step(inputs, targets):
+            def closure():
+                optimizer.zero_grad()
+                loss = loss_fn(model(inputs), targets)
+                loss.backward()
+                return loss
+            return optimizer.step(closure)
+        return Setup(step, model, optimizer)
+    rng = _rng()
+    batches = [(rng.standard_normal((5, 6)).astype(np.float32), rng.standard_normal((5, 3)).astype(np.float32))
+               for _ in range(STEPS)]
+    check_compiled_matches_eager(build, batches, runs_eagerly="closure.*runs eagerly")
+
+
 # ---------------------------------------------------------------------------- in the step
 @pytest.mark.parametrize("clip", ["norm", "norm-inf", "value"])
 def test_gradient_clipping(clip):
@@ -303,6 +325,26 @@ def test_scheduler_stepped_inside_the_step(make_scheduler):
         return Setup(step, model, optimizer, scheduler)
     compiled = check_compiled_matches_eager(build, MLP_BATCHES + MLP_BATCHES[:1])
     assert compiled.replays == STEPS
+
+
+@pytest.mark.parametrize("given", ["tensor", "item"])
+def test_reduce_lr_on_plateau_gets_each_calls_loss(given):
+    def build():
+        model = _mlp()
+        optimizer = optim.SGD(model.parameters(), lr=0.5)
+        scheduler = optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=0)
+
+        def step(inputs, targets):
+            optimizer.zero_grad()
+            loss = nn.CrossEntropyLoss()(model(inputs), targets)
+            loss.backward()
+            optimizer.step()
+            scheduler.step(loss if given == "tensor" else loss.item())
+            return loss
+        return Setup(step, model, optimizer, scheduler)
+    # the same batch at every call with a large lr: the loss goes down and up, so some calls cut the lr
+    compiled = check_compiled_matches_eager(build, MLP_BATCHES[:1] * 6)
+    assert compiled.replays == 5
 
 
 def test_hyper_parameter_changes_between_calls_take_effect_at_the_next_replay():

@@ -74,6 +74,17 @@ def test_the_listing_counts_the_flops_of_the_first_product():
     assert f"{first.flops()} flop" in _row(program, first)
 
 
+def test_the_listing_counts_the_weight_gradient_product_as_a_product():
+    model = nn.Linear(8, 3)
+
+    def step(x):
+        model(x).sum().backward()
+    compiled = ag.compile(step, passes=False)
+    compiled(ag.ones(4, 8))
+    product = next(i for i in compiled.program.instructions if i.label == "MatMulAT")
+    assert product.flops() == 2 * 3 * 8 * 4  # (3, 4) @ (4, 8)
+
+
 def test_without_passes_the_listing_says_none_ran():
     program = _compiled(passes=False).program
     assert program.passes == [] and program.peak_bytes is None
