@@ -43,7 +43,7 @@ class CompiledFunction:
             self.eager_calls += 1
             return self.fn(*args, **kwargs)
         for program in self.programs.get(key, ()):
-            if _guards_hold(program.guards):
+            if program.guards_hold():
                 if isinstance(program, _Eager):
                     self.eager_calls += 1
                     return self.fn(*args, **kwargs)
@@ -91,12 +91,8 @@ class _Eager:
     def __init__(self, guards):
         self.guards = guards
 
-
-def _guards_hold(guards):
-    for guard in guards:
-        if not guard.holds():
-            return False
-    return True
+    def guards_hold(self):
+        return all(guard.holds() for guard in self.guards)
 
 
 def _detached(value):

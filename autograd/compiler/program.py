@@ -262,6 +262,7 @@ class Program:
         self.peak_bytes = None
         self.frees = {}  # instruction index -> buffers no longer needed after it (buffer planning)
         self._replay = None
+        self._guards_hold = None
 
     # ------------------------------------------------------------------ running
     def compiled(self):
@@ -275,6 +276,29 @@ class Program:
 
     def run(self, leaves):
         return self.compiled()(leaves)
+
+    def guards_hold(self):
+        """Whether every guard holds now: one generated expression (``guard_source``)."""
+        if self._guards_hold is None:
+            namespace = {}
+            exec(compile(self.guard_source(namespace), "<autograd.compile guards>", "exec"), namespace)
+            self._guards_hold = namespace["guards_hold"]
+        return self._guards_hold()
+
+    def guard_source(self, namespace=None):
+        """The guards as Python: ``def guards_hold(): return <every guard> and ...``."""
+        names = _Names(namespace if namespace is not None else {})
+        terms = []
+        for guard in self.guards:
+            obj, value = names.of(guard.obj, "o"), names.of(guard.value, "k")
+            if guard.item:
+                terms.append(f"{obj}.get({guard.attribute!r}) is {value}")
+            elif isinstance(guard.value, bool) or guard.value is None:
+                terms.append(f"{obj}.{guard.attribute} is {guard.value!r}")
+            else:
+                terms.append(f"{obj}.{guard.attribute} == {value}")
+        body = " and\n            ".join(terms) if terms else "True"
+        return f"def guards_hold():\n    return ({body})\n"
 
     # ------------------------------------------------------------------ the source a replay runs
     def source(self, namespace=None):
