@@ -60,15 +60,29 @@ def fused_sgd_(params, grads, momentum_buffers, *, lr, weight_decay=0.0, momentu
     buffers (or None without momentum); ``first_steps[i]`` says buffer i was just made from nothing
     (PyTorch starts it at the first gradient: v ← g)."""
     _check_lists("fused_sgd_", params, grads, momentum_buffers)
+    scalars = _Scalars((-lr, weight_decay, momentum, 1 - dampening))
+    nesterov, maximize = bool(nesterov), bool(maximize)
     for i, (p, g) in enumerate(zip(params, grads)):
-        dtype = p._data.dtype.type
-        buf = _flat(momentum_buffers[i]) if momentum_buffers is not None else _empty(p._data.dtype)
+        data = p._data
+        buf = _flat(momentum_buffers[i]) if momentum_buffers is not None else _empty(data.dtype)
         first = bool(first_steps[i]) if first_steps is not None else False
-        kernels.updates.sgd_step_(_flat(p), _flat(g), buf, dtype(-lr), dtype(weight_decay), dtype(momentum),
-                                  dtype(1 - dampening), bool(nesterov), bool(maximize), first)
+        kernels.updates.sgd_step_(_flat(p), _flat(g), buf, *scalars.of(data.dtype), nesterov, maximize, first)
         p._version[0] += 1
         if momentum_buffers is not None:
             momentum_buffers[i]._version[0] += 1
+
+
+class _Scalars:
+    """Python numbers cast to each dtype met (the kernels' argument types), once per call."""
+
+    def __init__(self, values):
+        self.values, self.cast = values, {}
+
+    def of(self, dtype):
+        cast = self.cast.get(dtype)
+        if cast is None:
+            cast = self.cast[dtype] = [dtype.type(v) for v in self.values]
+        return cast
 
 
 def fused_adam_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr, beta1, beta2, eps,
@@ -101,6 +115,6 @@ def _check_lists(op, params, *others):
             if not isinstance(t, Tensor):
                 raise TypeError(f"{op}: expected Tensors, got {type(t).__name__}")
     lists = [params] + [v for v in others if v is not None]
-    if not fusable(*lists):
+    if not fusable(*lists):  # (the optimizers asked fused_update_possible first: a repeat, but cheap)
         raise ValueError(f"{op}: every tensor must be a C-contiguous floating tensor of its parameter's "
                          f"shape and dtype")
