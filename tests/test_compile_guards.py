@@ -280,6 +280,25 @@ def test_a_dropout_probability_changed_between_calls_is_used():
                                  captures=2)
 
 
+@pytest.mark.parametrize("layer, attribute, value", [
+    (lambda: nn.BatchNorm1d(8, momentum=0.1), "momentum", 0.9),
+    (lambda: nn.BatchNorm1d(8), "eps", 0.5),
+    (lambda: nn.LeakyReLU(0.1), "negative_slope", 0.5),
+    (lambda: nn.ELU(1.0), "alpha", 3.0),
+], ids=["batch-norm-momentum", "batch-norm-eps", "leaky-relu-slope", "elu-alpha"])
+def test_a_layers_setting_changed_between_calls_is_used(layer, attribute, value):
+    def build():
+        model = nn.Sequential(nn.Linear(6, 8), layer(), nn.Linear(8, 3))
+        optimizer = optim.SGD(model.parameters(), lr=0.1)
+        return Setup(training_step(model, optimizer, nn.CrossEntropyLoss()), model, optimizer)
+
+    def change(setup, call):
+        if call == 2:
+            setattr(setup.model[1], attribute, value)
+    check_compiled_matches_eager(build, classification_batches(_rng(), 4, 5, 6, 3), before_call=change,
+                                 captures=2)
+
+
 def test_the_gradient_of_an_argument_goes_to_each_calls_argument():
     def step(x):
         (x * x).sum().backward()

@@ -119,6 +119,45 @@ def test_recurrent_models(make_layer):
     check_compiled_matches_eager(build, token_batches(_rng(), STEPS, 3, 4, 11, 3))
 
 
+def test_a_two_layer_bidirectional_lstm_given_its_initial_state():
+    def build():
+        model = nn.ModuleDict({"lstm": nn.LSTM(4, 5, num_layers=2, bidirectional=True, dropout=0.3),
+                               "head": nn.Linear(10, 2)})
+        optimizer = optim.Adam(model.parameters(), lr=0.01)
+
+        def step(x, h0, c0):
+            optimizer.zero_grad()
+            out, (h, c) = model["lstm"](x, (h0, c0))
+            loss = model["head"](out).pow(2).mean() + h.pow(2).mean()
+            loss.backward()
+            optimizer.step()
+            return loss, h, c
+        return Setup(step, model, optimizer)
+    rng = _rng()
+    batches = [tuple(rng.standard_normal(shape).astype(np.float32) for shape in ((6, 3, 4), (4, 3, 5), (4, 3, 5)))
+               for _ in range(STEPS)]
+    check_compiled_matches_eager(build, batches)
+
+
+def test_a_gru_cell_unrolled_in_python():
+    def build():
+        cell = nn.GRUCell(4, 5)
+        optimizer = optim.SGD(cell.parameters(), lr=0.1)
+
+        def step(xs):
+            optimizer.zero_grad()
+            h = None
+            for x in xs:  # (the loop's Python runs at capture only: the replay is the unrolled steps)
+                h = cell(x, h)
+            loss = h.pow(2).sum()
+            loss.backward()
+            optimizer.step()
+            return loss
+        return Setup(step, cell, optimizer)
+    rng = _rng()
+    check_compiled_matches_eager(build, [(rng.standard_normal((5, 2, 4)).astype(np.float32),) for _ in range(STEPS)])
+
+
 class _TinyTransformer(nn.Module):
     """Embedding -> a transformer encoder layer (attention and feed-forward dropout) -> LayerNorm ->
     mean over the sequence -> classes."""
@@ -367,6 +406,46 @@ def test_adam_betas_and_lr_changed_between_calls():
             group["betas"] = (0.5, 0.9)
             group["lr"] = 0.001
     check_compiled_matches_eager(_mlp_setup(lambda p: optim.Adam(p, lr=0.01)), MLP_BATCHES, before_call=change)
+
+
+@pytest.mark.parametrize("make_model, loss_fn, make_targets", [
+    (lambda: nn.Sequential(nn.Linear(6, 8), nn.RMSNorm(8), nn.GELU(), nn.Linear(8, 1)),
+     lambda out, y: nn.HuberLoss()(out, y) + nn.SmoothL1Loss(beta=0.5)(out, y) + nn.L1Loss()(out, y),
+     lambda rng: rng.standard_normal((5, 1)).astype(np.float32)),
+    (lambda: nn.Sequential(nn.Linear(6, 4), nn.SiLU(), nn.Linear(4, 1)),
+     lambda out, y: nn.BCEWithLogitsLoss(pos_weight=ag.tensor([2.0]))(out, y) + nn.BCELoss()(ag.sigmoid(out), y),
+     lambda rng: rng.integers(0, 2, (5, 1)).astype(np.float32)),
+    (lambda: nn.Sequential(nn.Linear(6, 3), nn.ELU()),
+     lambda out, y: nn.CrossEntropyLoss(label_smoothing=0.1, ignore_index=1)(out, y)
+     + nn.KLDivLoss(reduction="batchmean")(ag.log_softmax(out, 1), ag.softmax(out.detach() * 2, 1)),
+     lambda rng: rng.integers(0, 3, 5)),
+], ids=["rmsnorm-gelu-huber-smooth-l1", "silu-bce", "label-smoothing-ignore-index-kl"])
+def test_other_layers_and_losses(make_model, loss_fn, make_targets):
+    def build():
+        model = make_model()
+        optimizer = optim.RMSprop(model.parameters(), lr=0.01, momentum=0.5)
+        return Setup(training_step(model, optimizer, loss_fn), model, optimizer)
+    rng = _rng()
+    check_compiled_matches_eager(build, [(rng.standard_normal((5, 6)).astype(np.float32), make_targets(rng))
+                                         for _ in range(STEPS)])
+
+
+def test_weight_constraints_written_in_place_after_the_update():
+    def build():
+        model = _mlp()
+        optimizer = optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
+        train = training_step(model, optimizer, nn.CrossEntropyLoss())
+
+        def step(inputs, targets):
+            loss = train(inputs, targets)
+            with ag.no_grad():
+                model[0].weight[:, :2] = 0.0  # a pruned block
+                rows = model[2].weight.norm(dim=1, keepdim=True)
+                model[2].weight.div_(ag.clamp(rows, min=1.0))  # max-norm rows
+                model[4].bias.copy_(model[4].bias.clamp(-0.05, 0.05))
+            return loss
+        return Setup(step, model, optimizer)
+    check_compiled_matches_eager(build, MLP_BATCHES)
 
 
 # ---------------------------------------------------------------------------- gradient accumulation
