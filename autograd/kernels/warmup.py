@@ -76,3 +76,7 @@ def _warm_up_updates(dt):
     updates.addcdiv_(small, other, other, scalar)
     updates.lerp_(small, other, scalar)
     updates.sqrt(other, small)
+    for buffer in (other.copy(), np.empty(0, dt)):  # the fused steps, with and without a buffer
+        updates.sgd_step_(small, other, buffer, scalar, scalar, scalar, scalar, False, False, False)
+        updates.adam_step_(small, other, other.copy(), other.copy(), buffer, scalar, scalar, scalar, scalar,
+                           scalar, scalar, scalar, scalar, False, False, False, False)

@@ -62,11 +62,18 @@ def fused_sgd_(params, grads, momentum_buffers, *, lr, weight_decay=0.0, momentu
     _check_lists("fused_sgd_", params, grads, momentum_buffers)
     scalars = _Scalars((-lr, weight_decay, momentum, 1 - dampening))
     nesterov, maximize = bool(nesterov), bool(maximize)
+    plain = momentum_buffers is None and weight_decay == 0 and not maximize
     for i, (p, g) in enumerate(zip(params, grads)):
         data = p._data
+        if plain:  # p ← p − lr·g is an axpy: the foreach form's own kernel (BLAS for large tensors)
+            kernels.updates.axpy_(_flat(p), _flat(g), scalars.of(data.dtype)[0])
+            p._version[0] += 1
+            continue
         buf = _flat(momentum_buffers[i]) if momentum_buffers is not None else _empty(data.dtype)
         first = bool(first_steps[i]) if first_steps is not None else False
-        kernels.updates.sgd_step_(_flat(p), _flat(g), buf, *scalars.of(data.dtype), nesterov, maximize, first)
+        cast = scalars.of(data.dtype)
+        step = lambda p_, g_, b_: kernels.updates.sgd_step_(p_, g_, b_, *cast, nesterov, maximize, first)  # noqa: E731
+        _split(step, (_flat(p), _flat(g), buf), kernels.elementwise.PARALLEL_MIN_MEMORY)
         p._version[0] += 1
         if momentum_buffers is not None:
             momentum_buffers[i]._version[0] += 1
@@ -96,12 +103,22 @@ def fused_adam_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *,
         correction1, correction2 = 1 - beta1 ** t, 1 - beta2 ** t
         decay = 1 - lr * weight_decay if decoupled_weight_decay else weight_decay
         v_max = _flat(max_exp_avg_sqs[i]) if max_exp_avg_sqs is not None else _empty(p._data.dtype)
-        kernels.updates.adam_step_(
-            _flat(p), _flat(g), _flat(m), _flat(v), v_max, dtype(-lr / correction1), dtype(1 - beta1),
-            dtype(beta2), dtype(1 - beta2), dtype(eps), dtype(correction2 ** 0.5), dtype(correction2),
-            dtype(decay), weight_decay != 0, bool(decoupled_weight_decay), bool(maximize), bool(eps_inside_sqrt))
+        cast = (dtype(-lr / correction1), dtype(1 - beta1), dtype(beta2), dtype(1 - beta2), dtype(eps),
+                dtype(correction2 ** 0.5), dtype(correction2), dtype(decay), weight_decay != 0,
+                bool(decoupled_weight_decay), bool(maximize), bool(eps_inside_sqrt))
+        step = lambda *arrays: kernels.updates.adam_step_(*arrays, *cast)  # noqa: E731
+        _split(step, (_flat(p), _flat(g), _flat(m), _flat(v), v_max), kernels.elementwise.PARALLEL_MIN_MATH)
         for t in (p, m, v):
             t._version[0] += 1
+
+
+def _split(step, arrays, parallel_min):
+    """``step(*arrays)``, over two threads for large tensors (``kernels.threads``: each element is
+    updated on its own, so any split gives the same bits). An empty array (no buffer) stays whole."""
+    if arrays[-1].size == 0:  # the optional buffer is absent: chunks of the others only
+        kernels.threads.run_elementwise(lambda *chunks: step(*chunks, arrays[-1]), arrays[:-1], parallel_min)
+    else:
+        kernels.threads.run_elementwise(step, arrays, parallel_min)
 
 
 def _check_lists(op, params, *others):
