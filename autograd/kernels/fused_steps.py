@@ -110,7 +110,7 @@ def cross_entropy_grad_column_sums(logp, target, row_weights, coef, g):
     sums = np.empty(logp.shape[1], logp.dtype)
     g = np.ascontiguousarray(g, dtype=logp.dtype).reshape(-1)
     loop = _cross_entropy_grad_column_sums_f32 if logp.dtype == F32 else _cross_entropy_grad_column_sums
-    loop(logp, target, row_weights, coef, g, 0 if g.size == 1 else 1, out, sums)
+    loop(logp, target, row_weights, float(coef), g, 0 if g.size == 1 else 1, out, sums)
     return out, sums
 
 

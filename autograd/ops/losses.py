@@ -32,7 +32,9 @@ class CrossEntropy(Function):
             coef = 1.0
             out = loss_sum if reduction == "sum" else losses
         ctx.save_for_backward(x)
-        ctx.logp, ctx.target, ctx.row_weights, ctx.coef = logp, target, row_weights, coef
+        # coef depends on the targets (ignored rows): an array, so that a compiled step's replay passes
+        # each call's value on to the gradient instead of the first call's number
+        ctx.logp, ctx.target, ctx.row_weights, ctx.coef = logp, target, row_weights, np.asarray(coef)
         return np.asarray(out, dtype=x.dtype)
 
     @staticmethod
@@ -75,7 +77,7 @@ class CrossEntropyGrad(Function):
     def forward(ctx, g, x, logp, target, row_weights, coef):
         ctx.save_for_backward(g, x)
         ctx.logp, ctx.target, ctx.row_weights, ctx.coef = logp, target, row_weights, coef
-        return kernels.losses.cross_entropy_grad(logp, target, row_weights, coef, g)
+        return kernels.losses.cross_entropy_grad(logp, target, row_weights, float(coef), g)
 
     @staticmethod
     def backward(ctx, grad_output):
