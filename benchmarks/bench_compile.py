@@ -125,7 +125,8 @@ def mlp_rows(table, notes, quick, batches=BATCHES, references=True):
                         f"≤ {floor_target:.2f}x")
         table.ratio(what, "torch eager", *paired(times, "compiled", "torch"), TORCH_TARGETS[batch])
         _floor_bound(table, times, "torch", "torch eager", TORCH_TARGETS[batch])
-        table.ratio(what, "torch.compile", *paired(times, "compiled", "torch.compile"), TORCH_COMPILE_TARGET)
+        compiled_reference = "torch.compile" if fns["torch.compile"] or not references else "torch.compile (notes)"
+        table.ratio(what, compiled_reference, *paired(times, "compiled", "torch.compile"), TORCH_COMPILE_TARGET)
         _floor_bound(table, times, "torch.compile", "torch.compile", TORCH_COMPILE_TARGET)
         if warm_up:
             table.info(f"  torch.compile's first {warm_up['calls']} calls (compiling) [4]", NAN, "torch.compile",
@@ -168,7 +169,7 @@ def capture_rows(table, notes, quick, batch=128, repeat=None):
         result = sides.case("numbagrad", "capture_seconds", warm_up=False, engine="numbagrad", model="mlp",
                             batch=batch, repeat=repeat or (3 if quick else 9)).call()
     table.limit(f"capture time, MLP b{batch} step [5]", result["capture"], "first eager step", result["eager"],
-                CAPTURE_LIMIT)
+                CAPTURE_LIMIT, fmt=_signed_time)
     cache = ("warm" if result["eager_kernels_compiled"] == 0 else
              f"cold for {result['eager_kernels_compiled']} of them (compiled)")
     extra = (f"; the capture itself needed {result['kernels_loaded']} more from the cache and compiled "
@@ -176,8 +177,14 @@ def capture_rows(table, notes, quick, batch=128, repeat=None):
              "; the capture needed no other kernel")
     notes.setdefault(f"capture row: numba's disk cache was {cache} (the worker's first eager step loaded "
                      f"{result['eager_kernels_loaded']} kernel signatures from it){extra}; the first capture of "
-                     f"the process took {result['first_round'] * 1e3:.1f} ms more than its eager twin, the row is "
-                     f"the median of the later rounds (kernels in memory)", None)
+                     f"the process: eager twin {result['first_round'][0] * 1e3:.1f} ms, compiled "
+                     f"{result['first_round'][1] * 1e3:.1f} ms; the row is the median of the later rounds (kernels in "
+                     f"memory)", None)
+
+
+def _signed_time(seconds):
+    """fmt_time, also for a difference of times that came out negative (noise larger than it)."""
+    return "-" + fmt_time(-seconds) if seconds < 0 else fmt_time(seconds)
 
 
 def memory_rows(table, notes, quick, batch=512):
