@@ -105,7 +105,11 @@ class Adam(Optimizer):
 
     def _fused_update_group(self, group, params, grads, states):
         """The same rule over the whole group, one kernel pass per parameter (``fused=True``)."""
-        steps = [_count_step(state, param, group) for param, state in zip(params, states)]
+        for param, state in zip(params, states):
+            _create_state(state, param, group)
+        counters = [state["step"] for state in states]
+        ag.foreach_add_(counters, 1)  # (one call counts every parameter's step)
+        steps = [counter.item() for counter in counters]
         beta1, beta2 = group["betas"]
         ag.fused_adam_(params, grads, [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
                        [s["max_exp_avg_sq"] for s in states] if group["amsgrad"] else None, steps,
@@ -116,6 +120,13 @@ class Adam(Optimizer):
 
 def _count_step(state, param, group):
     """Create the state on the first step, count this step and return its number t (from 1)."""
+    _create_state(state, param, group)
+    state["step"].add_(1)
+    return state["step"].item()
+
+
+def _create_state(state, param, group):
+    """The moving averages (and the step counter) at 0, on the first step."""
     if not state:
         state["step"] = new_step_counter()
         state["exp_avg"] = ag.zeros_like(param)
@@ -124,8 +135,6 @@ def _count_step(state, param, group):
             state["max_exp_avg_sq"] = ag.zeros_like(param)
     if group["amsgrad"] and "max_exp_avg_sq" not in state:  # amsgrad switched on mid-run
         state["max_exp_avg_sq"] = state["exp_avg_sq"].clone()
-    state["step"].add_(1)
-    return state["step"].item()
 
 
 class AdamW(Adam):

@@ -97,15 +97,18 @@ def fused_adam_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *,
     """Adam's (or AdamW's) step over ``params`` in place (``optim.Adam``'s rule); ``steps[i]`` is the
     number t of this step for parameter i (from 1), ``max_exp_avg_sqs`` the amsgrad maxima or None."""
     _check_lists("fused_adam_", params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs)
+    decay = 1 - lr * weight_decay if decoupled_weight_decay else weight_decay
+    flags = (weight_decay != 0, bool(decoupled_weight_decay), bool(maximize), bool(eps_inside_sqrt))
+    scalars = {}  # (dtype, t) -> the kernel's scalar arguments (parameters mostly share both)
     for i, (p, g, m, v) in enumerate(zip(params, grads, exp_avgs, exp_avg_sqs)):
         dtype = p._data.dtype.type
-        t = steps[i]
-        correction1, correction2 = 1 - beta1 ** t, 1 - beta2 ** t
-        decay = 1 - lr * weight_decay if decoupled_weight_decay else weight_decay
+        cast = scalars.get((dtype, steps[i]))
+        if cast is None:
+            correction1, correction2 = 1 - beta1 ** steps[i], 1 - beta2 ** steps[i]
+            cast = scalars[dtype, steps[i]] = (
+                dtype(-lr / correction1), dtype(1 - beta1), dtype(beta2), dtype(1 - beta2), dtype(eps),
+                dtype(correction2 ** 0.5), dtype(correction2), dtype(decay), *flags)
         v_max = _flat(max_exp_avg_sqs[i]) if max_exp_avg_sqs is not None else _empty(p._data.dtype)
-        cast = (dtype(-lr / correction1), dtype(1 - beta1), dtype(beta2), dtype(1 - beta2), dtype(eps),
-                dtype(correction2 ** 0.5), dtype(correction2), dtype(decay), weight_decay != 0,
-                bool(decoupled_weight_decay), bool(maximize), bool(eps_inside_sqrt))
         step = lambda *arrays: kernels.updates.adam_step_(*arrays, *cast)  # noqa: E731
         _split(step, (_flat(p), _flat(g), _flat(m), _flat(v), v_max), kernels.elementwise.PARALLEL_MIN_MATH)
         for t in (p, m, v):
