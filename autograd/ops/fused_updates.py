@@ -72,8 +72,8 @@ def fused_sgd_(params, grads, momentum_buffers, *, lr, weight_decay=0.0, momentu
         buf = _flat(momentum_buffers[i]) if momentum_buffers is not None else _empty(data.dtype)
         first = bool(first_steps[i]) if first_steps is not None else False
         cast = scalars.of(data.dtype)
-        step = lambda p_, g_, b_: kernels.updates.sgd_step_(p_, g_, b_, *cast, nesterov, maximize, first)  # noqa: E731
-        _split(step, (_flat(p), _flat(g), buf), kernels.elementwise.PARALLEL_MIN_MEMORY)
+        _run(kernels.updates.sgd_step_, (_flat(p), _flat(g), buf), (*cast, nesterov, maximize, first),
+             kernels.elementwise.PARALLEL_MIN_MEMORY)
         p._version[0] += 1
         if momentum_buffers is not None:
             momentum_buffers[i]._version[0] += 1
@@ -109,32 +109,37 @@ def fused_adam_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *,
                 dtype(-lr / correction1), dtype(1 - beta1), dtype(beta2), dtype(1 - beta2), dtype(eps),
                 dtype(correction2 ** 0.5), dtype(correction2), dtype(decay), *flags)
         v_max = _flat(max_exp_avg_sqs[i]) if max_exp_avg_sqs is not None else _empty(p._data.dtype)
-        step = lambda *arrays: kernels.updates.adam_step_(*arrays, *cast)  # noqa: E731
-        _split(step, (_flat(p), _flat(g), _flat(m), _flat(v), v_max), kernels.elementwise.PARALLEL_MIN_MATH)
+        _run(kernels.updates.adam_step_, (_flat(p), _flat(g), _flat(m), _flat(v), v_max), cast,
+             kernels.elementwise.PARALLEL_MIN_MATH)
         for t in (p, m, v):
             t._version[0] += 1
 
 
-def _split(step, arrays, parallel_min):
-    """``step(*arrays)``, over two threads for large tensors (``kernels.threads``: each element is
-    updated on its own, so any split gives the same bits). An empty array (no buffer) stays whole."""
-    if arrays[-1].size == 0:  # the optional buffer is absent: chunks of the others only
-        kernels.threads.run_elementwise(lambda *chunks: step(*chunks, arrays[-1]), arrays[:-1], parallel_min)
+def _run(kernel, arrays, scalars, parallel_min):
+    """``kernel(*arrays, *scalars)``; from ``parallel_min`` elements over two threads (``kernels.threads``:
+    each element is updated on its own, so any split gives the same bits). An empty last array (no
+    buffer) is passed whole to every chunk."""
+    if arrays[0].size < parallel_min:
+        kernel(*arrays, *scalars)
+    elif arrays[-1].size == 0:
+        kernels.threads.run_elementwise(lambda *chunks: kernel(*chunks, arrays[-1], *scalars), arrays[:-1],
+                                        parallel_min)
     else:
-        kernels.threads.run_elementwise(step, arrays, parallel_min)
+        kernels.threads.run_elementwise(lambda *chunks: kernel(*chunks, *scalars), arrays, parallel_min)
 
 
 def _check_lists(op, params, *others):
+    lists = [params]
     for values in others:
         if values is None:
             continue
         if not isinstance(values, (list, tuple)) or len(values) != len(params):
             raise ValueError(f"{op}: expected one tensor per parameter ({len(params)}), got "
                              f"{len(values) if isinstance(values, (list, tuple)) else type(values).__name__}")
-        for t in values:
-            if not isinstance(t, Tensor):
-                raise TypeError(f"{op}: expected Tensors, got {type(t).__name__}")
-    lists = [params] + [v for v in others if v is not None]
-    if not fusable(*lists):  # (the optimizers asked fused_update_possible first: a repeat, but cheap)
+        lists.append(values)
+    for row in zip(*lists):
+        if not all(isinstance(t, Tensor) for t in row):
+            raise TypeError(f"{op}: expected Tensors, got {[type(t).__name__ for t in row]}")
+    if not fusable(*lists):
         raise ValueError(f"{op}: every tensor must be a C-contiguous floating tensor of its parameter's "
                          f"shape and dtype")
