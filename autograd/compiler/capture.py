@@ -73,6 +73,20 @@ class OpForward:
     def __repr__(self):
         return f"{self.function.__name__}.forward"
 
+    def source_lines(self, arguments, outputs, names, label):
+        """The call written out in the replay's source: a fresh ctx, the op's forward, the arrays it
+        kept (what ``__call__`` does, without a call of its own)."""
+        count = len(arguments) - len(self.keywords)
+        passed = arguments[:count] + [f"{k}={a}" for k, a in zip(self.keywords, arguments[count:])]
+        context = f"{names.named(ReplayContext, 'Context')}({names.of(self.needs_input_grad, 'k')})"
+        forward = names.named(self.forward, f"{self.function.__name__}_forward")
+        call = f"{names.named(np.asarray, 'asarray')}({forward}(_ctx, {', '.join(passed)}))"
+        lines = [f"_ctx = {context}", f"{outputs[0]} = {call}  # {label}"]
+        for out, where in zip(outputs[1:], self.extras):
+            kept = f"_ctx._saved[{where[1]}]" if where[0] == "saved" else f"_ctx.{where[1]}"
+            lines.append(f"{out} = {kept}{'' if len(where) < 3 else f'[{where[2]}]'}")
+        return lines
+
 
 def _extra(ctx, where):
     if where[0] == "saved":

@@ -20,6 +20,9 @@ instruction is one of:
 what a replay runs (``exec`` of that text); :meth:`Program.listing` (``str(program)``) is the table
 with shapes, bytes and flops.
 """
+import keyword
+import re
+
 import numpy as np
 
 from ..tensor import make_tensor
@@ -377,6 +380,20 @@ class _Names:
             self.namespace[name] = obj
         return name
 
+    def named(self, obj, name):
+        """``obj`` under a readable ``name`` (``Linear_forward``, ``asarray``), made unique if taken."""
+        key = ("named", id(obj))
+        found = self.ids.get(key)
+        if found is not None:
+            return found
+        unique, n = name, 1
+        while unique in self.namespace and self.namespace[unique] is not obj:
+            n += 1
+            unique = f"{name}_{n}"
+        self.ids[key] = unique
+        self.namespace[unique] = obj
+        return unique
+
     def operand(self, item):
         if isinstance(item, Buffer):
             return item.name
@@ -402,19 +419,23 @@ def _lines(instruction, names):
     if isinstance(instruction, Fresh):
         return [f"{instruction.outputs[0].name} = {names.of(instruction.constant, 'k')}.copy()"]
     if isinstance(instruction, Call):
+        if hasattr(instruction.function, "source_lines"):  # an op's forward, written out inline
+            return instruction.function.source_lines([names.operand(i) for i in instruction.inputs],
+                                                     [b.name for b in instruction.outputs], names,
+                                                     instruction.label)
         args = ", ".join(names.operand(i) for i in instruction.inputs)
         outs = ", ".join(b.name for b in instruction.outputs)
-        call = f"{names.of(instruction.function, 'f')}({args})"
+        call = f"{names.named(instruction.function, _identifier(instruction.label))}({args})"
         if len(instruction.outputs) == 1 and not getattr(instruction.function, "returns_tuple", False):
             return [f"{outs} = {call}  # {instruction.label}"]
         return [f"{outs}{',' if len(instruction.outputs) == 1 else ''} = {call}  # {instruction.label}"]
     if isinstance(instruction, Write):
         args = ", ".join(names.operand(i) for i in instruction.inputs)
-        return [f"{names.of(instruction.function, 'f')}({args})  # {instruction.label}"]
+        return [f"{names.named(instruction.function, _identifier(instruction.label))}({args})  # {instruction.label}"]
     if isinstance(instruction, Host):
         args = ", ".join(_template_source(a, names) for a in instruction.args)
         kwargs = "".join(f", {k}={_template_source(v, names)}" for k, v in instruction.kwargs.items())
-        call = f"{names.of(instruction.function, 'f')}({args}{kwargs if args else kwargs[2:]})"
+        call = f"{names.named(instruction.function, _identifier(instruction.label))}({args}{kwargs if args else kwargs[2:]})"
         if instruction.outputs:
             return [f"_r = {call}  # {instruction.label}", f"{instruction.outputs[0].name} = _r._data"]
         return [f"{call}  # {instruction.label}"]
@@ -428,6 +449,15 @@ def _lines(instruction, names):
                            f"without autograd.compile", "k")
         return [f"if not _same({read}, {expected}):", f"    raise CheckFailed({message})"]
     raise TypeError(f"unknown instruction {instruction!r}")
+
+
+def _identifier(label):
+    """A Python name for the function of an instruction labelled ``label`` (``Optimizer.step`` →
+    ``Optimizer_step``), so that the replay's source reads as what it calls."""
+    name = re.sub(r"\W+", "_", label.split(" (")[0]).strip("_") or "call"
+    if name[0].isdigit() or keyword.iskeyword(name):
+        name = "_" + name
+    return name
 
 
 def _template_source(template, names):
