@@ -93,6 +93,7 @@ class Instruction:
     #: outputs: a write, a host call, a random draw (it advances the generator), a check.
     has_effect = False
     fused_from = ()  # the names of the instructions a fusion pass merged into this one
+    into = None  # the dead input whose memory the result takes (buffer planning)
 
     def __init__(self, label, inputs=(), outputs=()):
         self.label = label
@@ -335,6 +336,8 @@ class Program:
                 text += f" -> {outs}"
             if instruction.fused_from:
                 text += f"   [fused: {' + '.join(instruction.fused_from)}]"
+            if instruction.into is not None:
+                text += f"   [into {instruction.into.name}'s memory]"
             if flops:
                 text += f"   {_si(flops)}flop"
             if moved:

@@ -17,8 +17,10 @@ Design notes:
   the eager step sums with BLAS (``blas.column_sums``), whose order of additions is its own, so the
   sums agree to rounding, not to the bit.
 * Wrappers take float32 or float64 arrays of any layout (a C-contiguous copy first when needed) and
-  return new arrays; the fusion pass only calls them where the eager kernels they replace would have
-  run serially (below ``elementwise.PARALLEL_MIN_MEMORY`` elements).
+  return new arrays, or write their first output ``into`` an array given for it (the first input's
+  own memory, when the buffer planning of a compiled program finds that input dead after the call:
+  each element is read before its place is written); the fusion pass only calls them where the eager
+  kernels they replace would have run serially (below ``elementwise.PARALLEL_MIN_MEMORY`` elements).
 """
 import math
 
@@ -46,7 +48,14 @@ def _relu_backward_column_sums(g, y, out, sums):
             sums[j] += v
 
 
-def relu_backward_column_sums(grad, out):
+def _output(like, into):
+    """``into`` when it can hold the result (``like``'s shape and dtype, C-contiguous), else a new array."""
+    if into is not None and into.shape == like.shape and into.dtype == like.dtype and into.flags.c_contiguous:
+        return into
+    return np.empty_like(like)
+
+
+def relu_backward_column_sums(grad, out, into=None):
     """``(masked, sums)``: ``masked = grad where out > 0 else 0`` (ReLU's backward from its output) and
     ``sums`` its sums over every axis but the last (the gradient of the bias added before the ReLU)."""
     grad = contiguous(check_float(grad, "grad"))
@@ -55,7 +64,7 @@ def relu_backward_column_sums(grad, out):
         raise ValueError(f"relu_backward_column_sums: grad {grad.dtype}{list(grad.shape)} and out "
                          f"{out.dtype}{list(out.shape)} must have one dtype and one shape of at least 1-D")
     n = grad.shape[-1]
-    masked = np.empty_like(grad)
+    masked = _output(grad, into)
     sums = np.empty(n, grad.dtype)
     _relu_backward_column_sums(grad.reshape(-1, n), out.reshape(-1, n), masked.reshape(-1, n), sums)
     return masked, sums
@@ -102,11 +111,11 @@ def _cross_entropy_grad_column_sums_f32(logp, target, row_weights, coef, g, g_st
             sums[j] += row[j]
 
 
-def cross_entropy_grad_column_sums(logp, target, row_weights, coef, g):
+def cross_entropy_grad_column_sums(logp, target, row_weights, coef, g, into=None):
     """``(grad, sums)``: ``losses.cross_entropy_grad(logp, target, row_weights, coef, g)`` (bit for bit)
     and its sums over the rows (the gradient of the bias of the layer that made the logits)."""
     logp = contiguous(check_float(logp, "logp"))
-    out = np.empty_like(logp)
+    out = _output(logp, into)
     sums = np.empty(logp.shape[1], logp.dtype)
     g = np.ascontiguousarray(g, dtype=logp.dtype).reshape(-1)
     loop = _cross_entropy_grad_column_sums_f32 if logp.dtype == F32 else _cross_entropy_grad_column_sums
@@ -134,7 +143,7 @@ def _scale_shift_relu(x, scale, shift, out):
                 out_row[k] = _ZERO if v <= _ZERO else v  # NaN propagates like torch.relu
 
 
-def scale_shift_relu(x, scale, shift):
+def scale_shift_relu(x, scale, shift, into=None):
     """``max(x·scale + shift, 0)`` with ``scale`` and ``shift`` one value per channel (axis 1) of ``x``
     (N, C, ...): BatchNorm's affine output and the ReLU after it in one pass."""
     x = contiguous(check_float(x))
@@ -146,9 +155,15 @@ def scale_shift_relu(x, scale, shift):
     if scale.size != channels or shift.size != channels:
         raise ValueError(f"scale_shift_relu: {scale.size} scales and {shift.size} shifts for {channels} "
                          f"channels")
-    out = np.empty_like(x)
+    out = _output(x, into)
     if x.size == 0:
         return out
     blocks = _channel_blocks(x)
     _scale_shift_relu(x.reshape(blocks), scale, shift, out.reshape(blocks))
     return out
+
+
+# The input whose memory each kernel may write its first output into (``into=``), for buffer planning.
+relu_backward_column_sums.writes_into = 0
+cross_entropy_grad_column_sums.writes_into = 0
+scale_shift_relu.writes_into = 0
