@@ -32,3 +32,25 @@ def test_cross_entropy_mean_over_a_changing_number_of_ignored_rows():
     assert replays == 4
     np.testing.assert_allclose(losses, eager_losses, rtol=1e-6)
     np.testing.assert_allclose(weight, eager_weight, rtol=1e-5, atol=1e-7)
+
+
+def test_a_step_whose_guards_keep_changing_stops_capturing():
+    import pytest
+    compiled = ag.compile(lambda x, n: x * n, max_programs=3)
+    x = ag.ones(2)
+    for n in range(3):
+        assert compiled(x, n).tolist() == [float(n)] * 2
+    with pytest.warns(RuntimeWarning, match="3 programs captured"):
+        assert compiled(x, 3).tolist() == [3.0, 3.0]
+    assert compiled(x, 4).tolist() == [4.0, 4.0]  # eager, warned once
+    assert compiled(x, 1).tolist() == [1.0, 1.0]  # a program it has still replays
+    assert (compiled.replays, compiled.eager_calls) == (1, 2)
+
+
+def test_detect_anomaly_runs_the_step_eagerly():
+    compiled = ag.compile(lambda x: (x * 2).sum())
+    x = ag.ones(3, requires_grad=True)
+    compiled(x)
+    with ag.detect_anomaly():
+        assert compiled(x).item() == 6.0
+    assert compiled.eager_calls == 1

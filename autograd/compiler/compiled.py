@@ -2,14 +2,19 @@
 
 A call first looks for a program captured under the same guards:
 
-* the arguments: each tensor's shape, dtype and ``requires_grad``, every other argument's value;
-* grad mode; each module's ``training`` flag met during capture; the shape and dtype of every tensor
-  the step read from outside (parameters, buffers, optimizer state).
+* the arguments: each tensor's shape, dtype and ``requires_grad`` and which are the same tensor,
+  every other argument's value; grad mode;
+* each module the step called: its ``training`` flag, its plain settings and which parameters and
+  buffers it holds; the shape, dtype and ``requires_grad`` of every tensor the step read from outside
+  (parameters, buffers, optimizer state).
 
 Found: the program replays (``Program.run``), which runs none of ``fn``'s Python. Not found: ``fn``
 runs eagerly under a new capture, its program is kept for the next calls, and its result returned.
 A step the recorder cannot follow (``CaptureError``) runs eagerly, then and at every later call with
-those guards, and says why once (``warnings``).
+those guards, and says why once (``warnings``). Calls under forward-mode AD or ``detect_anomaly``
+run eagerly (a replay would carry no tangents and check no gradient), and so does every call with new
+guards once ``max_programs`` programs were captured (a step whose guards change at every call, such
+as one taking the step number as an argument, would otherwise capture forever).
 """
 import functools
 import warnings
@@ -24,10 +29,11 @@ from .program import Read
 class CompiledFunction:
     """What ``autograd.compile(fn)`` returns: call it as ``fn``; ``.program`` is the last program."""
 
-    def __init__(self, fn, passes=True):
+    def __init__(self, fn, passes=True, max_programs=16):
         functools.update_wrapper(self, fn)
         self.fn = fn
         self.passes = passes
+        self.max_programs = max_programs
         self.programs = {}  # key of the arguments and grad mode -> [program or eager marker]
         self.program = None  # the program of the latest call (replayed or just captured)
         self.captures = 0
@@ -39,7 +45,7 @@ class CompiledFunction:
             return self.fn(*args, **kwargs)
         leaves, key = _signature((args, kwargs))
         key = (grad_mode.is_grad_enabled(), key)
-        if dual.active_levels:
+        if dual.active_levels or grad_mode.is_anomaly_enabled():
             self.eager_calls += 1
             return self.fn(*args, **kwargs)
         for program in self.programs.get(key, ()):
@@ -50,6 +56,16 @@ class CompiledFunction:
                 self.program = program
                 self.replays += 1
                 return program.run(leaves)
+        if self.captures >= self.max_programs:
+            if self.captures == self.max_programs:
+                warnings.warn(f"autograd.compile: {self.captures} programs captured for "
+                              f"{getattr(self.fn, '__qualname__', 'this step')}, whose guards keep changing "
+                              f"(a new shape or argument value at each call?); calls with new guards run "
+                              f"eagerly from now on (max_programs={self.max_programs})", RuntimeWarning,
+                              stacklevel=2)
+                self.captures += 1  # (warned once)
+            self.eager_calls += 1
+            return self.fn(*args, **kwargs)
         return self._capture(key, leaves, args, kwargs)
 
     def _capture(self, key, leaves, args, kwargs):
@@ -136,18 +152,19 @@ def _flatten(value, leaves, key):
             key.append(("id", id(value)))
 
 
-def compile(fn=None, *, passes=True):
+def compile(fn=None, *, passes=True, max_programs=16):
     """Compile a step: ``step = autograd.compile(step)`` or ``@autograd.compile``.
 
     The first call (and each call whose guards differ) runs ``fn`` eagerly and captures everything it
     computes: forward, backward, gradient accumulation and the optimizer's update. Later calls replay
     the captured program without running ``fn``'s Python. Returned tensors are detached values.
-    ``passes=False`` keeps the program as captured (no fusion, no buffer planning).
+    ``passes=False`` keeps the program as captured (no fusion, no buffer planning); ``max_programs``:
+    how many programs (one per set of guards) it keeps before running new ones eagerly.
 
     Python side effects of ``fn`` (printing, appending to a list, reading ``.item()`` for a branch)
     happen at capture only, as with ``jax.jit``; values read with ``item()`` and returned are read
     again at each replay, and a value read for a branch that changes raises at replay.
     """
     if fn is None:
-        return lambda f: CompiledFunction(f, passes)
-    return CompiledFunction(fn, passes)
+        return lambda f: CompiledFunction(f, passes, max_programs)
+    return CompiledFunction(fn, passes, max_programs)
