@@ -45,6 +45,9 @@ class ReplayContext(Context):
         self.needs_input_grad = needs_input_grad
 
 
+_FORWARDS = {}  # Function class -> its forward, as OpForward calls it
+
+
 class OpForward:
     """An op's forward as a replay calls it: arrays in, its output and the arrays its ``ctx`` kept
     for backward (``extras``: where to find each) out."""
@@ -56,7 +59,9 @@ class OpForward:
         self.keywords = keywords  # the names of the keyword arguments, which follow the positional ones
         self.needs_input_grad = needs_input_grad
         self.extras = extras  # ("saved", i) or ("attr", name) or ("attr", name, i)
-        self.forward = function.forward
+        # one object per op (a classmethod forward is a new bound method at each access), so that the
+        # replay's source names it once
+        self.forward = _FORWARDS.setdefault(function, function.forward)
 
     def __call__(self, *arrays):
         ctx = ReplayContext(self.needs_input_grad)
