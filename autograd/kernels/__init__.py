@@ -4,6 +4,7 @@
     elementwise  fused activations forward and backward, bias + ReLU
     rows         softmax, log-softmax, logsumexp over the last axis
     losses       cross-entropy rows and its fused gradient
+    scatter      scatter-add of rows (indexing's backward: an embedding's gradient)
     fused_steps  what the compiler's fusion pass calls in place of two eager calls
     matmul       BLAS, or a Numba loop for outer products
     conv         im2col/col2im, max and average pooling
@@ -27,7 +28,7 @@ Design notes:
 import importlib
 
 _MODULES = frozenset({"arrays", "conv", "elementwise", "fastmath", "fused_steps", "jit", "losses", "matmul",
-                      "rows", "threads", "updates", "warmup"})
+                      "rows", "scatter", "threads", "updates", "warmup"})
 
 __all__ = sorted(_MODULES)
 

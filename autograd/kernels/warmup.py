@@ -9,9 +9,9 @@ that a wrapper only takes for large arrays (BLAS axpy) are called at the size th
 import numba
 import numpy as np
 
-from . import conv, elementwise, fused_steps, losses, matmul, rows, updates
+from . import conv, elementwise, fused_steps, losses, matmul, rows, scatter, updates
 
-_MODULES = (elementwise, rows, losses, matmul, conv, updates, fused_steps)
+_MODULES = (elementwise, rows, losses, matmul, conv, updates, fused_steps, scatter)
 
 
 def dispatchers():
@@ -63,6 +63,7 @@ def warm_up(dtypes=("float32",)):
         conv.col2im(conv.im2col(image, 2, 2, 1, 1, 0, 0, 2, 3), image.shape, 2, 2, 1, 1, 0, 0, 2, 3)
         pooled, idx = conv.max_pool2d_forward(image, 2, 2, 1, 1, 0, 0, 2, 3)
         conv.plane_scatter_add(conv.plane_gather(image, idx), idx, image.shape)
+        scatter.index_add_rows(x, np.array([0, 2, 0]), (4, 4))  # an embedding's int64 indices
         _warm_up_updates(dt)
 
 

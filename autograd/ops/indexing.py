@@ -1,10 +1,12 @@
 """Indexing: ``x[key]`` for ints, slices, None, Ellipsis, int arrays/tensors and bool masks.
 
-Basic indexing returns a view; advanced indexing a copy. The gradient is scattered back with
-``np.add.at``, so an index that appears several times receives the sum of its gradients.
+Basic indexing returns a view; advanced indexing a copy. The gradient is scattered back (an index that
+appears several times receives the sum of its gradients): by one int array along the first axis (an
+embedding's rows) with the ``kernels.scatter`` row kernel, by any other advanced key with ``np.add.at``.
 """
 import numpy as np
 
+from .. import kernels
 from ..function import Function
 from ..tensor import Tensor
 
@@ -64,6 +66,8 @@ class IndexAdd(Function):
     @staticmethod
     def forward(ctx, x, key, shape):
         ctx.key = key
+        if _rows_of_first_axis(key, x, shape):
+            return kernels.scatter.index_add_rows(x, key[0], shape)
         out = np.zeros(shape, dtype=x.dtype)
         if is_basic(key):
             out[key] = x
@@ -105,6 +109,17 @@ class IndexPut(Function):
             from ..creation import zeros
             tx = zeros(x.shape, dtype=x.dtype)
         return IndexPut.apply(tx, _zero(tx) if tv is None else tv, ctx.key)
+
+
+def _rows_of_first_axis(key, x, shape):
+    """Whether ``key`` is one int array picking rows of the first axis of a float ``shape``: the case
+    ``kernels.scatter.index_add_rows`` takes."""
+    if len(key) != 1 or not shape or x.dtype.kind != "f" or x.dtype.itemsize not in (4, 8):
+        return False
+    index = key[0]
+    return (isinstance(index, np.ndarray) and (index.dtype.kind == "i" or index.dtype.kind == "u"
+                                               and index.dtype.itemsize < 8)
+            and x.shape == index.shape + tuple(shape[1:]))
 
 
 def _zero(like):
