@@ -3,6 +3,7 @@
     fastmath     float32 exp/sigmoid/tanh/GELU that vectorise; float64 through libm
     elementwise  fused activations forward and backward, bias + ReLU
     rows         softmax, log-softmax, logsumexp over the last axis
+    normalization_rows  layer normalisation over the trailing dims, forward and backward
     losses       cross-entropy rows and its fused gradient
     scatter      scatter-add of rows (indexing's backward: an embedding's gradient)
     fused_steps  what the compiler's fusion pass calls in place of two eager calls
@@ -28,7 +29,7 @@ Design notes:
 import importlib
 
 _MODULES = frozenset({"arrays", "conv", "elementwise", "fastmath", "fused_steps", "jit", "losses", "matmul",
-                      "rows", "scatter", "threads", "updates", "warmup"})
+                      "normalization_rows", "rows", "scatter", "threads", "updates", "warmup"})
 
 __all__ = sorted(_MODULES)
 

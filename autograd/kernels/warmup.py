@@ -9,9 +9,9 @@ that a wrapper only takes for large arrays (BLAS axpy) are called at the size th
 import numba
 import numpy as np
 
-from . import conv, elementwise, fused_steps, losses, matmul, rows, scatter, updates
+from . import conv, elementwise, fused_steps, losses, matmul, normalization_rows, rows, scatter, updates
 
-_MODULES = (elementwise, rows, losses, matmul, conv, updates, fused_steps, scatter)
+_MODULES = (elementwise, rows, losses, matmul, conv, updates, fused_steps, scatter, normalization_rows)
 
 
 def dispatchers():
@@ -64,7 +64,18 @@ def warm_up(dtypes=("float32",)):
         pooled, idx = conv.max_pool2d_forward(image, 2, 2, 1, 1, 0, 0, 2, 3)
         conv.plane_scatter_add(conv.plane_gather(image, idx), idx, image.shape)
         scatter.index_add_rows(x, np.array([0, 2, 0]), (4, 4))  # an embedding's int64 indices
+        _warm_up_layer_norm(x)
         _warm_up_updates(dt)
+
+
+def _warm_up_layer_norm(x):
+    y, mean, rstd = normalization_rows.layer_norm_forward(x, x[0], x[1], 1, 1e-5)
+    normalization_rows.layer_norm_backward(y, x, x[0], mean, rstd, 1)
+    # the row sums the kernels call: loaded from the cache with their callers, they compile only here
+    row = x[0].copy()
+    normalization_rows._sum(row)
+    normalization_rows._squared_deviations(row, 0.0)
+    normalization_rows._weighted_sums(row, row, row, 0.0)
 
 
 def _warm_up_updates(dt):

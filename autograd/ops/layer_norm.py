@@ -2,21 +2,13 @@
 
 Written op by op it records nine nodes (two means, a difference, a square, a sum, a square root, three
 products and sums); a transformer runs it twice per block. One node here, with the gradient of the
-normalisation in its closed form.
+normalisation in its closed form; forward and the plain backward are row kernels
+(``kernels.normalization_rows``), which keep each row's mean and 1/σ instead of x̂.
 """
-import numpy as np
-
-from .. import fp_errors, tracing
+from .. import kernels, tracing
 from ..function import Function
 from ..grad_mode import is_grad_enabled
 from ..tensor import make_tensor
-
-
-def _normalize_arrays(x, axes, eps):
-    mean = x.mean(axis=axes, keepdims=True)
-    centred = x - mean
-    rstd = 1.0 / np.sqrt((centred * centred).mean(axis=axes, keepdims=True) + eps)
-    return centred * rstd, rstd
 
 
 def _normalize_tensors(x, axes, eps):
@@ -33,25 +25,14 @@ def _through_normalize(d, xhat, rstd, axes):
 
 class _PlainBackward:
     """The gradients (those asked for, in the order x, weight, bias) on the arrays forward kept:
-    dx = (1/σ)·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)) with ĝ = g·w, dw = Σ g·x̂, db = Σ g."""
+    dx = (1/σ)·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)) with ĝ = g·w, dw = Σ g·x̂, db = Σ g (one row kernel)."""
 
-    def __init__(self, axes, lead, need_x, need_w, need_b):
-        self.axes, self.lead, self.needs = axes, lead, (need_x, need_w, need_b)
+    def __init__(self, dims, need_x, need_w, need_b):
+        self.dims, self.needs = dims, (need_x, need_w, need_b)
 
-    def __call__(self, g, weight, xhat, rstd):
-        axes, lead = self.axes, self.lead
-        need_x, need_w, need_b = self.needs
-        out = []
-        with fp_errors.ignored():
-            if need_x:
-                gw = g * weight if weight is not None else g
-                out.append(np.asarray(rstd * (gw - gw.mean(axis=axes, keepdims=True)
-                                              - xhat * (gw * xhat).mean(axis=axes, keepdims=True))))
-            if need_w:
-                out.append(np.asarray((g * xhat).sum(axis=lead)))
-            if need_b:
-                out.append(np.asarray(g.sum(axis=lead)))
-        return tuple(out)
+    def __call__(self, g, x, weight, mean, rstd):
+        grads = kernels.normalization_rows.layer_norm_backward(g, x, weight, mean, rstd, self.dims, *self.needs)
+        return tuple(grad for grad in grads if grad is not None)
 
 
 class LayerNorm(Function):
@@ -66,13 +47,11 @@ class LayerNorm(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, axes, eps):
-        with fp_errors.ignored():
-            xhat, rstd = _normalize_arrays(x, axes, eps)
+        y, mean, rstd = kernels.normalization_rows.layer_norm_forward(x, weight, bias, len(axes), eps)
         ctx.axes, ctx.eps = axes, eps
-        ctx.xhat, ctx.rstd = xhat, rstd
+        ctx.mean, ctx.rstd = mean, rstd
         ctx.save_for_backward(x, weight)
-        y = xhat * weight if weight is not None else xhat
-        return y + bias if bias is not None else y
+        return y
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -82,8 +61,8 @@ class LayerNorm(Function):
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         if not is_grad_enabled():  # a plain backward: on the arrays kept from forward
             w = weight._data if weight is not None else None
-            grads = iter(tracing.computed(_PlainBackward(axes, lead, need_x, need_w, need_b), grad_output._data,
-                                          w, ctx.xhat, ctx.rstd))
+            grads = iter(tracing.computed(_PlainBackward(len(axes), need_x, need_w, need_b), grad_output._data,
+                                          x._data, w, ctx.mean, ctx.rstd))
             wrap = lambda need: make_tensor(next(grads), False, None, None) if need else None  # noqa: E731
             return wrap(need_x), wrap(need_w), wrap(need_b), None, None
         xhat, rstd = _normalize_tensors(x, axes, ctx.eps)
