@@ -2,7 +2,6 @@
 autograd (float32 and float64, non-contiguous and large-|x| inputs, PyTorch when present, first and
 second order gradcheck in float64)."""
 import math
-import threading
 import time
 
 import numpy as np
@@ -12,26 +11,7 @@ import autograd as ag
 from autograd.kernels import threads
 
 
-# ---- the back-off of the helper thread -------------------------------------------------------
-class _BlockedJob:
-    """A job that keeps the helper thread busy until released (as if another process held its core)."""
-
-    def __init__(self):
-        self.started, self.release = threading.Event(), threading.Event()
-
-    def help(self):
-        self.started.set()
-        self.release.wait(10)
-
-
-def _count_chunks(counts, main_thread_sleeps=0.0):
-    def kernel(c):  # a Python "kernel": it holds the GIL except while it sleeps
-        if main_thread_sleeps and threading.current_thread() is threading.main_thread():
-            time.sleep(main_thread_sleeps)
-        c += 1
-    threads.run_elementwise(kernel, (counts,), 0)
-
-
+# ---- splitting where it measurably pays ----------------------------------------------------------
 @pytest.fixture
 def enabled_threads(monkeypatch):
     monkeypatch.setattr(threads, "ENABLED", True)
@@ -40,27 +20,58 @@ def enabled_threads(monkeypatch):
     threads.reset_backoff()
 
 
-def test_calls_go_serial_for_a_while_when_the_helper_finds_no_core(enabled_threads):
-    blocked = _BlockedJob()
-    threads._helper().put(blocked)
-    assert blocked.started.wait(10)
-    try:
-        counts = np.zeros(10 * threads.MIN_CHUNK, np.int64)
-        before = time.perf_counter()
-        _count_chunks(counts)  # the helper is busy: the calling thread runs every chunk
+def _ways(kernel, size, calls):
+    """For each of ``calls`` calls of ``kernel`` over ``size`` elements: 'split' or 'serial' (how many
+    times the kernel ran for that call), checking that every element was computed once."""
+    ways = []
+    for _ in range(calls):
+        counts = np.zeros(size, np.int64)
+        runs = []
+
+        def counting(c):
+            runs.append(c.size)
+            kernel(c)
+        threads.run_elementwise(counting, (counts,), 0)
         assert (counts == 1).all()
-        assert threads._helper_off_until > before
-    finally:
-        blocked.release.set()
+        ways.append("split" if len(runs) > 1 else "serial")
+    return ways
 
 
-def test_splitting_goes_on_when_the_calling_thread_was_the_slow_one(enabled_threads):
-    """The calling thread sleeps in its first chunk and the helper runs the other nine: the split
-    worked, so the next calls split too (no back-off)."""
-    counts = np.zeros(10 * threads.MIN_CHUNK, np.int64)
-    _count_chunks(counts, main_thread_sleeps=0.05)
-    assert (counts == 1).all()
-    assert threads._helper_off_until == 0.0
+def test_both_ways_are_timed_then_the_faster_one_is_taken_and_the_other_probed(enabled_threads):
+    """A kernel with a fixed cost per run (a hand-off that does not pay): the first calls alternate to
+    time both ways, then calls stay serial, except every PROBE_EVERY-th, which splits."""
+    def fixed_cost(c):  # a Python "kernel"; sleeping releases the GIL, as the Numba kernels do
+        time.sleep(0.003)
+        c += 1
+    ways = _ways(fixed_cost, 4 * threads.MIN_CHUNK, 2 * threads.PROBE_EVERY)
+    measuring = 2 * threads.SAMPLES
+    assert ways[:measuring] == ["split", "serial"] * threads.SAMPLES
+    for call, way in enumerate(ways[measuring:], start=measuring + 1):
+        assert way == ("split" if call % threads.PROBE_EVERY == 0 else "serial"), (call, ways)
+
+
+def test_splitting_is_kept_where_it_is_faster(enabled_threads):
+    """A kernel whose cost is proportional to its elements: two threads halve it, so calls keep splitting
+    (the serial way is only probed)."""
+    def per_element(c):
+        time.sleep(c.size * 1e-7)
+        c += 1
+    ways = _ways(per_element, 8 * threads.MIN_CHUNK, 2 * threads.PROBE_EVERY)
+    measuring = 2 * threads.SAMPLES
+    for call, way in enumerate(ways[measuring:], start=measuring + 1):
+        assert way == ("serial" if call % threads.PROBE_EVERY == 0 else "split"), (call, ways)
+
+
+def test_closures_made_per_call_share_one_record(enabled_threads):
+    """A callable made anew for each call (a closure) is timed by its code, so its calls stop measuring
+    both ways once its call site has samples, and the records stay few."""
+    def make():
+        return lambda c: c.__iadd__(1)
+    for _ in range(3 * threads.SAMPLES):
+        counts = np.zeros(2 * threads.MIN_CHUNK, np.int64)
+        threads.run_elementwise(make(), (counts,), 0)
+        assert (counts == 1).all()
+    assert len(threads._timings) == 1
 
 
 # ---- relu, sigmoid, tanh, gelu through autograd ------------------------------------------------
@@ -165,14 +176,15 @@ def test_non_contiguous_input_gives_the_contiguous_results(name, dtype):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_large_arrays_split_over_two_threads_equal_the_serial_results(name, monkeypatch, enabled_threads):
-    """Above the size thresholds forward and backward run on two threads: bit for bit the serial
-    results, and the float64 reference within float32 rounding."""
+    """Forward and backward split over two threads: bit for bit the serial results, and the float64
+    reference within float32 rounding."""
     n = (1 << 20) + 12345
     rng = np.random.default_rng(3)
     x = (rng.standard_normal(n) * 4).astype(np.float32)
     g = rng.standard_normal(n).astype(np.float32)
     from autograd.kernels import elementwise
-    assert n >= elementwise.PARALLEL_MIN_MEMORY and n >= elementwise.PARALLEL_MIN_MATH
+    monkeypatch.setattr(elementwise, "PARALLEL_MIN_MATH", 0)  # every kernel may split, memory-bound too
+    monkeypatch.setattr(elementwise, "PARALLEL_MIN_MEMORY", 0)
     splits = []
     original = threads._SplitCall.__init__
 
@@ -181,7 +193,7 @@ def test_large_arrays_split_over_two_threads_equal_the_serial_results(name, monk
         original(self, *args)
     monkeypatch.setattr(threads._SplitCall, "__init__", counted)
     split = _forward_backward(name, x, g)
-    assert splits  # the forward at least was cut into chunks (the helper may not have run any)
+    assert len(splits) == 2  # the first calls of a kernel split (the helper may not have run any chunk)
     monkeypatch.setattr(threads, "ENABLED", False)
     serial = _forward_backward(name, x, g)
     for a, b in zip(split, serial):

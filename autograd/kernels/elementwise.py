@@ -3,7 +3,7 @@
 Public surface: ``sigmoid_forward/backward``, ``tanh_forward/backward``, ``relu_forward/backward``,
 ``gelu_forward`` (optionally with its derivative), ``gelu_backward``, ``gelu_backward_from_derivative``,
 ``bias_relu_``; ``relu_backward_loop`` (the bare loop); ``PARALLEL_MIN_MATH`` and
-``PARALLEL_MIN_MEMORY``, the sizes from which a call is split over two threads.
+``PARALLEL_MIN_MEMORY``, the sizes from which a call may be split over two threads.
 
 Design notes:
 
@@ -18,6 +18,7 @@ Design notes:
   not store, so the variants compute each value identically.
 """
 import math
+import sys
 
 import numpy as np
 
@@ -192,13 +193,15 @@ def _gelu_tanh_bwd_f64(g, x, out):
 
 
 
-# Sizes from which a call is split over two threads (``benchmarks/bench_kernels.py --threads``
-# measures both sides).  Handing chunks to the helper costs its wake-up, which a transcendental
-# kernel repays on far fewer elements than a memory-bound one; both thresholds sit above the
-# break-even points, leaving margin for a machine shared with other work.  Public, and read at each
-# call, so that tests and benchmarks can move them.
+# Sizes from which a call may be split over two threads (``threads.run_elementwise`` then splits it
+# where that has lately been faster; ``benchmarks/bench_kernels.py --threads`` measures both sides).
+# Handing chunks to the helper costs its wake-up, which a transcendental kernel can repay from about
+# this size.  Memory-bound kernels never split: on these 2 cores a second thread adds no memory
+# bandwidth (two threads copying the halves of an array take as long as one copying all of it, in
+# cache and out of it), so a split pass only adds the hand-off and moves half of the output into the
+# other core's cache.  Public, and read at each call, so that tests and benchmarks can move them.
 PARALLEL_MIN_MATH = 1 << 17         # transcendental kernels (sigmoid, tanh, GELU)
-PARALLEL_MIN_MEMORY = 3 << 18       # memory-bound kernels (relu, backward from saved values)
+PARALLEL_MIN_MEMORY = sys.maxsize   # memory-bound kernels (relu, backward from saved values)
 
 
 def _unary(x, k32, k64, parallel_min, outputs=1):
