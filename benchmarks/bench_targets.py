@@ -141,10 +141,11 @@ def activation_rows(table, notes, quick):
                 if n == 1_000_000:
                     table.ratio(what, "torch autograd", *paired(times, "ours", "torch"), 0.6)
                     # A fused fwd+bwd moves at least 5/4 of the copy floor's bytes, at best at the bandwidth
-                    # of both cores: that time over torch's is the least ratio any implementation can reach.
-                    least = [1.25 * f for f in times["floor2"]]
+                    # of the faster of one core and both (on a shared VM the two-thread copy is often the
+                    # slower): that time over torch's is the least ratio any implementation can reach.
+                    least = [1.25 * min(one, two) for one, two in zip(times["floor"], times["floor2"])]
                     if times.get("torch"):
-                        table.bound("  least possible: 1.25 x 2-thread copy [1]", statistics.median(least),
+                        table.bound("  least possible: 1.25 x fastest copy [1]", statistics.median(least),
                                     "torch autograd", statistics.median(times["torch"]),
                                     statistics.median(a / b for a, b in zip(least, times["torch"])), "≤ 0.60x")
                     table.ratio(what, "copy floor [1]", *paired(times, "ours", "floor"), 2.5)
@@ -276,8 +277,9 @@ def main(sections=tuple(SECTIONS), quick=False):
         print(f"  {line}")
     print("[1] copy floor: np.copyto(y, x) + np.copyto(dx, g) into preallocated arrays = 4 passes over n float32\n"
           "    (2 reads + 2 writes). A fused fwd+bwd needs 5 passes (backward re-reads x or y): ideal = 1.25x.\n"
-          "    'least possible' rows: 1.25 x the same copies split over both cores (the most bandwidth this\n"
-          "    machine gives), divided by torch's time: no implementation can have a smaller ratio to torch.\n"
+          "    'least possible' rows: 1.25 x the faster of those copies on one thread and split over both\n"
+          "    cores (the most bandwidth this machine gives), divided by torch's time: no implementation can\n"
+          "    have a smaller ratio to torch.\n"
           "[2] tracemalloc (numpy reports its allocations to it), each side in a fresh process: the peak of the\n"
           "    bytes allocated during the third step, i.e. the memory a step adds on top of the model, the data\n"
           "    and what the first two steps left (gradients, optimizer state). Arrays that Numba allocates\n"
