@@ -22,7 +22,9 @@ NOTEBOOKS = [FOLDER / name for name in ("01_backprop_by_hand.ipynb",
                                         # issue 18's: four small language models trained, ~20 s on 2 cores
                                         "07_language_models.ipynb",
                                         # issue 19's: Jacobians, Hessians, optimizer paths, ~10 s on 2 cores
-                                        "08_beyond_gradients.ipynb")]
+                                        "08_beyond_gradients.ipynb",
+                                        # issue 17's: a step's graph beside its compiled program, ~10 s
+                                        "09_compiled_steps.ipynb")]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
