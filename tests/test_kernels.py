@@ -369,18 +369,20 @@ def test_softmax_extremes(dtype):
     np.testing.assert_array_equal(rows.logsumexp_lastdim(np.full((1, 3), -np.inf, dtype)), [-np.inf])
 
 
-@pytest.mark.parametrize("columns", [1, 2, 10, 37, 255])
+@pytest.mark.parametrize("columns", [1, 2, 10, 15, 16, 32, 37, 255])
 def test_blocked_float32_softmax_kernels_equal_the_per_row_ones(columns):
     """Short float32 rows go through the blocked kernels (more rows than one block holds, with
-    NaN, inf and all -inf rows); they must give exactly what the per-row kernels give."""
+    NaN, inf and all -inf rows); they must give exactly what the per-row kernels give, at any width."""
     rng = np.random.default_rng(columns)
     x = (rng.standard_normal((2000 // columns + 3, columns)) * 20).astype(np.float32)
     x[0, 0], x[1, -1], x[2, :] = np.nan, np.inf, -np.inf
+    x[3, 0] = -90.0 + x[3].max()  # an element flushed to 0 (below e^-87)
+    narrow = columns < rows.NARROW_ROWS
     for forward in (rows.softmax_forward, rows.log_softmax_forward):
         blocked = forward(x, blocked=True)
         np.testing.assert_array_equal(blocked, forward(x, blocked=False))
-        np.testing.assert_array_equal(forward(x), blocked)  # the default for short rows
-    assert rows.uses_blocked_kernel(np.dtype(np.float32), columns)
+        np.testing.assert_array_equal(forward(x), blocked)  # the default, whichever it is
+    assert rows.uses_blocked_kernel(np.dtype(np.float32), columns) == narrow
     assert not rows.uses_blocked_kernel(np.dtype(np.float32), rows.NARROW_ROWS)
     assert not rows.uses_blocked_kernel(np.dtype(np.float64), columns)
 

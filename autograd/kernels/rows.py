@@ -7,13 +7,17 @@ Public surface: ``softmax_forward``, ``log_softmax_forward`` (each with ``blocke
 Design notes:
 
 * The kernels work on the 2-D (rows, n) C-contiguous view of the input; the wrappers make it.
-* Row sums accumulate in float64 (accuracy for float32 rows; the loops are latency-bound either way),
-  while the exp and scale passes stay separate loops, so they vectorise.
+* Row sums accumulate in float64 (accuracy for float32 rows) in separate functions that may
+  reassociate (``reassociating``), so they vectorise; the exp and scale passes are loops of their own,
+  which vectorise too.
 * Max-shifted everywhere (e^{x − max}): no overflow, and an all −inf row gives −inf / NaN as PyTorch.
-  float32 kernels form x − max in float64 and take ``fastmath.exp_ext`` of it: rounding x − max to
-  float32 first would cost |x − max|·2^-24 relative error in e^{x−max}.
-* Short float32 rows (10 classes) are too short for a per-row loop to vectorise, so they go through
-  blocked kernels that exponentiate a block of rows in one loop (bit-identical to the per-row ones).
+  Rounding x − max to float32 would cost |x − max|·2^-24 relative error in e^{x−max}, so the float32
+  softmax kernels split x − max exactly into float32 hi + lo (a two-sum) and take e^hi·(1 + lo) with
+  one fused multiply-add: the accuracy of forming x − max in float64 (``fastmath.exp_ext``) at the full
+  float32 vector width.
+* Very short float32 rows (a few classes) are too short for a per-row loop to vectorise, so they go
+  through blocked kernels that exponentiate a block of rows in one loop (bit-identical to the per-row
+  ones).
 """
 import math
 
@@ -22,7 +26,7 @@ import numpy as np
 
 from .. import buffer_pool
 from .arrays import F32, check_float, contiguous
-from .fastmath import exp_ext
+from .fastmath import exp_ext, exp_f32, fma
 from .jit import inline, kernel
 
 #: For a row's sum and nothing else: ``kernel`` with reassociation allowed, so that LLVM splits the sum
@@ -32,6 +36,58 @@ from .jit import inline, kernel
 #: error-free splits in the float32 exps depend on it). The order is fixed when compiled, so results
 #: are deterministic.
 reassociating = numba.njit(cache=True, error_model="numpy", nogil=True, fastmath={"reassoc"})
+
+@reassociating
+def _row_sum(row):
+    """Σ row in float64."""
+    s = 0.0
+    for j in range(row.shape[0]):
+        s += row[j]
+    return s
+
+
+@reassociating
+def _row_dot(a, b):
+    """Σ a·b in float64."""
+    s = 0.0
+    for j in range(a.shape[0]):
+        s += np.float64(a[j]) * b[j]
+    return s
+
+
+_EXP_FLUSH_F32 = np.float32(-87.0)  # as fastmath.exp_ext: e^-87 = 1.6e-38, just above FLT_MIN
+_ZERO_F32 = np.float32(0.0)
+
+
+@inline
+def _row_max_f32(row):
+    # float32, so that x − max stays a float32 difference (a row has at least one element here)
+    m = row[0]
+    for j in range(1, row.shape[0]):
+        v = row[j]
+        m = v if v > m else m
+    return m
+
+
+@inline
+def _exp_of_split_f32(hi, lo):
+    """e^(hi + lo) for float32 hi and a residual |lo| ≤ ulp(hi)/2: e^hi·(1 + lo) rounded once, ~1 ulp.
+    Below e^-87 flushed to 0 (subnormal arithmetic is microcode-slow); NaN propagates."""
+    clamped = hi if hi > _EXP_FLUSH_F32 else _EXP_FLUSH_F32
+    e = exp_f32(clamped)
+    y = fma(e, lo, e)
+    y = y if hi >= _EXP_FLUSH_F32 else _ZERO_F32
+    return y if hi == hi else hi
+
+
+@inline
+def _exp_of_difference_f32(x, m):
+    """e^(x − m) for float32 x and m, with x − m split exactly into hi + lo (Knuth's two-sum)."""
+    hi = x - m
+    t = hi - x
+    lo = (x - (hi - t)) + (-m - t)
+    return _exp_of_split_f32(hi, lo)
+
 
 @inline
 def _row_max(row):
@@ -49,19 +105,16 @@ def _softmax_f32(x, out):
     for r in range(x.shape[0]):
         xr = x[r]
         orow = out[r]
-        m = _row_max(xr)
+        m = _row_max_f32(xr)
         for j in range(n):
-            orow[j] = exp_ext(xr[j] - m)
+            orow[j] = _exp_of_difference_f32(xr[j], m)
         _scale_to_unit_sum_f32(orow)
 
 
 @inline
 def _scale_to_unit_sum_f32(row):
     # row /= Σ row (summed in float64), as one float32 multiply per element
-    s = 0.0
-    for j in range(row.shape[0]):
-        s += row[j]
-    inv = np.float32(1.0 / s)
+    inv = np.float32(1.0 / _row_sum(row))
     for j in range(row.shape[0]):
         row[j] = row[j] * inv
 
@@ -89,15 +142,13 @@ def _log_softmax_f32(x, out):
     for r in range(x.shape[0]):
         xr = x[r]
         orow = out[r]
-        m = _row_max(xr)
+        m = _row_max_f32(xr)
         for j in range(n):
-            orow[j] = exp_ext(xr[j] - m)  # scratch: out is overwritten below
-        s = 0.0
+            orow[j] = _exp_of_difference_f32(xr[j], m)  # scratch: out is overwritten below
+        lse = math.log(_row_sum(orow))
+        mf = np.float64(m)
         for j in range(n):
-            s += orow[j]
-        lse = math.log(s)
-        for j in range(n):
-            orow[j] = (xr[j] - m) - lse
+            orow[j] = (xr[j] - mf) - lse
 
 
 @kernel
@@ -115,25 +166,31 @@ def _log_softmax_f64(x, out):
             orow[j] = (xr[j] - m) - lse
 
 
-# Short float32 rows (10 classes) leave the per-row loops above too short to vectorise: the blocked
-# kernels below shift a block of rows into one buffer and take e^{x−max} over it in a single loop, then
-# finish each row. The same operations in the same order as the per-row kernels, so bit-identical.
-# From NARROW_ROWS columns on, the per-row loops vectorise by themselves and the extra pass over the
-# block's buffer no longer pays (bench_kernels measures both forms).
-NARROW_ROWS = 256
+# Very short float32 rows (a few classes) leave the per-row loops above too short to vectorise: the
+# blocked kernels below split x − max of a block of rows into two buffers (hi, lo) and exponentiate
+# the block in a single loop, then finish each row. The same operations in the same order as the
+# per-row kernels, so bit-identical. From NARROW_ROWS columns on, the per-row loops vectorise by
+# themselves and the extra pass over the block's buffers no longer pays (bench_kernels measures both).
+NARROW_ROWS = 16
 _ROW_BLOCK_ELEMENTS = 1024
 
 
 @inline
-def _shifted_rows(x, first, stop, shifted):
-    # x[r] − max(x[r]) in float64 for rows first..stop-1, one row after another; returns the count.
+def _split_differences(x, first, stop, his, los, maxima):
+    # x[r] − max(x[r]) as float32 hi + lo for rows first..stop-1, one row after another (their maxima
+    # into maxima[r - first]); returns the count.
     n = x.shape[1]
     k = 0
     for r in range(first, stop):
         xr = x[r]
-        m = _row_max(xr)
+        m = _row_max_f32(xr)
+        maxima[r - first] = m
         for j in range(n):
-            shifted[k + j] = xr[j] - m
+            v = xr[j]
+            hi = v - m
+            t = hi - v
+            his[k + j] = hi
+            los[k + j] = (v - (hi - t)) + (-m - t)
         k += n
     return k
 
@@ -142,14 +199,16 @@ def _shifted_rows(x, first, stop, shifted):
 def _softmax_narrow_f32(x, out):
     rows, n = x.shape
     block = max(1, _ROW_BLOCK_ELEMENTS // n)
-    shifted = np.empty(block * n)
+    his = np.empty(block * n, np.float32)
+    los = np.empty(block * n, np.float32)
+    maxima = np.empty(block, np.float32)
     flat = out.reshape(-1)
     for first in range(0, rows, block):
         stop = min(first + block, rows)
-        count = _shifted_rows(x, first, stop, shifted)
+        count = _split_differences(x, first, stop, his, los, maxima)
         base = first * n
         for i in range(count):
-            flat[base + i] = exp_ext(shifted[i])
+            flat[base + i] = _exp_of_split_f32(his[i], los[i])
         for r in range(first, stop):
             _scale_to_unit_sum_f32(out[r])
 
@@ -158,22 +217,23 @@ def _softmax_narrow_f32(x, out):
 def _log_softmax_narrow_f32(x, out):
     rows, n = x.shape
     block = max(1, _ROW_BLOCK_ELEMENTS // n)
-    shifted = np.empty(block * n)
+    his = np.empty(block * n, np.float32)
+    los = np.empty(block * n, np.float32)
     e = np.empty(block * n, np.float32)
+    maxima = np.empty(block, np.float32)
     for first in range(0, rows, block):
         stop = min(first + block, rows)
-        count = _shifted_rows(x, first, stop, shifted)
+        count = _split_differences(x, first, stop, his, los, maxima)
         for i in range(count):
-            e[i] = exp_ext(shifted[i])
+            e[i] = _exp_of_split_f32(his[i], los[i])
         k = 0
         for r in range(first, stop):
-            s = 0.0
-            for j in range(n):
-                s += e[k + j]
-            lse = math.log(s)
+            lse = math.log(_row_sum(e[k:k + n]))
+            xr = x[r]
+            mf = np.float64(maxima[r - first])
             orow = out[r]
             for j in range(n):
-                orow[j] = shifted[k + j] - lse
+                orow[j] = (xr[j] - mf) - lse
             k += n
 
 
@@ -214,10 +274,7 @@ def _softmax_bwd_f32(g, y, out):
         gr = g[r]
         yr = y[r]
         orow = out[r]
-        d = 0.0
-        for j in range(n):
-            d += gr[j] * yr[j]
-        d32 = np.float32(d)  # keep the second loop in float32 (full SIMD width)
+        d32 = np.float32(_row_dot(gr, yr))  # keep the second loop in float32 (full SIMD width)
         for j in range(n):
             orow[j] = yr[j] * (gr[j] - d32)
 
@@ -229,9 +286,7 @@ def _softmax_bwd_f64(g, y, out):
         gr = g[r]
         yr = y[r]
         orow = out[r]
-        d = 0.0
-        for j in range(n):
-            d += gr[j] * yr[j]
+        d = _row_dot(gr, yr)
         for j in range(n):
             orow[j] = yr[j] * (gr[j] - d)
 
@@ -243,11 +298,9 @@ def _log_softmax_bwd_f32(g, y, out):
         gr = g[r]
         yr = y[r]
         orow = out[r]
-        s = 0.0
-        for j in range(n):
-            s += gr[j]
-        for j in range(n):
-            orow[j] = gr[j] - exp_ext(np.float64(yr[j])) * s
+        s = _row_sum(gr)
+        for j in range(n):  # y is a float32 already: e^y needs no split argument
+            orow[j] = gr[j] - np.float64(_exp_of_split_f32(yr[j], _ZERO_F32)) * s
 
 
 @kernel
@@ -257,9 +310,7 @@ def _log_softmax_bwd_f64(g, y, out):
         gr = g[r]
         yr = y[r]
         orow = out[r]
-        s = 0.0
-        for j in range(n):
-            s += gr[j]
+        s = _row_sum(gr)
         for j in range(n):
             orow[j] = gr[j] - math.exp(yr[j]) * s
 

@@ -65,6 +65,9 @@ def warm_up(dtypes=("float32",)):
         conv.plane_scatter_add(conv.plane_gather(image, idx), idx, image.shape)
         scatter.index_add_rows(x, np.array([0, 2, 0]), (4, 4))  # an embedding's int64 indices
         _warm_up_layer_norm(x)
+        row = x[0].copy()  # the row sums the softmax kernels call (see _warm_up_layer_norm)
+        rows._row_sum(row)
+        rows._row_dot(row, row)
         _warm_up_updates(dt)
 
 
