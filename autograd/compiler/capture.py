@@ -135,7 +135,7 @@ class Recorder:
         self.grad_owner = {}  # id(gradient Tensor) -> the leaf whose .grad it is
         self.guards = {}  # (id(obj), key) -> Guard
         self.unguarded = set()  # (id(obj), attribute): set by the step itself (a host call), not guarded
-        self.reads = {}  # id(Python value read) -> Buffer (item() results the step may return)
+        self.reads = {}  # id(Python value read) -> its Check (item() results the step may hand on)
         self.made_here = {}  # id(Tensor) -> Tensor, for every tensor made while capturing
         self.literals = {}  # id(array) -> Const, the constants the engine made (``constant(0, dtype)``)
         self.failure = None
