@@ -117,3 +117,30 @@ def test_matches_torch_on_masked_attention_scores(op):
     y.backward(ag.tensor(g))
     yt.backward(torch.tensor(g))
     np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("columns", [rows.WIDE_ROWS, 65, 1000])
+def test_wide_rows_integer_key_max_equals_the_plain_max(columns):
+    """Rows from WIDE_ROWS columns take the max through integer keys: the same values as the plain
+    loop, including rows with a NaN of either sign, ±inf, ±0 and all −inf."""
+    rng = np.random.default_rng(columns)
+    x = (rng.standard_normal((12, columns)) * 20).astype(np.float32)
+    negative_nan = np.array([-np.nan], np.float32)
+    assert np.signbit(negative_nan[0])
+    x[0, 5] = np.nan
+    x[1, 3] = negative_nan[0]
+    x[2, 7], x[3, 0], x[4, :] = np.inf, -np.inf, -np.inf
+    x[5, :] = -0.0
+    x[5, 9] = 0.0
+    x[6, :] = -3.0
+    x[6, columns - 1] = -1.0  # the max in the tail, after the vector loop
+    x2 = x.reshape(-1, columns)
+    for wide, plain in ((rows._softmax_wide_f32, rows._softmax_f32),
+                        (rows._log_softmax_wide_f32, rows._log_softmax_f32)):
+        a, b = np.empty_like(x2), np.empty_like(x2)
+        wide(x2, a)
+        plain(x2, b)
+        np.testing.assert_array_equal(a, b)
+    assert np.isnan(rows.softmax_forward(x)[[0, 1, 2, 4]]).all()
+    assert np.isfinite(rows.softmax_forward(x)[[3, 5, 6]]).all()
+    np.testing.assert_allclose(rows.softmax_forward(x)[5], 1.0 / columns, rtol=1e-6)

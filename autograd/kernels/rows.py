@@ -1,8 +1,8 @@
 """Row kernels over the last axis: softmax, log-softmax, logsumexp and their backward passes.
 
 Public surface: ``softmax_forward``, ``log_softmax_forward`` (each with ``blocked=None``),
-``logsumexp_lastdim``, ``softmax_backward``, ``log_softmax_backward``; ``NARROW_ROWS`` and
-``uses_blocked_kernel`` say which float32 kernel a row length takes.
+``logsumexp_lastdim``, ``softmax_backward``, ``log_softmax_backward``; ``NARROW_ROWS``, ``WIDE_ROWS``
+and ``uses_blocked_kernel`` say which float32 kernel a row length takes.
 
 Design notes:
 
@@ -17,7 +17,7 @@ Design notes:
   float32 vector width.
 * Very short float32 rows (a few classes) are too short for a per-row loop to vectorise, so they go
   through blocked kernels that exponentiate a block of rows in one loop (bit-identical to the per-row
-  ones).
+  ones). Long float32 rows take their max through integer keys, a reduction that vectorises.
 """
 import math
 
@@ -59,14 +59,35 @@ _EXP_FLUSH_F32 = np.float32(-87.0)  # as fastmath.exp_ext: e^-87 = 1.6e-38, just
 _ZERO_F32 = np.float32(0.0)
 
 
+_SIGN_SHIFT = np.int32(31)
+_MAGNITUDE_BITS = np.int32(0x7fffffff)
+_LOWEST_KEY = np.int32(-2147483648)
+
+
 @inline
 def _row_max_f32(row):
-    # float32, so that x − max stays a float32 difference (a row has at least one element here)
+    """max(row) as a float32 (a row has at least one element here)."""
     m = row[0]
     for j in range(1, row.shape[0]):
         v = row[j]
         m = v if v > m else m
     return m
+
+
+@inline
+def _row_max_by_keys_f32(row):
+    """max(row) through integer keys, for long rows: a float32's bits b with the magnitude bits
+    flipped when negative (b ^ ((b >> 31) & 0x7fffffff)) order as the floats do, and an integer max
+    reduction vectorises where a float one (whose NaN rules fix the order) does not. A NaN with the
+    sign bit clear ranks above +inf and is returned, one with it set ranks below −inf and is passed
+    over: either way its row comes out NaN (its e^(x − max) is NaN), as with ``_row_max_f32``."""
+    bits = row.view(np.int32)
+    key_max = _LOWEST_KEY
+    for j in range(bits.shape[0]):
+        b = bits[j]
+        key = b ^ ((b >> _SIGN_SHIFT) & _MAGNITUDE_BITS)
+        key_max = key if key > key_max else key_max
+    return np.int32(key_max ^ ((key_max >> _SIGN_SHIFT) & _MAGNITUDE_BITS)).view(np.float32)
 
 
 @inline
@@ -99,16 +120,23 @@ def _row_max(row):
     return m
 
 
+@inline
+def _softmax_row_f32(xr, orow, m):
+    for j in range(xr.shape[0]):
+        orow[j] = _exp_of_difference_f32(xr[j], m)
+    _scale_to_unit_sum_f32(orow)
+
+
 @kernel
 def _softmax_f32(x, out):
-    n = x.shape[1]
     for r in range(x.shape[0]):
-        xr = x[r]
-        orow = out[r]
-        m = _row_max_f32(xr)
-        for j in range(n):
-            orow[j] = _exp_of_difference_f32(xr[j], m)
-        _scale_to_unit_sum_f32(orow)
+        _softmax_row_f32(x[r], out[r], _row_max_f32(x[r]))
+
+
+@kernel
+def _softmax_wide_f32(x, out):
+    for r in range(x.shape[0]):
+        _softmax_row_f32(x[r], out[r], _row_max_by_keys_f32(x[r]))
 
 
 @inline
@@ -136,19 +164,27 @@ def _softmax_f64(x, out):
             orow[j] = orow[j] * inv
 
 
+@inline
+def _log_softmax_row_f32(xr, orow, m):
+    n = xr.shape[0]
+    for j in range(n):
+        orow[j] = _exp_of_difference_f32(xr[j], m)  # scratch: out is overwritten below
+    lse = math.log(_row_sum(orow))
+    mf = np.float64(m)
+    for j in range(n):
+        orow[j] = (xr[j] - mf) - lse
+
+
 @kernel
 def _log_softmax_f32(x, out):
-    n = x.shape[1]
     for r in range(x.shape[0]):
-        xr = x[r]
-        orow = out[r]
-        m = _row_max_f32(xr)
-        for j in range(n):
-            orow[j] = _exp_of_difference_f32(xr[j], m)  # scratch: out is overwritten below
-        lse = math.log(_row_sum(orow))
-        mf = np.float64(m)
-        for j in range(n):
-            orow[j] = (xr[j] - mf) - lse
+        _log_softmax_row_f32(x[r], out[r], _row_max_f32(x[r]))
+
+
+@kernel
+def _log_softmax_wide_f32(x, out):
+    for r in range(x.shape[0]):
+        _log_softmax_row_f32(x[r], out[r], _row_max_by_keys_f32(x[r]))
 
 
 @kernel
@@ -173,6 +209,9 @@ def _log_softmax_f64(x, out):
 # themselves and the extra pass over the block's buffers no longer pays (bench_kernels measures both).
 NARROW_ROWS = 16
 _ROW_BLOCK_ELEMENTS = 1024
+# From WIDE_ROWS columns the per-row kernels take the max through integer keys (_row_max_by_keys_f32),
+# whose vector loop beats the plain one from there on and loses to it on shorter rows.
+WIDE_ROWS = 64
 
 
 @inline
@@ -330,23 +369,26 @@ def uses_blocked_kernel(dtype, columns):
     return dtype == F32 and columns < NARROW_ROWS
 
 
-def _kernel_for(x2, blocked, f64, per_row_f32, blocked_f32):
+def _kernel_for(x2, blocked, f64, per_row_f32, wide_f32, blocked_f32):
     if x2.dtype != F32:
         return f64
     if blocked is None:
         blocked = x2.shape[1] < NARROW_ROWS
-    return blocked_f32 if blocked else per_row_f32
+    if blocked:
+        return blocked_f32
+    return wide_f32 if x2.shape[1] >= WIDE_ROWS else per_row_f32
 
 
 def softmax_forward(x, blocked=None):
     """softmax over the last axis: e^{x−max} / Σ e^{x−max}.
 
     ``blocked`` picks the float32 kernel (True: blocked, False: per row); None chooses by row length
-    (``uses_blocked_kernel``). Both give the same bits."""
+    (``uses_blocked_kernel``). Both give the same values (rows from ``WIDE_ROWS`` elements, which per
+    row take the integer-key max, up to the sign of a zero max)."""
     x, x2 = _rows(x)
     out = np.empty_like(x)
     if x2 is not None:
-        _kernel_for(x2, blocked, _softmax_f64, _softmax_f32, _softmax_narrow_f32)(x2, out.reshape(x2.shape))
+        _kernel_for(x2, blocked, _softmax_f64, _softmax_f32, _softmax_wide_f32, _softmax_narrow_f32)(x2, out.reshape(x2.shape))
     return out
 
 
@@ -355,7 +397,8 @@ def log_softmax_forward(x, blocked=None):
     x, x2 = _rows(x)
     out = np.empty_like(x)
     if x2 is not None:
-        _kernel_for(x2, blocked, _log_softmax_f64, _log_softmax_f32, _log_softmax_narrow_f32)(
+        _kernel_for(x2, blocked, _log_softmax_f64, _log_softmax_f32, _log_softmax_wide_f32,
+                    _log_softmax_narrow_f32)(
             x2, out.reshape(x2.shape))
     return out
 

@@ -49,6 +49,9 @@ def warm_up(dtypes=("float32",)):
         wide = np.zeros((1, rows.NARROW_ROWS), dt)  # rows long enough for the per-row float32 kernels
         rows.softmax_forward(wide)
         rows.log_softmax_forward(wide)
+        wider = np.zeros((1, rows.WIDE_ROWS), dt)  # and for the ones with the integer-key max
+        rows.softmax_forward(wider)
+        rows.log_softmax_forward(wider)
         elementwise.bias_relu_(x.copy(), x[0].copy())
         targets = np.array([0, 3, -100])
         logp = rows.log_softmax_forward(x)
