@@ -120,23 +120,50 @@ def _row_max(row):
     return m
 
 
+# The per-row float32 kernels go over blocks of rows in three passes: every row's max, then every
+# row's exps, then the sums and scaling. A row's exps wait for its max, a chain of dependent compares;
+# with the maxima of a block taken first, those chains overlap each other instead of each stalling
+# its row's exps.
+_MAXIMA_BLOCK_ELEMENTS = 1024
+
+
 @inline
-def _softmax_row_f32(xr, orow, m):
-    for j in range(xr.shape[0]):
-        orow[j] = _exp_of_difference_f32(xr[j], m)
-    _scale_to_unit_sum_f32(orow)
+def _exps_of_rows_f32(x, out, first, stop, maxima):
+    n = x.shape[1]
+    for r in range(first, stop):
+        xr = x[r]
+        orow = out[r]
+        m = maxima[r - first]
+        for j in range(n):
+            orow[j] = _exp_of_difference_f32(xr[j], m)
 
 
 @kernel
 def _softmax_f32(x, out):
-    for r in range(x.shape[0]):
-        _softmax_row_f32(x[r], out[r], _row_max_f32(x[r]))
+    rows, n = x.shape
+    block = max(1, _MAXIMA_BLOCK_ELEMENTS // n)
+    maxima = np.empty(block, np.float32)
+    for first in range(0, rows, block):
+        stop = min(first + block, rows)
+        for r in range(first, stop):
+            maxima[r - first] = _row_max_f32(x[r])
+        _exps_of_rows_f32(x, out, first, stop, maxima)
+        for r in range(first, stop):
+            _scale_to_unit_sum_f32(out[r])
 
 
 @kernel
 def _softmax_wide_f32(x, out):
-    for r in range(x.shape[0]):
-        _softmax_row_f32(x[r], out[r], _row_max_by_keys_f32(x[r]))
+    rows, n = x.shape
+    block = max(1, _MAXIMA_BLOCK_ELEMENTS // n)
+    maxima = np.empty(block, np.float32)
+    for first in range(0, rows, block):
+        stop = min(first + block, rows)
+        for r in range(first, stop):
+            maxima[r - first] = _row_max_by_keys_f32(x[r])
+        _exps_of_rows_f32(x, out, first, stop, maxima)
+        for r in range(first, stop):
+            _scale_to_unit_sum_f32(out[r])
 
 
 @inline
@@ -165,26 +192,40 @@ def _softmax_f64(x, out):
 
 
 @inline
-def _log_softmax_row_f32(xr, orow, m):
-    n = xr.shape[0]
-    for j in range(n):
-        orow[j] = _exp_of_difference_f32(xr[j], m)  # scratch: out is overwritten below
-    lse = math.log(_row_sum(orow))
-    mf = np.float64(m)
-    for j in range(n):
-        orow[j] = (xr[j] - mf) - lse
+def _log_softmax_rows_f32(x, out, first, stop, maxima):
+    _exps_of_rows_f32(x, out, first, stop, maxima)  # scratch: out is overwritten below
+    n = x.shape[1]
+    for r in range(first, stop):
+        xr = x[r]
+        orow = out[r]
+        lse = math.log(_row_sum(orow))
+        mf = np.float64(maxima[r - first])
+        for j in range(n):
+            orow[j] = (xr[j] - mf) - lse
 
 
 @kernel
 def _log_softmax_f32(x, out):
-    for r in range(x.shape[0]):
-        _log_softmax_row_f32(x[r], out[r], _row_max_f32(x[r]))
+    rows, n = x.shape
+    block = max(1, _MAXIMA_BLOCK_ELEMENTS // n)
+    maxima = np.empty(block, np.float32)
+    for first in range(0, rows, block):
+        stop = min(first + block, rows)
+        for r in range(first, stop):
+            maxima[r - first] = _row_max_f32(x[r])
+        _log_softmax_rows_f32(x, out, first, stop, maxima)
 
 
 @kernel
 def _log_softmax_wide_f32(x, out):
-    for r in range(x.shape[0]):
-        _log_softmax_row_f32(x[r], out[r], _row_max_by_keys_f32(x[r]))
+    rows, n = x.shape
+    block = max(1, _MAXIMA_BLOCK_ELEMENTS // n)
+    maxima = np.empty(block, np.float32)
+    for first in range(0, rows, block):
+        stop = min(first + block, rows)
+        for r in range(first, stop):
+            maxima[r - first] = _row_max_by_keys_f32(x[r])
+        _log_softmax_rows_f32(x, out, first, stop, maxima)
 
 
 @kernel
