@@ -12,7 +12,7 @@ from .ops.join import pad
 from .ops.linalg import linear, linear_relu
 from .ops.losses import cross_entropy
 from .ops.nn_ops import binary_cross_entropy, elu, log_sigmoid, silu, softplus
-from .ops.normalization import batch_norm
+from .ops.batch_norm import batch_norm
 from .ops.layer_norm import layer_norm
 from .ops.recurrent import lstm_gates
 

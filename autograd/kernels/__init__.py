@@ -9,6 +9,7 @@
     fused_steps  what the compiler's fusion pass calls in place of two eager calls
     matmul       BLAS, or a Numba loop for outer products
     conv         im2col/col2im, max and average pooling
+    normalization_channels  batch normalisation over the channels: statistics, normalise, gradients
     updates      in-place updates (axpy through BLAS, addcmul, addcdiv, lerp)
     threads      two threads for large elementwise calls
     warmup       compile everything ahead of time
@@ -29,7 +30,8 @@ Design notes:
 import importlib
 
 _MODULES = frozenset({"arrays", "conv", "elementwise", "fastmath", "fused_steps", "jit", "losses", "matmul",
-                      "normalization_rows", "rows", "scatter", "threads", "updates", "warmup"})
+                      "normalization_channels", "normalization_rows", "rows", "scatter", "threads", "updates",
+                      "warmup"})
 
 __all__ = sorted(_MODULES)
 

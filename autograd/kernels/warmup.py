@@ -9,9 +9,11 @@ that a wrapper only takes for large arrays (BLAS axpy) are called at the size th
 import numba
 import numpy as np
 
-from . import conv, elementwise, fused_steps, losses, matmul, normalization_rows, rows, scatter, updates
+from . import (conv, elementwise, fused_steps, losses, matmul, normalization_channels, normalization_rows, rows,
+               scatter, updates)
 
-_MODULES = (elementwise, rows, losses, matmul, conv, updates, fused_steps, scatter, normalization_rows)
+_MODULES = (elementwise, rows, losses, matmul, conv, updates, fused_steps, scatter, normalization_rows,
+            normalization_channels)
 
 
 def dispatchers():
@@ -66,6 +68,7 @@ def warm_up(dtypes=("float32",)):
         conv.col2im(conv.im2col(image, 2, 2, 1, 1, 0, 0, 2, 3), image.shape, 2, 2, 1, 1, 0, 0, 2, 3)
         pooled, idx = conv.max_pool2d_forward(image, 2, 2, 1, 1, 0, 0, 2, 3)
         conv.plane_scatter_add(conv.plane_gather(image, idx), idx, image.shape)
+        _warm_up_batch_norm(dt)
         scatter.index_add_rows(x, np.array([0, 2, 0]), (4, 4))  # an embedding's int64 indices
         _warm_up_layer_norm(x)
         row = x[0].copy()  # the row sums the softmax kernels call (see _warm_up_layer_norm)
@@ -82,6 +85,24 @@ def _warm_up_layer_norm(x):
     normalization_rows._sum(row)
     normalization_rows._squared_deviations(row, 0.0)
     normalization_rows._weighted_sums(row, row, row, 0.0)
+
+
+def _warm_up_batch_norm(dt):
+    k = normalization_channels
+    for shape in ((2, 3, 4, 4), (4, 3)):  # blocks long enough for the block sums, and (N, C) rows
+        x = np.linspace(-1, 1, int(np.prod(shape)), dtype=dt).reshape(shape)
+        mean, var = k.channel_moments(x)
+        rstd = 1.0 / np.sqrt(var + 1e-5)
+        y = k.normalize(x, mean, rstd, mean)
+        sum_g, sum_gx = k.normalize_backward_sums(y, x, mean, rstd)
+        k.normalize_backward_input(y, x, mean, rstd, rstd, sum_g, sum_gx)
+        k.channel_scale(y, rstd)
+        k.channel_sums(y)
+    # the block sums the kernels call: loaded from the cache with their callers, they compile only here
+    block = np.ones(k._SHORT_BLOCK, dt)
+    k._block_sum(block, 0.0)
+    k._block_squares(block, 0.0)
+    k._block_products(block, block, 0.0, 1.0)
 
 
 def _warm_up_updates(dt):
