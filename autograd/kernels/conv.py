@@ -1,26 +1,49 @@
-"""Convolution and pooling: im2col / col2im, max pooling with its indices, average pooling.
+"""Convolution and pooling: im2col / col2im, the weight product's images, the weight gradient, max
+pooling with its indices, average pooling.
 
-Public surface: ``im2col``, ``col2im``, ``max_pool2d_forward``, ``plane_scatter_add``, ``plane_gather``,
-``avg_pool2d_forward``, ``avg_pool2d_adjoint`` (autograd/ops/conv.py).
+Public surface: ``im2col``, ``col2im``, ``columns_to_images``, ``weight_grad``, ``max_pool2d_forward``,
+``plane_scatter_add``, ``plane_gather``, ``avg_pool2d_forward``, ``avg_pool2d_adjoint``
+(autograd/ops/conv.py).
 
 Design notes:
 
 * Images are (N, C, H, W), C-contiguous; the window geometry (kernel kh×kw, stride sh×sw, zero
   padding ph×pw, output oh×ow) is computed by the caller.  Column matrices are (C·kh·kw, N·oh·ow), so
-  one BLAS product with the (O, C·kh·kw) weight matrix makes the whole batch's convolution: that beats
-  a direct Numba convolution kernel except with a single input channel.
-* im2col is kh·kw strided numpy slice copies, faster than a Numba gather loop, whose short rows (ow
-  elements) do not vectorise.  col2im, a scatter-add, is a Numba kernel: as fast as kh·kw numpy
-  ``+=`` slices for one channel and faster from a few channels on.
+  one BLAS product with the (O, C·kh·kw) weight matrix makes the whole batch's convolution.  A direct
+  Numba convolution (multiply-add passes over a whole output plane, the taps four at a time) measured
+  slower than im2col, that product and ``columns_to_images``, even with a single input channel.
+* im2col: with stride 1 each row of a window is one contiguous slice of an input row, which a Numba
+  loop copies faster than numpy's kh·kw strided slice copies; with other strides the Numba gather's
+  index arithmetic keeps its loop from vectorising, so numpy's slices stay.  col2im, a scatter-add, is
+  a Numba kernel: as fast as kh·kw numpy ``+=`` slices for one channel and faster from a few on.
+* The product is (O, N·oh·ow); ``columns_to_images`` copies it into (N, O, oh, ow) with the bias
+  added, a contiguous row per image and channel (numpy's strided add was three times slower).
+* The weight gradient is g (as (O, N·oh·ow)) times the columns' transpose.  For few column rows
+  (a first layer: C·kh·kw up to ``DIRECT_WEIGHT_GRAD_MAX_ROWS``) BLAS is slow for so small an
+  output, and it needs g transposed first: there each image's dot products are taken in place
+  (``summing``: split over vector lanes), added up in float64.
 * Max pooling records the flat position of each window's maximum in its H×W plane, so its backward
   (``plane_scatter_add``) and its double backward (``plane_gather``) need no window search.  As in
-  PyTorch the first maximum wins ties and a NaN wins.
+  PyTorch the first maximum wins ties and a NaN wins.  The window's comparison only selects: a
+  branch on it mispredicts on every other element of random data.  2×2 windows without padding have
+  a kernel of their own with the window written out.
 * Average pooling is kh·kw strided numpy slice additions, vectorised by numpy, with no gather.
 """
+import numba
 import numpy as np
 
 from .arrays import check_float, contiguous
 from .jit import kernel
+
+#: For the dot products of the weight gradient and nothing else: ``kernel`` with reassociation
+#: allowed, so that LLVM splits each sum over vector lanes and registers (in the strict order it is a
+#: chain of dependent additions). Called, not inlined, so the flag stays on the sums' instructions;
+#: the order is fixed when compiled, so results are deterministic.
+summing = numba.njit(cache=True, error_model="numpy", nogil=True, fastmath={"reassoc"})
+
+#: Up to this many rows (C·kh·kw) of the column matrix, the weight gradient is the Numba dot products
+#: of ``weight_grad`` instead of a BLAS product, which is slow for so few output rows and columns.
+DIRECT_WEIGHT_GRAD_MAX_ROWS = 16
 
 
 @kernel
@@ -47,32 +70,118 @@ def _col2im_kernel(cols, kh, kw, sh, sw, ph, pw, oh, ow, out):
 
 
 @kernel
-def _max_pool_kernel(x, kh, kw, sh, sw, ph, pw, oh, ow, out, idx):
-    # idx: flat position (hy·W + wx) of each window's maximum in its (H, W) plane.  As PyTorch:
-    # the first maximum wins ties and a NaN wins (the last NaN's position).  Window bounds are
-    # clipped once per window (padding is never selected), so the inner loops have no branches
-    # but the comparison.
-    n_img, n_ch, h, w = x.shape
+def _im2col_stride1_kernel(x, kh, kw, oh, ow, cols):
+    # cols (C, kh, kw, N, oh, ow) of x (N, C, H, W) already padded, stride 1: each output row is one
+    # contiguous slice of an input row.
+    n_img, n_ch = x.shape[0], x.shape[1]
+    for c in range(n_ch):
+        for i in range(kh):
+            for j in range(kw):
+                for n in range(n_img):
+                    for y in range(oh):
+                        dst = cols[c, i, j, n, y]
+                        src = x[n, c, y + i, j:j + ow]
+                        for t in range(ow):
+                            dst[t] = src[t]
+
+
+@kernel
+def _columns_to_images_kernel(product, bias, out):
+    # out[n, o, :] = product[o, n·P:(n + 1)·P] + bias[o]; product (O, N·P), out (N, O, P)
+    n_img, o_ch, plane = out.shape
     for n in range(n_img):
-        for c in range(n_ch):
-            src = x[n, c]
-            for y in range(oh):
-                h0 = max(y * sh - ph, 0)
-                h1 = min(y * sh - ph + kh, h)
-                for xo in range(ow):
-                    w0 = max(xo * sw - pw, 0)
-                    w1 = min(xo * sw - pw + kw, w)
-                    best = src[h0, w0]
-                    best_at = h0 * w + w0
+        for o in range(o_ch):
+            src = product[o, n * plane:(n + 1) * plane]
+            dst = out[n, o]
+            b = bias[o]
+            for t in range(plane):
+                dst[t] = src[t] + b
+
+
+@summing
+def _dot(a, b, zero):
+    """Σ a·b in the arrays' dtype (zero: 0 in that dtype)."""
+    s = zero
+    for t in range(a.shape[0]):
+        s += a[t] * b[t]
+    return s
+
+
+@kernel
+def _weight_grad_from_columns_kernel(g, cols, zero, out):
+    # out[o, k] = Σ_n Σ_p g[n, o, p]·cols[k, n·P + p], each image's dot product in the dtype (split
+    # over vector lanes), added up image after image in float64.  g (N, O, P), cols (K, N·P), out
+    # (O, K) float64; zero: 0 in the dtype.
+    n_img, o_ch, plane = g.shape
+    for o in range(o_ch):
+        for k in range(cols.shape[0]):
+            out[o, k] = 0.0
+    for n in range(n_img):
+        for o in range(o_ch):
+            g_block = g[n, o]
+            for k in range(cols.shape[0]):
+                out[o, k] += _dot(g_block, cols[k, n * plane:(n + 1) * plane], zero)
+
+
+@kernel
+def _max_pool_kernel(x, w, kh, kw, sh, sw, ph, pw, oh, ow, zero, out, idx):
+    # x: (planes, H·W); out, idx: (planes, oh·ow).  idx: the flat position (hy·W + wx) of each
+    # window's maximum in its plane.  As PyTorch: the first maximum wins ties and a NaN wins (the
+    # last NaN's position).  Window bounds are clipped once per window (padding is never selected).
+    # The comparison only picks (the select, not a branch: random data would mispredict every other
+    # element); NaN is found through v·0, NaN for NaN and ±inf alone, and a window holding one is
+    # scanned again for its last NaN.  zero: 0 in x's dtype.
+    planes = x.shape[0]
+    h = x.shape[1] // w
+    for p in range(planes):
+        for y in range(oh):
+            h0 = max(y * sh - ph, 0)
+            h1 = min(y * sh - ph + kh, h)
+            for xo in range(ow):
+                w0 = max(xo * sw - pw, 0)
+                w1 = min(xo * sw - pw + kw, w)
+                at = h0 * w + w0
+                best = x[p, at]
+                check = zero
+                for hy in range(h0, h1):
+                    for wx in range(w0, w1):
+                        pos = hy * w + wx
+                        v = x[p, pos]
+                        larger = v > best
+                        best = v if larger else best
+                        at = pos if larger else at
+                        check += v * zero
+                if check != check:
                     for hy in range(h0, h1):
-                        row = src[hy]
                         for wx in range(w0, w1):
-                            v = row[wx]
-                            if v > best or v != v:
-                                best = v
-                                best_at = hy * w + wx
-                    out[n, c, y, xo] = best
-                    idx[n, c, y, xo] = best_at
+                            if x[p, hy * w + wx] != x[p, hy * w + wx]:
+                                at = hy * w + wx
+                    best = x[p, at]
+                out[p, y * ow + xo] = best
+                idx[p, y * ow + xo] = at
+
+
+@kernel
+def _max_pool_2x2_kernel(x, w, sh, sw, oh, ow, zero, out, idx):
+    # _max_pool_kernel for 2x2 windows inside the image (no padding), the window written out
+    for p in range(x.shape[0]):
+        for y in range(oh):
+            for xo in range(ow):
+                s = y * sh * w + xo * sw
+                a, b, c, d = x[p, s], x[p, s + 1], x[p, s + w], x[p, s + w + 1]
+                best, at = a, s
+                larger = b > best
+                best, at = (b if larger else best), (s + 1 if larger else at)
+                larger = c > best
+                best, at = (c if larger else best), (s + w if larger else at)
+                larger = d > best
+                best, at = (d if larger else best), (s + w + 1 if larger else at)
+                check = a * zero + b * zero + c * zero + d * zero
+                if check != check:
+                    at = s + w + 1 if d != d else s + w if c != c else s + 1 if b != b else s if a != a else at
+                    best = x[p, at]
+                out[p, y * ow + xo] = best
+                idx[p, y * ow + xo] = at
 
 
 @kernel
@@ -112,6 +221,10 @@ def im2col(x, kh, kw, sh, sw, ph, pw, oh, ow):
         padded[:, :, ph:ph + h, pw:pw + w] = x
         x = padded
     cols = np.empty((c, kh, kw, n, oh, ow), dtype=x.dtype)
+    if sh == sw == 1:
+        if cols.size:
+            _im2col_stride1_kernel(x, kh, kw, oh, ow, cols)
+        return cols.reshape(c * kh * kw, n * oh * ow)
     for i in range(kh):
         for j in range(kw):
             window = x[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw]
@@ -133,14 +246,50 @@ def col2im(cols, shape, kh, kw, sh, sw, ph, pw, oh, ow):
     return out
 
 
+def columns_to_images(product, bias, n, oh, ow):
+    """The (N, O, oh, ow) images of the (O, N·oh·ow) product of the weights with ``im2col``'s columns,
+    plus ``bias`` (O,) or None."""
+    product = contiguous(check_float(product, "product"))
+    o = product.shape[0]
+    if product.shape[1] != n * oh * ow:
+        raise ValueError(f"product shape {product.shape} does not hold {n} images of {oh}x{ow}")
+    bias = np.zeros(o, product.dtype) if bias is None else contiguous(np.asarray(bias, product.dtype))
+    out = np.empty((n, o, oh, ow), dtype=product.dtype)
+    if out.size:
+        _columns_to_images_kernel(product, bias, out.reshape(n, o, oh * ow))
+    return out
+
+
+def weight_grad(g, cols, w_shape):
+    """Σ over the images of g (N, O, oh, ow) times ``im2col``'s columns (C·kh·kw, N·oh·ow): the weight
+    gradient of a convolution, of shape ``w_shape``. Numba dot products (each image's in the dtype,
+    the images' added in float64) up to ``DIRECT_WEIGHT_GRAD_MAX_ROWS`` rows, else one BLAS product."""
+    from .matmul import matmul
+    g = contiguous(check_float(g, "grad"))
+    n, o = g.shape[:2]
+    if cols.shape[0] > DIRECT_WEIGHT_GRAD_MAX_ROWS or g.size == 0:
+        return matmul(g.transpose(1, 0, 2, 3).reshape(o, -1), cols.T).reshape(w_shape)
+    cols = contiguous(check_float(cols, "cols"))
+    if cols.dtype != g.dtype:
+        raise TypeError(f"weight_grad: grad dtype {g.dtype} and cols dtype {cols.dtype} differ")
+    out = np.empty((o, cols.shape[0]))
+    _weight_grad_from_columns_kernel(g.reshape(n, o, -1), cols, g.dtype.type(0), out)
+    return out.astype(g.dtype).reshape(w_shape)
+
+
 def max_pool2d_forward(x, kh, kw, sh, sw, ph, pw, oh, ow):
     """(max over each window, flat int64 position of that maximum in its H×W plane)."""
     x = _check_window(x, "x", kh, kw, sh, sw, ph, pw, oh, ow)
-    n, c = x.shape[:2]
+    n, c, h, w = x.shape
     out = np.empty((n, c, oh, ow), dtype=x.dtype)
     idx = np.empty((n, c, oh, ow), dtype=np.int64)
     if out.size:
-        _max_pool_kernel(x, kh, kw, sh, sw, ph, pw, oh, ow, out, idx)
+        planes = (x.reshape(n * c, h * w), w)
+        flat_out = (out.reshape(n * c, oh * ow), idx.reshape(n * c, oh * ow))
+        if kh == kw == 2 and ph == pw == 0:
+            _max_pool_2x2_kernel(*planes, sh, sw, oh, ow, x.dtype.type(0), *flat_out)
+        else:
+            _max_pool_kernel(*planes, kh, kw, sh, sw, ph, pw, oh, ow, x.dtype.type(0), *flat_out)
     return out, idx
 
 

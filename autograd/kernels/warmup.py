@@ -68,6 +68,10 @@ def warm_up(dtypes=("float32",)):
         conv.col2im(conv.im2col(image, 2, 2, 1, 1, 0, 0, 2, 3), image.shape, 2, 2, 1, 1, 0, 0, 2, 3)
         pooled, idx = conv.max_pool2d_forward(image, 2, 2, 1, 1, 0, 0, 2, 3)
         conv.plane_scatter_add(conv.plane_gather(image, idx), idx, image.shape)
+        conv.max_pool2d_forward(image, 3, 3, 1, 1, 1, 1, 3, 4)  # the general window kernel (2x2 has its own)
+        conv.weight_grad(image[:, :, :2, :3], conv.im2col(image, 2, 2, 1, 1, 0, 0, 2, 3), (1, 1, 2, 2))
+        conv._dot(x[0], x[1], dt.type(0))  # called by weight_grad's kernel: compiled only here (see below)
+        conv.columns_to_images(x[:1], x[1, :1], 1, 2, 2)
         _warm_up_batch_norm(dt)
         scatter.index_add_rows(x, np.array([0, 2, 0]), (4, 4))  # an embedding's int64 indices
         _warm_up_layer_norm(x)

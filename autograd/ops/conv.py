@@ -10,7 +10,8 @@ derivatives are the partial derivatives of one bilinear form B(x, W, g) = ⟨g, 
 * ``Conv2dWeightGrad``  dW = ∂B/∂W (g · im2col(x)ᵀ)
 
 Each of the three is linear in each argument, and the derivative of any of them is again one of the
-three, so every backward is a Function of this file and gradients of any order come out.
+three, so every backward is a Function of this file and gradients of any order come out. The bias
+gradient is ``Conv2dBiasGrad`` (db = Σ g over all axes but 1), whose backward spreads the gradient back.
 
 Pooling: ``MaxPool2d`` gathers each window's maximum, its backward is ``PoolScatter`` (the gradient
 routed to the argmax positions), whose backward is ``PoolGather`` (a gather at the same positions),
@@ -44,25 +45,19 @@ class Conv2d(Function):
         n = x.shape[0]
         o = weight.shape[0]
         cols = k.im2col(x, *win)
-        by_channel = kernels.matmul.matmul(weight.reshape(o, -1), cols).reshape(o, n, win.oh, win.ow).transpose(1, 0, 2, 3)
-        out = np.empty(by_channel.shape, x.dtype)  # C-contiguous: `by_channel + b` would keep its layout
-        if bias is not None:
-            np.add(by_channel, bias.reshape(1, o, 1, 1), out=out)
-        else:
-            out[...] = by_channel
+        out = k.columns_to_images(kernels.matmul.matmul(weight.reshape(o, -1), cols), bias, n, win.oh, win.ow)
         ctx.save_for_backward(x, weight)
         ctx.win, ctx.cols = win, cols
         return out
 
     @staticmethod
     def backward(ctx, grad_output):
-        from .reduction import sum as sum_
         x, weight = ctx.saved_tensors
         cols = ctx.__dict__.pop("cols", None)  # reused once, then the memory is released
         need = ctx.needs_input_grad
         dx = Conv2dInputGrad.apply(grad_output, weight, x.shape, ctx.win) if need[0] else None
         dw = Conv2dWeightGrad.apply(x, grad_output, weight.shape, ctx.win, cols=cols) if need[1] else None
-        db = sum_(grad_output, (0, 2, 3)) if need[2] else None
+        db = Conv2dBiasGrad.apply(grad_output) if need[2] else None
         return dx, dw, db, None
 
     @staticmethod
@@ -120,7 +115,7 @@ class Conv2dWeightGrad(Function):
             cols = k.im2col(x, *win)
         ctx.save_for_backward(x, g)
         ctx.win = win
-        return kernels.matmul.matmul(_rows_by_channel(g), cols.T).reshape(w_shape)
+        return k.weight_grad(g, cols, w_shape)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -138,6 +133,26 @@ class Conv2dWeightGrad(Function):
         dx = None if tx is None else Conv2dWeightGrad.apply(tx, g, w_shape, ctx.win)
         dg = None if tg is None else Conv2dWeightGrad.apply(x, tg, w_shape, ctx.win)
         return dx if dg is None else dg if dx is None else dx + dg
+
+
+class Conv2dBiasGrad(Function):
+    """db[o] = Σ g[n, o, y, x] over the images and positions (the bias gradient; linear in g);
+    dg = db's gradient spread over every (n, y, x) of its channel."""
+
+    @staticmethod
+    def forward(ctx, g):
+        ctx.g_shape = g.shape
+        return kernels.normalization_channels.channel_sums(g).astype(g.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        from .shape import broadcast_to, reshape
+        return broadcast_to(reshape(grad_output, (1, -1, 1, 1)), ctx.g_shape)
+
+    @staticmethod
+    def jvp(ctx, tg):
+        """ż = Σ ġ over the same axes (linear)."""
+        return Conv2dBiasGrad.apply(tg)
 
 
 # ---------------------------------------------------------------------------------------- pooling
