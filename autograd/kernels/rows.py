@@ -247,7 +247,7 @@ def _log_softmax_f64(x, out):
 # blocked kernels below split x − max of a block of rows into two buffers (hi, lo) and exponentiate
 # the block in a single loop, then finish each row. The same operations in the same order as the
 # per-row kernels, so bit-identical. From NARROW_ROWS columns on, the per-row loops vectorise by
-# themselves and the extra pass over the block's buffers no longer pays (bench_kernels measures both).
+# themselves and the extra pass over the block's buffers no longer pays.
 NARROW_ROWS = 16
 _ROW_BLOCK_ELEMENTS = 1024
 # From WIDE_ROWS columns the per-row kernels take the max through integer keys (_row_max_by_keys_f32),
