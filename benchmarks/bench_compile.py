@@ -14,6 +14,7 @@ eager step of a twin model: the same losses to rounding, and the calls after the
 Torch missing, or torch.compile failing on this machine: those rows print '-' and 'n/a', with the
 reason under the table.
 """
+import os
 import statistics
 import sys
 import time
@@ -260,6 +261,7 @@ def main(sections=tuple(SECTIONS), quick=False):
     if unknown:
         raise SystemExit(f"unknown section(s) {sorted(unknown)}; choose from {', '.join(SECTIONS)}")
     _header()
+    load_at_start = _load()
     table = Table()
     notes = {}  # how each side ran, in order of first appearance (a dict keeps it, without repeats)
     started = time.perf_counter()
@@ -273,7 +275,16 @@ def main(sections=tuple(SECTIONS), quick=False):
         print(f"  {line}")
     print(FOOTNOTES)
     print(f"{'--quick: few repetitions, the ratios are rough. ' if quick else ''}"
-          f"Total time {time.perf_counter() - started:.0f} s.", flush=True)
+          f"Total time {time.perf_counter() - started:.0f} s; the machine's 1-minute load average was "
+          f"{load_at_start} at the start and {_load()} at the end (this run itself adds about 1).", flush=True)
+
+
+def _load():
+    """The 1-minute load average, which says whether other work shared the cores during the run."""
+    try:
+        return f"{os.getloadavg()[0]:.2f}"
+    except OSError:
+        return "unknown"
 
 
 if __name__ == "__main__":
