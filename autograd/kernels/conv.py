@@ -29,17 +29,11 @@ Design notes:
   a kernel of their own with the window written out.
 * Average pooling is kh·kw strided numpy slice additions, vectorised by numpy, with no gather.
 """
-import numba
 import numpy as np
 
 from .arrays import check_float, contiguous
 from .jit import kernel
-
-#: For the dot products of the weight gradient and nothing else: ``kernel`` with reassociation
-#: allowed, so that LLVM splits each sum over vector lanes and registers (in the strict order it is a
-#: chain of dependent additions). Called, not inlined, so the flag stays on the sums' instructions;
-#: the order is fixed when compiled, so results are deterministic.
-summing = numba.njit(cache=True, error_model="numpy", nogil=True, fastmath={"reassoc"})
+from .jit import reassociating as summing  # (the weight gradient's dot products)
 
 #: Up to this many rows (C·kh·kw) of the column matrix, the weight gradient is the Numba dot products
 #: of ``weight_grad`` instead of a BLAS product, which is slow for so few output rows and columns.

@@ -1,4 +1,4 @@
-"""How every kernel is compiled: the two Numba decorators the kernel modules share.
+"""How every kernel is compiled: the Numba decorators the kernel modules share.
 
 Design notes:
 
@@ -15,8 +15,14 @@ Design notes:
 * numba's cache is keyed on the file that defines a kernel, not on the files of the helpers it
   inlines: after editing ``fastmath.py`` (or a constant a kernel reads from another module), delete
   ``autograd/kernels/__pycache__/*.nbi`` so that the kernels that inline it compile again.
+* ``reassociating``: ``kernel`` with reassociation allowed, for a sum (or dot product) and nothing
+  else, so that LLVM splits it over vector lanes and registers (in the strict order a sum is one chain
+  of dependent additions, whose latency then sets the speed of the whole kernel). Called, not
+  inlined, from ``kernel`` functions: the flag stays on the sum's own instructions and the caller
+  keeps IEEE order. The order is fixed when compiled, so results are deterministic.
 """
 import numba
 
 kernel = numba.njit(cache=True, error_model="numpy", nogil=True)
 inline = numba.njit(cache=True, error_model="numpy", nogil=True, inline="always")
+reassociating = numba.njit(cache=True, error_model="numpy", nogil=True, fastmath={"reassoc"})

@@ -20,17 +20,11 @@ Design notes:
 * Blocks shorter than ``_SHORT_BLOCK`` (a (N, C) input, or short sequences) are summed row after row
   with the channels as the vectorised axis instead.
 """
-import numba
 import numpy as np
 
 from .arrays import check_float, contiguous
 from .jit import kernel
-
-#: For a block's sums and nothing else: ``kernel`` with reassociation allowed, so that LLVM splits the
-#: sum over vector lanes and registers (in the strict order it is one chain of dependent additions,
-#: whose latency sets the speed). Called, not inlined, so the flag stays on the sums' instructions.
-#: The order is fixed when compiled: results are deterministic.
-summing = numba.njit(cache=True, error_model="numpy", nogil=True, fastmath={"reassoc"})
+from .jit import reassociating as summing  # (a block's sums)
 
 _SHORT_BLOCK = 16  # blocks shorter than this are summed with the channels as the vectorised axis
 

@@ -21,21 +21,12 @@ Design notes:
 """
 import math
 
-import numba
 import numpy as np
 
 from .. import buffer_pool
 from .arrays import F32, check_float, contiguous
 from .fastmath import exp_ext, exp_f32, fma
-from .jit import inline, kernel
-
-#: For a row's sum and nothing else: ``kernel`` with reassociation allowed, so that LLVM splits the sum
-#: over vector lanes (in the strict order a row's sum is one chain of dependent adds, whose latency
-#: then sets the speed of a whole kernel on short rows). Called, not inlined, from ``kernel``
-#: functions: the flag stays on the sum's own instructions, and the caller keeps IEEE order (the
-#: error-free splits in the float32 exps depend on it). The order is fixed when compiled, so results
-#: are deterministic.
-reassociating = numba.njit(cache=True, error_model="numpy", nogil=True, fastmath={"reassoc"})
+from .jit import inline, kernel, reassociating  # (the float32 exps' error-free splits need the callers' IEEE order)
 
 @reassociating
 def _row_sum(row):
