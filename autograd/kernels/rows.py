@@ -26,7 +26,8 @@ import numpy as np
 from .. import buffer_pool
 from .arrays import F32, check_float, contiguous
 from .fastmath import exp_ext, exp_f32, fma
-from .jit import inline, kernel, reassociating  # (the float32 exps' error-free splits need the callers' IEEE order)
+from .jit import inline, kernel, reassociating  # (the float32 exps' error-free splits need IEEE order)
+
 
 @reassociating
 def _row_sum(row):
