@@ -26,10 +26,10 @@ measurements):
    affine output then a ReLU): ``kernels.fused_steps.scale_shift_relu``, bit-equal.
 
 The column sums of rules 2 and 3 come out summed row after row, where the eager step asks BLAS:
-equal to the eager step's to rounding. Sums over BatchNorm's channels are left to the eager ops: a
-fused kernel that rounds them differently turns the gradient of a bias feeding a BatchNorm (exactly
-0, computed as rounding noise) into other noise, which Adam scales up to full steps; one that adds
-in numpy's order (pairwise, bit-equal) measured slower than numpy's own sum. Around the loss, the
+equal to the eager step's to rounding. BatchNorm's own channel sums are its op's (``BatchNorm``,
+``autograd/ops/batch_norm.py``): no rule here changes their rounding, which matters because the
+gradient of a bias feeding a BatchNorm is exactly 0, computed as rounding noise, that Adam would scale
+up to full steps if it came out as other noise. Around the loss, the
 softmax and the cross-entropy are one op already, and the seed of backward (a fresh 0-d array of
 ones) costs one copy of a fraction of a microsecond: both are left as they are.
 """
