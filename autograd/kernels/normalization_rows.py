@@ -15,7 +15,7 @@ Design notes:
   x̂ = (x − mean)·rstd from x instead of reading a saved x̂ the size of x.
 * Backward: dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)) with ĝ = g·w; dw = Σ g·x̂ and db = Σ g over the rows,
   accumulated in float64 row after row (a fixed order: deterministic).
-* The row sums are separate functions compiled with reassociation allowed (``rows.reassociating``),
+* The row sums are separate functions compiled with reassociation allowed (``jit.reassociating``),
   so that LLVM vectorises them; in the strict order each row's sum is one chain of dependent adds.
   Only those sums reassociate: the kernels that call them keep IEEE order.
 """
@@ -24,8 +24,7 @@ import math
 import numpy as np
 
 from .arrays import check_float, contiguous
-from .jit import kernel
-from .rows import reassociating
+from .jit import kernel, reassociating
 
 
 @reassociating
