@@ -34,8 +34,8 @@ def test_dead_inputs_take_the_results_and_the_step_stays_eager_equal():
         np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-5, atol=1e-7)
     program = compiled.program
     into = [i for i in program.instructions if isinstance(getattr(i, "function", None), WritingInto)]
-    # both ReLU backwards (into the incoming gradient) and the cross-entropy gradient (into log p)
-    assert len(into) == 3
+    # both ReLU backwards, into the incoming gradient
+    assert len(into) == 2
     for instruction in into:
         source = instruction.inputs[instruction.function.index]
         assert instruction.into is source and f"[into {source.name}'s memory]" in str(program)
@@ -55,7 +55,7 @@ def test_the_planned_peak_is_below_the_sum_of_the_buffers():
     assert 0 < program.peak_bytes < allocated
 
 
-def test_into_is_used_only_when_it_fits():
+def test_into_the_incoming_gradient_gives_the_same_values():
     rng = np.random.default_rng(0)
     g = rng.standard_normal((5, 3)).astype(np.float32)
     y = np.maximum(rng.standard_normal((5, 3)).astype(np.float32), 0)
@@ -65,9 +65,7 @@ def test_into_is_used_only_when_it_fits():
     assert masked is target
     np.testing.assert_array_equal(masked, expected)
     np.testing.assert_array_equal(sums_into, sums)
-    strided = np.zeros((5, 6), np.float32)[:, ::2]  # not C-contiguous: a new array instead
-    masked, _ = fused_steps.relu_backward_column_sums(g, y, into=strided)
-    assert masked is not strided and not strided.any()
+    other = np.zeros((5, 3), np.float32)  # not the gradient itself: a new array, `other` untouched
+    masked, _ = fused_steps.relu_backward_column_sums(g, y, into=other)
+    assert masked is not other and not other.any()
     np.testing.assert_array_equal(masked, expected)
-    wrong_dtype = np.zeros((5, 3), np.float64)
-    assert fused_steps.relu_backward_column_sums(g, y, into=wrong_dtype)[0] is not wrong_dtype

@@ -17,9 +17,10 @@ Design notes:
   the eager step sums with BLAS (``blas.column_sums``), whose order of additions is its own, so the
   sums agree to rounding, not to the bit.
 * Wrappers take float32 or float64 arrays of any layout (a C-contiguous copy first when needed) and
-  return new arrays, or write their first output ``into`` an array given for it (the first input's
-  own memory, when the buffer planning of a compiled program finds that input dead after the call:
-  each element is read before its place is written); the fusion pass only calls them where the eager
+  return new arrays; ``relu_backward_column_sums`` may also write its masked gradient over the
+  incoming one (``into=grad``, when the buffer planning of a compiled program finds that input dead
+  after the call), with a kernel of its own that takes the array once (passed as two arguments that
+  may alias, the loop does not vectorise); the fusion pass only calls them where the eager
   kernels they replace would have run serially (below ``elementwise.PARALLEL_MIN_MEMORY`` elements).
 """
 import math
@@ -48,11 +49,19 @@ def _relu_backward_column_sums(g, y, out, sums):
             sums[j] += v
 
 
-def _output(like, into):
-    """``into`` when it can hold the result (``like``'s shape and dtype, C-contiguous), else a new array."""
-    if into is not None and into.shape == like.shape and into.dtype == like.dtype and into.flags.c_contiguous:
-        return into
-    return np.empty_like(like)
+@kernel
+def _relu_backward_column_sums_in_place(g, y, sums):
+    # The same, with the masked gradient written over g: one array for both, so that nothing may alias
+    # and the loop vectorises (given as two arguments, g and out = g, it measured many times slower).
+    rows, n = g.shape
+    for j in range(n):
+        sums[j] = _ZERO
+    for i in range(rows):
+        g_row, y_row = g[i], y[i]
+        for j in range(n):
+            v = g_row[j] if y_row[j] > _ZERO else _ZERO
+            g_row[j] = v
+            sums[j] += v
 
 
 def relu_backward_column_sums(grad, out, into=None):
@@ -64,8 +73,11 @@ def relu_backward_column_sums(grad, out, into=None):
         raise ValueError(f"relu_backward_column_sums: grad {grad.dtype}{list(grad.shape)} and out "
                          f"{out.dtype}{list(out.shape)} must have one dtype and one shape of at least 1-D")
     n = grad.shape[-1]
-    masked = _output(grad, into)
     sums = np.empty(n, grad.dtype)
+    if into is not None and into is grad:  # (contiguous already: contiguous() returned it as it was)
+        _relu_backward_column_sums_in_place(grad.reshape(-1, n), out.reshape(-1, n), sums)
+        return grad, sums
+    masked = np.empty_like(grad)
     _relu_backward_column_sums(grad.reshape(-1, n), out.reshape(-1, n), masked.reshape(-1, n), sums)
     return masked, sums
 
@@ -111,11 +123,11 @@ def _cross_entropy_grad_column_sums_f32(logp, target, row_weights, coef, g, g_st
             sums[j] += row[j]
 
 
-def cross_entropy_grad_column_sums(logp, target, row_weights, coef, g, into=None):
+def cross_entropy_grad_column_sums(logp, target, row_weights, coef, g):
     """``(grad, sums)``: ``losses.cross_entropy_grad(logp, target, row_weights, coef, g)`` (bit for bit)
     and its sums over the rows (the gradient of the bias of the layer that made the logits)."""
     logp = contiguous(check_float(logp, "logp"))
-    out = _output(logp, into)
+    out = np.empty_like(logp)
     sums = np.empty(logp.shape[1], logp.dtype)
     g = np.ascontiguousarray(g, dtype=logp.dtype).reshape(-1)
     loop = _cross_entropy_grad_column_sums_f32 if logp.dtype == F32 else _cross_entropy_grad_column_sums
@@ -143,7 +155,7 @@ def _scale_shift_relu(x, scale, shift, out):
                 out_row[k] = _ZERO if v <= _ZERO else v  # NaN propagates like torch.relu
 
 
-def scale_shift_relu(x, scale, shift, into=None):
+def scale_shift_relu(x, scale, shift):
     """``max(x·scale + shift, 0)`` with ``scale`` and ``shift`` one value per channel (axis 1) of ``x``
     (N, C, ...): BatchNorm's affine output and the ReLU after it in one pass."""
     x = contiguous(check_float(x))
@@ -155,7 +167,7 @@ def scale_shift_relu(x, scale, shift, into=None):
     if scale.size != channels or shift.size != channels:
         raise ValueError(f"scale_shift_relu: {scale.size} scales and {shift.size} shifts for {channels} "
                          f"channels")
-    out = _output(x, into)
+    out = np.empty_like(x)
     if x.size == 0:
         return out
     blocks = _channel_blocks(x)
@@ -163,7 +175,5 @@ def scale_shift_relu(x, scale, shift, into=None):
     return out
 
 
-# The input whose memory each kernel may write its first output into (``into=``), for buffer planning.
+# The input whose memory the kernel may write its first output into (``into=``), for buffer planning.
 relu_backward_column_sums.writes_into = 0
-cross_entropy_grad_column_sums.writes_into = 0
-scale_shift_relu.writes_into = 0

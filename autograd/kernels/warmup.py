@@ -62,6 +62,8 @@ def warm_up(dtypes=("float32",)):
         losses.cross_entropy_grad(logp, targets, row_weights, 1.0, loss_rows)
         fused_steps.cross_entropy_grad_column_sums(logp, targets, row_weights, 1.0, np.ones((), dt))
         fused_steps.relu_backward_column_sums(g, x)
+        in_place = g.copy()
+        fused_steps.relu_backward_column_sums(in_place, x, into=in_place)
         fused_steps.scale_shift_relu(x.reshape(1, 3, 4), x[:, 0].copy(), x[:, 1].copy())
         matmul.matmul_numba(x, x.T)
         image = x.reshape(1, 1, 3, 4)
