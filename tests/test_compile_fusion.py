@@ -11,7 +11,7 @@ from compile_helpers import (Setup, as_arguments, assert_same, classification_ba
                              tolerances, training_step)
 from autograd.compiler.capture import OpForward
 from autograd.compiler.passes.fusion import fuse_elementwise
-from autograd.compiler.program import Buffer, Call, Const, Program, ResultTensor, Write
+from autograd.compiler.program import Buffer, Call, Const, Program, ReplayTensor, Write
 from autograd.kernels import elementwise, fused_steps, losses, rows
 from autograd.ops.activations import ReluGrad
 from autograd.ops.reduction import Sum
@@ -253,7 +253,7 @@ def _relu_grad_then_sum(write_between):
     column_sum = Call("Sum", OpForward(Sum, (), (True, False, False), []), [z, Const((0,)), Const(False)], [s])
     scale = Write("multiply_", np.multiply, [z, Const(2.0)])
     instructions = [relu_grad] + ([scale] if write_between else []) + [column_sum]
-    return Program(instructions, [g, y, z, s], (ResultTensor(s), ResultTensor(z)), [], [])
+    return Program(instructions, [g, y, z, s], (ReplayTensor(s), ReplayTensor(z)), [], [])
 
 
 def test_no_fusion_where_a_write_changes_the_gradient_before_its_sum():

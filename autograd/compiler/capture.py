@@ -18,8 +18,8 @@ import numpy as np
 from .. import tracing
 from ..function import Context
 from ..tensor import Tensor
-from .program import (Buffer, Call, Check, Const, Fresh, Guard, Host, LeafArg, Pack, Program, Read, ResultTensor,
-                      ResultValue, TensorArg, Write)
+from .program import (Buffer, Call, Check, Const, Fresh, Guard, Host, LeafArg, Pack, Program, Read, ReplayTensor,
+                      ResultValue, Write)
 
 
 class CaptureError(RuntimeError):
@@ -32,8 +32,7 @@ def _stops_on_failure(method):
         try:
             return method(self, *args)
         except CaptureError as error:
-            self.failure = error
-            tracing.recorder = None
+            self.stop(error)
     entry.__name__ = method.__name__
     return entry
 
@@ -140,6 +139,11 @@ class Recorder:
         self.literals = {}  # id(array) -> Const, the constants the engine made (``constant(0, dtype)``)
         self.failure = None
         self.leaves = []  # the step's arguments (tensors), in order
+
+    def stop(self, error):
+        """Give up on this capture (the step goes on eagerly; the compiled function says why)."""
+        self.failure = error
+        tracing.recorder = None
 
     # ------------------------------------------------------------------ buffers
     def new_buffer(self, array, note=""):
@@ -302,8 +306,7 @@ class Recorder:
             template = self.host_template(args)
             kwargs_template = {k: self.host_template(v) for k, v in kwargs.items()}
         except CaptureError as error:
-            self.failure = error
-            tracing.recorder = None
+            self.stop(error)
             return function(*args, **kwargs)
         with tracing.paused():
             result = function(*args, **kwargs)
@@ -315,26 +318,21 @@ class Recorder:
         sets = getattr(function, "sets", None)
         if sets is not None:  # what the call sets is the step's doing, not something to guard
             self.unguarded.update((id(obj), attribute) for obj, attribute in sets(*args, **kwargs))
-        for a, t in zip(args, template):
-            if isinstance(t, TensorArg) and a.grad is not None:
-                self.failure = CaptureError("autograd.compile: the .grad of a tensor made by the step is kept "
-                                            "(retain_grad); a replay makes new tensors")
-                tracing.recorder = None
-                return result
         for a, t in zip(args, template):  # a host call may have set .grad of a tensor it was given
-            if isinstance(t, LeafArg) and a.grad is not None:  # (an argument's: that call's argument's)
-                self.grad_owner[id(a.grad)] = a
-                self.keep.append(a.grad)
-                self.buffer_of.pop(id(a.grad._data), None)
+            if not isinstance(a, Tensor) or a.grad is None:
+                continue
+            if isinstance(t, ReplayTensor):
+                self.stop(CaptureError("autograd.compile: the .grad of a tensor made by the step is kept "
+                                       "(retain_grad); a replay makes new tensors"))
+                return result
+            self.grad_owner[id(a.grad)] = a
+            self.keep.append(a.grad)
+            self.buffer_of.pop(id(a.grad._data), None)  # (the same array may be another leaf's at a replay)
+            if isinstance(t, LeafArg):  # an argument's: that call's argument's
                 buffer = self.new_buffer(a.grad._data, "grad")
                 self.emit(Read(buffer, f"argument {t.index}.grad", t.index, "leaf grad"))
                 self.external.add(id(a.grad._data))
-            elif isinstance(a, Tensor) and a.grad is not None:
-                self.grad_owner[id(a.grad)] = a
-                self.keep.append(a.grad)
-                grad = a.grad._data
-                if id(grad) in self.buffer_of:  # the same array may be another leaf's at the next replay
-                    del self.buffer_of[id(grad)]
+            else:
                 self.read_tensor(a.grad)
         return result
 
@@ -348,7 +346,7 @@ class Recorder:
                 return value  # a tensor that lives across steps: the same object
             if isinstance(producer, Read) and producer.attribute == "leaf" and self.leaves[producer.obj] is value:
                 return LeafArg(producer.obj)  # an argument of the step: that call's argument
-            return TensorArg(buffer)
+            return ReplayTensor(buffer)
         if id(value) in self.reads:  # a value read with item(): read again at each replay
             return self.value_arg(value)
         if isinstance(value, types.FunctionType):
@@ -370,7 +368,7 @@ class Recorder:
             if buffer is None or id(value._data) in self.external and buffer.producer.kind == "read" \
                     and buffer.producer.attribute == "data" and buffer.producer.obj is value:
                 return value  # a tensor from outside (a parameter): returned as itself
-            return ResultTensor(buffer)
+            return ReplayTensor(buffer)
         if isinstance(value, (list, tuple)):
             items = [self.result_template(v) for v in value]
             return items if isinstance(value, list) else tuple(items)

@@ -181,7 +181,7 @@ class Host(Instruction):
     has_effect = True
 
     def __init__(self, label, function, args, kwargs, outputs):
-        buffers = [b for b in _template_buffers((args, kwargs))]
+        buffers = list(template_buffers((args, kwargs)))
         super().__init__(label, buffers, outputs)
         self.function, self.args, self.kwargs = function, args, kwargs
 
@@ -222,35 +222,6 @@ class Guard:
         if self.item:
             return f"{self.attribute} is the same {type(self.value).__name__}"
         return f"{type(self.obj).__name__}.{self.attribute} == {self.value!r}"
-
-
-class LeafArg:
-    """In a host call's arguments: the replayed call's argument tensor ``index``."""
-
-    __slots__ = ("index",)
-
-    def __init__(self, index):
-        self.index = index
-
-
-class TensorArg:
-    """In a host call's arguments: a Tensor made at replay around buffer ``buffer``."""
-
-    __slots__ = ("buffer", "requires_grad")
-
-    def __init__(self, buffer, requires_grad=False):
-        self.buffer, self.requires_grad = buffer, requires_grad
-
-
-def _template_buffers(template):
-    if isinstance(template, (TensorArg, ResultValue)):
-        yield template.buffer
-    elif isinstance(template, (list, tuple)):
-        for item in template:
-            yield from _template_buffers(item)
-    elif isinstance(template, dict):
-        for item in template.values():
-            yield from _template_buffers(item)
 
 
 class Program:
@@ -317,7 +288,7 @@ class Program:
             freed = self.frees.get(position)
             if freed:
                 lines.append("    del " + ", ".join(b.name for b in freed))
-        lines.append("    return " + _result_source(self.result, names))
+        lines.append("    return " + _template_source(self.result, names))
         return "\n".join(lines) + "\n"
 
     # ------------------------------------------------------------------ the listing
@@ -463,13 +434,45 @@ def _identifier(label):
     return name
 
 
+class ReplayTensor:
+    """In a template (the step's result, a host call's arguments): a Tensor made at replay around a
+    buffer, detached (its graph was the step's)."""
+
+    __slots__ = ("buffer",)
+
+    def __init__(self, buffer):
+        self.buffer = buffer
+
+
+class LeafArg:
+    """In a host call's arguments: the replayed call's argument tensor ``index``."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index):
+        self.index = index
+
+
+class ResultValue:
+    """In a template: a value the step read with ``item()`` (``tolist()``, ``bool()``), read again by
+    the replay."""
+
+    __slots__ = ("buffer", "reader")
+
+    def __init__(self, buffer, reader="item"):
+        self.buffer, self.reader = buffer, reader
+
+
 def _template_source(template, names):
-    if isinstance(template, TensorArg):
+    """A template (the result, a host call's arguments) as the Python that rebuilds it at replay."""
+    if isinstance(template, ReplayTensor):
         return f"make_tensor({template.buffer.name})"
     if isinstance(template, LeafArg):
         return f"leaves[{template.index}]"
     if isinstance(template, ResultValue):
-        return _result_source(template, names)
+        if template.reader == "bool":
+            return f"bool({template.buffer.name})"
+        return f"{template.buffer.name}.{template.reader}()"
     if isinstance(template, list):
         return "[" + ", ".join(_template_source(t, names) for t in template) + "]"
     if isinstance(template, tuple):
@@ -481,46 +484,9 @@ def _template_source(template, names):
     return names.of(template, "o")
 
 
-class ResultTensor:
-    """In the result template: a Tensor made around a buffer (detached: its graph was the step's)."""
-
-    __slots__ = ("buffer",)
-
-    def __init__(self, buffer):
-        self.buffer = buffer
-
-
-class ResultValue:
-    """In the result template (or a host call's arguments): a value the step read with ``item()``
-    (``tolist()``, ``bool()``), read again by the replay."""
-
-    __slots__ = ("buffer", "reader")
-
-    def __init__(self, buffer, reader="item"):
-        self.buffer, self.reader = buffer, reader
-
-
-def _result_source(template, names):
-    if isinstance(template, ResultTensor):
-        return f"make_tensor({template.buffer.name})"
-    if isinstance(template, ResultValue):
-        if template.reader == "bool":
-            return f"bool({template.buffer.name})"
-        return f"{template.buffer.name}.{template.reader}()"
-    if isinstance(template, list):
-        return "[" + ", ".join(_result_source(t, names) for t in template) + "]"
-    if isinstance(template, tuple):
-        return "(" + "".join(_result_source(t, names) + ", " for t in template) + ")"
-    if isinstance(template, dict):
-        return "{" + ", ".join(f"{k!r}: {_result_source(v, names)}" for k, v in template.items()) + "}"
-    if template is None or isinstance(template, (bool, int, float, str)):
-        return repr(template)
-    return names.of(template, "o")
-
-
 def template_buffers(template):
-    """The buffers a result template refers to."""
-    if isinstance(template, (ResultTensor, ResultValue)):
+    """The buffers a template refers to."""
+    if isinstance(template, (ReplayTensor, ResultValue)):
         yield template.buffer
     elif isinstance(template, (list, tuple)):
         for item in template:
