@@ -25,14 +25,7 @@ import numpy as np
 
 from .arrays import check_float, contiguous
 from .jit import kernel, reassociating
-
-
-@reassociating
-def _sum(row):
-    s = 0.0
-    for j in range(row.shape[0]):
-        s += row[j]
-    return s
+from .rows import row_sum
 
 
 @reassociating
@@ -61,7 +54,7 @@ def _layer_norm_rows(x, weight, bias, eps, y, mean, rstd):
     width = x.shape[1]
     for r in range(x.shape[0]):
         xr = x[r]
-        m = _sum(xr) / width
+        m = row_sum(xr) / width
         inv = 1.0 / math.sqrt(_squared_deviations(xr, m) / width + eps)
         mean[r] = m
         rstd[r] = inv

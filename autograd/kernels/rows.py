@@ -2,7 +2,8 @@
 
 Public surface: ``softmax_forward``, ``log_softmax_forward`` (each with ``blocked=None``),
 ``logsumexp_lastdim``, ``softmax_backward``, ``log_softmax_backward``; ``NARROW_ROWS``, ``WIDE_ROWS``
-and ``uses_blocked_kernel`` say which float32 kernel a row length takes.
+and ``uses_blocked_kernel`` say which float32 kernel a row length takes; ``row_sum`` (a row's float64
+sum, reassociated so that it vectorises; LayerNorm's kernels call it too).
 
 Design notes:
 
@@ -30,7 +31,7 @@ from .jit import inline, kernel, reassociating  # (the float32 exps' error-free 
 
 
 @reassociating
-def _row_sum(row):
+def row_sum(row):
     """Σ row in float64."""
     s = 0.0
     for j in range(row.shape[0]):
@@ -161,7 +162,7 @@ def _softmax_wide_f32(x, out):
 @inline
 def _scale_to_unit_sum_f32(row):
     # row /= Σ row (summed in float64), as one float32 multiply per element
-    inv = np.float32(1.0 / _row_sum(row))
+    inv = np.float32(1.0 / row_sum(row))
     for j in range(row.shape[0]):
         row[j] = row[j] * inv
 
@@ -190,7 +191,7 @@ def _log_softmax_rows_f32(x, out, first, stop, maxima):
     for r in range(first, stop):
         xr = x[r]
         orow = out[r]
-        lse = math.log(_row_sum(orow))
+        lse = math.log(row_sum(orow))
         mf = np.float64(maxima[r - first])
         for j in range(n):
             orow[j] = (xr[j] - mf) - lse
@@ -300,7 +301,7 @@ def _log_softmax_narrow_f32(x, out):
             e[i] = _exp_of_split_f32(his[i], los[i])
         k = 0
         for r in range(first, stop):
-            lse = math.log(_row_sum(e[k:k + n]))
+            lse = math.log(row_sum(e[k:k + n]))
             xr = x[r]
             mf = np.float64(maxima[r - first])
             orow = out[r]
@@ -370,7 +371,7 @@ def _log_softmax_bwd_f32(g, y, out):
         gr = g[r]
         yr = y[r]
         orow = out[r]
-        s = _row_sum(gr)
+        s = row_sum(gr)
         for j in range(n):  # y is a float32 already: e^y needs no split argument
             orow[j] = gr[j] - np.float64(_exp_of_split_f32(yr[j], _ZERO_F32)) * s
 
@@ -382,7 +383,7 @@ def _log_softmax_bwd_f64(g, y, out):
         gr = g[r]
         yr = y[r]
         orow = out[r]
-        s = _row_sum(gr)
+        s = row_sum(gr)
         for j in range(n):
             orow[j] = gr[j] - math.exp(yr[j]) * s
 

@@ -78,7 +78,7 @@ def warm_up(dtypes=("float32",)):
         scatter.index_add_rows(x, np.array([0, 2, 0]), (4, 4))  # an embedding's int64 indices
         _warm_up_layer_norm(x)
         row = x[0].copy()  # the row sums the softmax kernels call (see _warm_up_layer_norm)
-        rows._row_sum(row)
+        rows.row_sum(row)
         rows._row_dot(row, row)
         _warm_up_updates(dt)
 
@@ -88,7 +88,6 @@ def _warm_up_layer_norm(x):
     normalization_rows.layer_norm_backward(y, x, x[0], mean, rstd, 1)
     # the row sums the kernels call: loaded from the cache with their callers, they compile only here
     row = x[0].copy()
-    normalization_rows._sum(row)
     normalization_rows._squared_deviations(row, 0.0)
     normalization_rows._weighted_sums(row, row, row, 0.0)
 
