@@ -73,8 +73,9 @@ class _Draw:
 
 
 def _drawn(generator, method, args, dtype=None):
-    values = _Draw(generator, method, dtype)(*args)
-    tracing.record(_Draw(generator, method, dtype), args, values)
+    draw = _Draw(generator, method, dtype)
+    values = draw(*args)
+    tracing.record(draw, args, values)
     return values
 
 
@@ -254,7 +255,8 @@ def bernoulli(input, generator=None):
     """1 with probability ``input`` (elementwise), else 0, in ``input``'s dtype."""
     probs = input._data if isinstance(input, Tensor) else np.asarray(input)
     values = _bernoulli_values(generator, probs)
-    tracing.record(_Bernoulli(generator), (input,), values)
+    if tracing.recorder is not None:
+        tracing.record(_Bernoulli(generator), (input,), values)
     return _new(values, probs.dtype, False)
 
 

@@ -105,7 +105,8 @@ def _ufunc_inplace(target, other, ufunc, compute, op):
     try:
         with fp_errors.ignored():
             ufunc(target._data, value, out=target._data, casting="same_kind")
-            tracing.record(_UfuncInto(ufunc), (target, other))
+            if tracing.recorder is not None:  # (no wrapper to make on the eager path)
+                tracing.record(_UfuncInto(ufunc), (target, other))
     except (TypeError, ValueError) as error:  # wrong dtype or shape: say it in PyTorch's terms
         result = np.result_type(target._data, value)
         if not np.can_cast(result, target.dtype, casting="same_kind"):
@@ -210,7 +211,8 @@ def setitem(self, key, value):
     if not self._data.flags.writeable:
         _store(self, self._data, "__setitem__")
     self._data[key] = value._data if isinstance(value, Tensor) else value
-    tracing.record(_SetItem(key), (self, value))
+    if tracing.recorder is not None:
+        tracing.record(_SetItem(key), (self, value))
     self._version[0] += 1
     return self
 
